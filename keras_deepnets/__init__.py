@@ -1,0 +1,9 @@
+"""keras_deepnets: the very deep ConvNets of VGG and ResNet as trainable, deployable Keras models."""
+
+__version__ = "0.1.0"
+
+from keras_deepnets.models import *  # noqa: F401,F403  (the constructors)
+from keras_deepnets.preprocessing import decode_predictions, preprocess_input
+from keras_deepnets.registry import get_model, list_models, model_info, register_model
+from keras_deepnets.stats import ModelStats, model_stats
+from keras_deepnets.weights import from_keras_applications

@@ -1,0 +1,46 @@
+"""Architectures: spec tables (`specs`), custom layers, ResNet blocks, and the two builders."""
+
+from keras_deepnets.models.layers import LocalResponseNormalization, ZeroPadShortcut
+from keras_deepnets.models.resnet import (
+    Plain18, Plain20, Plain32, Plain34, Plain44, Plain50, Plain56, Plain101, Plain110, Plain152,
+    Plain1202, ResNet, ResNet18, ResNet20, ResNet32, ResNet34, ResNet44, ResNet50, ResNet56,
+    ResNet101, ResNet110, ResNet152, ResNet1202, ResNetModel)
+from keras_deepnets.models.vgg import (
+    VGG, VGG11, VGG11_LRN, VGG13, VGG16, VGG16C, VGG19, VGGModel)
+
+__all__ = [
+    "LocalResponseNormalization",
+    "ZeroPadShortcut",
+    "ResNet",
+    "ResNetModel",
+    "VGG",
+    "VGGModel",
+    "VGG11",
+    "VGG11_LRN",
+    "VGG13",
+    "VGG16C",
+    "VGG16",
+    "VGG19",
+    "ResNet18",
+    "Plain18",
+    "ResNet34",
+    "Plain34",
+    "ResNet50",
+    "Plain50",
+    "ResNet101",
+    "Plain101",
+    "ResNet152",
+    "Plain152",
+    "ResNet20",
+    "Plain20",
+    "ResNet32",
+    "Plain32",
+    "ResNet44",
+    "Plain44",
+    "ResNet56",
+    "Plain56",
+    "ResNet110",
+    "Plain110",
+    "ResNet1202",
+    "Plain1202",
+]

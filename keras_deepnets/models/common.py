@@ -1,0 +1,132 @@
+"""What every constructor shares: keras.applications' 8-argument contract, checked up front."""
+
+import os
+
+import keras
+
+POOLINGS = (None, "avg", "max")
+
+
+def check_contract(*, include_top, weights, input_shape, pooling, classes, classifier_activation,
+                   imagenet_ok, model_label):
+    """Validates the contract's arguments before any layer is built.
+
+    `imagenet_ok` says whether `weights="imagenet"` exists for this model (keras.applications has
+    them for VGG16/19 and ResNet50/101/152 only).
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of None, 'avg', 'max'; got {pooling!r}.")
+    if not isinstance(include_top, bool):
+        raise ValueError(f"include_top must be True or False; got {include_top!r}.")
+    if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
+        raise ValueError(f"classes must be a positive integer; got {classes!r}.")
+    if weights == "imagenet":
+        if not imagenet_ok:
+            from keras_deepnets.weights import IMAGENET_WEIGHTS
+
+            raise ValueError(
+                f"{model_label} has no ImageNet weights. Models with weights='imagenet': "
+                f"{', '.join(sorted(IMAGENET_WEIGHTS))}. Use weights=None or a .weights.h5 path."
+            )
+        if include_top and classes != 1000:
+            raise ValueError(
+                f"weights='imagenet' with include_top=True needs classes=1000; got classes={classes}."
+                " Use include_top=False to put your own classifier on the ImageNet features."
+            )
+        if classifier_activation not in (None, "softmax") and include_top:
+            raise ValueError(
+                "With weights='imagenet', classifier_activation must be None or 'softmax'; "
+                f"got {classifier_activation!r}."
+            )
+        if input_shape is not None and len(input_shape) == 3 and input_shape[-1] != 3:
+            raise ValueError(
+                f"weights='imagenet' needs 3 input channels (RGB); got input_shape={input_shape}."
+            )
+    elif weights is not None:
+        if not isinstance(weights, (str, os.PathLike)):
+            raise ValueError(
+                f"weights must be None, 'imagenet' or a path to a .weights.h5 file; got {weights!r}."
+            )
+        if not os.path.isfile(weights):
+            raise ValueError(
+                f"weights={str(weights)!r} is neither None, 'imagenet' nor an existing file."
+            )
+
+
+def make_input(input_tensor, input_shape, *, default_size, min_size, include_top, needs_static):
+    """Returns the model's input tensor, checking the spatial size against the downsampling.
+
+    `min_size` is the network's total stride: a smaller input would be pooled away to nothing.
+    `needs_static`: the top flattens (VGG), so with include_top the size must be known.
+    """
+    if input_shape is None:
+        if input_tensor is not None:
+            input_shape = tuple(input_tensor.shape[1:])
+        elif include_top or needs_static:
+            input_shape = (default_size, default_size, 3)
+        else:
+            input_shape = (None, None, 3)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"input_shape must be (height, width, channels), channels last; got {input_shape}."
+        )
+    height, width, channels = input_shape
+    if channels is None or channels < 1:
+        raise ValueError(f"input_shape needs a known channel count; got {input_shape}.")
+    for dim in (height, width):
+        if dim is not None and dim < min_size:
+            raise ValueError(
+                f"input_shape {input_shape} is too small: this network downsamples by {min_size}, "
+                f"so height and width must be at least {min_size}."
+            )
+    if needs_static and include_top and (height is None or width is None):
+        raise ValueError(
+            f"With include_top=True this network flattens its features, so height and width must "
+            f"be known; got input_shape={input_shape}."
+        )
+    if input_tensor is None:
+        return keras.Input(shape=input_shape, name="input_layer"), None
+    if not keras.backend.is_keras_tensor(input_tensor):
+        return keras.Input(tensor=input_tensor, shape=input_shape), None
+    return input_tensor, input_tensor
+
+
+def classifier(x, *, classes, classifier_activation):
+    """The final dense layer. Under a mixed-precision policy it computes in float32, so that the
+    softmax (and the loss after it) do not underflow in float16."""
+    policy = keras.config.dtype_policy()
+    dtype = "float32" if policy.compute_dtype in ("float16", "bfloat16") else None
+    return keras.layers.Dense(classes, activation=classifier_activation, dtype=dtype,
+                              name="predictions")(x)
+
+
+def finish(model, weights, imagenet_key):
+    """Loads `weights` into a freshly built model: ImageNet weights through keras.applications
+    (`imagenet_key` names which), or a `.weights.h5` file."""
+    from keras_deepnets import weights as weights_lib
+
+    if weights == "imagenet":
+        weights_lib.load_imagenet_weights(model, imagenet_key)
+    elif weights is not None:
+        weights_lib.load_weights_file(model, weights)
+
+
+class DeepNet(keras.Model):
+    """A functional model that keeps its constructor's arguments as its config (as keras-hub's
+    backbones do), so `from_config(get_config())` and `.keras` files rebuild it by those arguments.
+
+    Subclasses call `self._set_arch(...)` with the arguments that define the architecture.
+    `weights` and `input_tensor` are not kept: weights travel in the file, and a rebuilt model gets
+    its own input of the same shape.
+    """
+
+    def _set_arch(self, **arch):
+        self._arch = arch
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, **self._arch}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,45 @@
+"""Architecture tables of the two papers: the only place depths and widths are written down.
+
+VGG: Simonyan & Zisserman, ICLR 2015, Table 1. Each entry is a list of stages; a stage is a
+list of convolutions, each `(filters, kernel_size)`; every stage ends with a 2x2 max-pool.
+"LRN" after a convolution inserts AlexNet's local response normalisation (config A-LRN).
+
+ResNet: He et al., CVPR 2016, Table 1 (ImageNet) and section 4.2 (CIFAR-10, 6n+2 layers).
+"""
+
+# Keys are the paper's column letters; names map them to the constructors.
+VGG_CONFIGS = {
+    "A": [[(64, 3)], [(128, 3)], [(256, 3)] * 2, [(512, 3)] * 2, [(512, 3)] * 2],
+    "A-LRN": [[(64, 3), "LRN"], [(128, 3)], [(256, 3)] * 2, [(512, 3)] * 2, [(512, 3)] * 2],
+    "B": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 2, [(512, 3)] * 2, [(512, 3)] * 2],
+    # C is D with the last convolution of stages 3-5 a 1x1: "additional non-linearity without
+    # changing the receptive field" (paper, section 2.3).
+    "C": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 2 + [(256, 1)],
+          [(512, 3)] * 2 + [(512, 1)], [(512, 3)] * 2 + [(512, 1)]],
+    "D": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 3, [(512, 3)] * 3, [(512, 3)] * 3],
+    "E": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 4, [(512, 3)] * 4, [(512, 3)] * 4],
+}
+
+# ImageNet ResNets: depth -> (block, blocks per stage). Stage filters are 64/128/256/512
+# (bottleneck outputs are 4x that).
+IMAGENET_RESNETS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+IMAGENET_STAGE_FILTERS = (64, 128, 256, 512)
+
+# CIFAR-10 ResNets have 6n+2 weighted layers: n basic blocks in each of three stages.
+CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
+CIFAR_STAGE_FILTERS = (16, 32, 64)
+
+
+def cifar_blocks_per_stage(depth):
+    """n for a CIFAR ResNet of `depth` = 6n + 2 layers; ValueError for other depths."""
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            f"A CIFAR ResNet has 6n+2 layers (20, 32, 44, 56, 110, 1202, ...); got depth={depth!r}."
+        )
+    return (depth - 2) // 6

@@ -1,0 +1,148 @@
+"""VGG (Simonyan & Zisserman, ICLR 2015): one builder for configs A, A-LRN, B, C, D, E.
+
+Example:
+    >>> import keras_deepnets
+    >>> model = keras_deepnets.VGG16(weights=None)
+    >>> [l.name for l in model.layers[-3:]]
+    ['fc2', 'fc2_dropout', 'predictions']
+"""
+
+import keras
+from keras import layers
+
+from keras_deepnets.models.common import DeepNet, check_contract, classifier, finish, make_input
+from keras_deepnets.models.layers import LocalResponseNormalization
+from keras_deepnets.models.specs import VGG_CONFIGS
+
+# keras.applications has ImageNet weights for these configs (without batch norm).
+_IMAGENET_WEIGHTS_CONFIGS = {"D": "vgg16", "E": "vgg19"}
+
+
+def parse_config(config):
+    """A config letter of Table 1, or a table: a list of stages, each a list whose items are
+    `filters` (a 3x3 conv), `(filters, kernel_size)`, or "LRN". Each stage ends in a 2x2 max-pool.
+    Returns the table as a list of lists of `(filters, kernel_size)` / "LRN"."""
+    if isinstance(config, str):
+        if config.upper() not in VGG_CONFIGS:
+            raise ValueError(f"Unknown VGG config {config!r}; known: {sorted(VGG_CONFIGS)} "
+                             "or a table of stages.")
+        return VGG_CONFIGS[config.upper()]
+    error = ValueError(
+        "A VGG config table is a list of stages, each a non-empty list of filters, "
+        f"(filters, kernel_size) pairs or 'LRN'; got {config!r}.")
+    if not isinstance(config, (list, tuple)) or not config:
+        raise error
+    table = []
+    for stage in config:
+        if not isinstance(stage, (list, tuple)) or not stage:
+            raise error
+        items = []
+        for item in stage:
+            if item == "LRN":
+                items.append("LRN")
+            elif isinstance(item, int) and not isinstance(item, bool) and item > 0:
+                items.append((item, 3))
+            elif (isinstance(item, (list, tuple)) and len(item) == 2
+                  and all(isinstance(v, int) and v > 0 for v in item)):
+                items.append(tuple(item))
+            else:
+                raise error
+        table.append(items)
+    return table
+
+
+@keras.saving.register_keras_serializable(package="keras_deepnets")
+class VGGModel(DeepNet):
+    """Any VGG: stages of convolutions (stride 1, "same" padding, ReLU), each ended by a 2x2/2
+    max-pool, then FC-4096, FC-4096 (with dropout 0.5, paper section 3.1) and the classifier.
+
+    Args:
+        config: "A", "A-LRN", "B", "C", "D", "E" or a table (see `parse_config`).
+        batch_norm: BN after every convolution (torchvision's `vgg*_bn`; not in the paper). The
+            convolutions keep their biases, as torchvision's do, so parameter counts agree.
+        dropout: dropout rate of the two hidden FC layers.
+        include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
+        name: as in keras.applications.
+    """
+
+    def __init__(self, config="D", batch_norm=False, dropout=0.5, include_top=True, weights=None,
+                 input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                 classifier_activation="softmax", name="vgg", **kwargs):
+        table = parse_config(config)
+        key = config.upper() if isinstance(config, str) else None
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+        imagenet_key = None if batch_norm else _IMAGENET_WEIGHTS_CONFIGS.get(key)
+        check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
+                       pooling=pooling, classes=classes,
+                       classifier_activation=classifier_activation,
+                       imagenet_ok=imagenet_key is not None, model_label=name)
+        inputs, source = make_input(input_tensor, input_shape, default_size=224,
+                                    min_size=2 ** len(table), include_top=include_top,
+                                    needs_static=True)
+        x = inputs
+        for s, stage in enumerate(table, start=1):
+            conv = 0
+            for item in stage:
+                if item == "LRN":
+                    x = LocalResponseNormalization(name=f"block{s}_lrn")(x)
+                    continue
+                conv += 1
+                filters, kernel = item
+                lname = f"block{s}_conv{conv}"
+                x = layers.Conv2D(filters, kernel, padding="same", name=lname,
+                                  activation=None if batch_norm else "relu")(x)
+                if batch_norm:
+                    x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=lname + "_bn")(x)
+                    x = layers.Activation("relu", name=lname + "_relu")(x)
+            x = layers.MaxPooling2D(2, strides=2, name=f"block{s}_pool")(x)
+        if include_top:
+            x = layers.Flatten(name="flatten")(x)
+            for fc in ("fc1", "fc2"):
+                x = layers.Dense(4096, activation="relu", name=fc)(x)
+                x = layers.Dropout(dropout, name=fc + "_dropout")(x)
+            x = classifier(x, classes=classes, classifier_activation=classifier_activation)
+        elif pooling == "avg":
+            x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        elif pooling == "max":
+            x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+
+        model_input = keras.utils.get_source_inputs(source) if source is not None else inputs
+        super().__init__(model_input, x, name=name, **kwargs)
+        self._set_arch(config=key or [list(map(lambda i: i if i == "LRN" else list(i), st))
+                                      for st in table],
+                       batch_norm=bool(batch_norm), dropout=float(dropout),
+                       include_top=include_top, input_shape=tuple(inputs.shape[1:]),
+                       pooling=pooling, classes=classes,
+                       classifier_activation=classifier_activation)
+        finish(self, weights, imagenet_key)
+
+
+VGG = VGGModel  # the generic builder under its short name
+
+
+def _constructor(config, label, depth):
+    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax", name=None,
+                    batch_norm=False, **kwargs):
+        if name is None:
+            name = label.lower() + ("_bn" if batch_norm else "")
+        return VGGModel(config, batch_norm=batch_norm, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        **kwargs)
+
+    constructor.__name__ = constructor.__qualname__ = label
+    constructor.__doc__ = (
+        f"VGG config {config} of the VGG paper's Table 1 ({depth} weight layers).\n\n"
+        "keras.applications' arguments, plus `batch_norm=False` and `dropout=0.5`.\n\n"
+        f"Example:\n    >>> model = keras_deepnets.{label}(weights=None)\n")
+    return constructor
+
+
+VGG11 = _constructor("A", "VGG11", 11)
+VGG11_LRN = _constructor("A-LRN", "VGG11_LRN", 11)
+VGG13 = _constructor("B", "VGG13", 13)
+VGG16C = _constructor("C", "VGG16C", 16)
+VGG16 = _constructor("D", "VGG16", 16)
+VGG19 = _constructor("E", "VGG19", 19)

@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="keras_deepnets",
+    version="0.1.0",
+    description="VGG and ResNet (all configs of both papers) as trainable, deployable Keras 3 models",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["keras_deepnets", "keras_deepnets.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.3",
+        "tensorflow-datasets>=4.9",
+        "keras-tuner>=1.4.7",
+        "absl-py>=1.0",
+        "numpy>=1.26",
+        "matplotlib>=3.7",  # training curves and the depth-search plots
+    ],
+    extras_require={
+        "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10"],
+    },
+)
