@@ -37,9 +37,12 @@ _PCA_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009],
 
 def pca_lighting(image, seed, stddev=0.1):
     """Adds `eigvec @ (alpha * eigval)` to every RGB pixel, alpha ~ N(0, stddev) per image
-    (Krizhevsky et al. 2012, 4.1: "altering the intensities of the RGB channels")."""
-    alpha = tf.random.stateless_normal([3], seed, stddev=stddev)
-    return image + tf.linalg.matvec(_PCA_EIGVEC, alpha * _PCA_EIGVAL)
+    (Krizhevsky et al. 2012, 4.1: "altering the intensities of the RGB channels").
+    `image`: [H, W, 3] or a batch [B, H, W, 3] (one alpha per image)."""
+    batch_shape = tf.shape(image)[:-3]  # empty for one image, [B] for a batch
+    alpha = tf.random.stateless_normal(tf.concat([batch_shape, [3]], 0), seed, stddev=stddev)
+    shift = tf.linalg.matvec(_PCA_EIGVEC, alpha * _PCA_EIGVAL)
+    return image + shift[..., None, None, :]
 
 
 def random_flip(image, seed):
