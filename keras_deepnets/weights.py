@@ -6,6 +6,7 @@ is the same function as no bias and a BN whose moving mean is `mean - b`, so we 
 """
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -68,11 +69,15 @@ def load_weights_file(model, path):
         raise ValueError(f"weights={path!r}: expected a '.weights.h5' file saved by "
                          "model.save_weights(), or a '.keras' file.")
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings():
+            # Keras warns per unmatched container before it raises; our error says it once.
+            warnings.simplefilter("ignore", UserWarning)
+            model.load_weights(path)
     except Exception as error:
+        detail = " ".join(str(error).split("\n\n")[:2]).strip()
         raise ValueError(
             f"The weights in {path!r} do not fit {model.name!r} "
-            f"({len(model.weights)} weight tensors): {error}. A weights file must come from "
+            f"({len(model.weights)} weight tensors): {detail}. A weights file must come from "
             "save_weights() of the same architecture (same depth, shortcut option, classes "
             "and include_top)."
         ) from None

@@ -77,6 +77,9 @@ class VGGModel(DeepNet):
                        pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation,
                        imagenet_ok=imagenet_key is not None, model_label=name)
+        if weights == "imagenet" and include_top and input_shape not in (None, (224, 224, 3)):
+            raise ValueError("weights='imagenet' with include_top=True needs input_shape "
+                             f"(224, 224, 3) (the FC layers fix it); got {input_shape}.")
         inputs, source = make_input(input_tensor, input_shape, default_size=224,
                                     min_size=2 ** len(table), include_top=include_top,
                                     needs_static=True)
