@@ -284,9 +284,9 @@ def get_preset(preset, image_size=None, mean=None, **options):
         if preset in CIFAR_PRESETS:
             if mean is None:
                 raise ValueError(f"{preset} needs the training split's per-pixel mean (mean=).")
-            return CifarPreset(mean, image_size=image_size or 32,
+            return CifarPreset(mean, image_size=32 if image_size is None else image_size,
                                training=preset == "cifar_train", **options)
-        size = image_size or 224
+        size = 224 if image_size is None else image_size
         if preset == "resnet_imagenet_train":
             scale = options.pop("scale", _scaled((256, 480), size))
             return ImageNetScaleTrain(scale=scale, image_size=size, **options)

@@ -1,0 +1,67 @@
+"""Fixtures of tests/data: small folders built from the real images of ../shared/data."""
+
+import io
+import os
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+try:
+    from PIL import Image
+except ImportError:  # pillow is a test dependency (setup.py extras "test")
+    Image = None
+
+
+def real_jpeg_paths(folder, count):
+    """The first `count` JPEG files under `folder` (sorted, so the same every run)."""
+    paths = sorted(pathlib.Path(folder).rglob("*.JPEG")) + sorted(pathlib.Path(folder).rglob("*.jpg"))
+    return paths[:count]
+
+
+def encode(array, fmt, **kwargs):
+    """Encodes a uint8 array (H, W, 3) or a PIL image with Pillow."""
+    if Image is None:
+        pytest.skip("pillow is needed to write test images")
+    image = array if isinstance(array, Image.Image) else Image.fromarray(array)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def small_imagenet(imagenet_sample_dir, tmp_path_factory):
+    """8 real ImageNet class folders (wnid names), one photo each, copied to a tmp folder."""
+    root = tmp_path_factory.mktemp("small_imagenet")
+    for folder in sorted(p for p in imagenet_sample_dir.iterdir() if p.is_dir())[:8]:
+        shutil.copytree(folder, root / folder.name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_cifar(cifar10_dir, tmp_path_factory):
+    """train/ and test/ with 10 classes x (12 train, 4 test) real CIFAR-10 JPEGs."""
+    root = tmp_path_factory.mktemp("small_cifar")
+    for split, count in (("train", 12), ("test", 4)):
+        for folder in sorted((cifar10_dir / split).iterdir()):
+            (root / split / folder.name).mkdir(parents=True)
+            for f in sorted(folder.iterdir())[:count]:
+                shutil.copy(f, root / split / folder.name / f.name)
+    return root
+
+
+@pytest.fixture
+def rgb_photo(imagenet_sample_dir):
+    """A real photo as a uint8 array, for re-encoding in other formats."""
+    if Image is None:
+        pytest.skip("pillow is needed")
+    path = real_jpeg_paths(imagenet_sample_dir, 1)[0]
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(autouse=True)
+def _private_mean_cache(tmp_path_factory, monkeypatch):
+    """Mean images computed by tests go to a tmp cache, not the user's."""
+    monkeypatch.setenv("KERAS_DEEPNETS_CACHE", str(tmp_path_factory.getbasetemp() / "kd_cache"))
+    yield
