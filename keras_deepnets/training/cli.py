@@ -1,0 +1,101 @@
+"""The absl flags and `main` shared by scripts/train_imagenet.py and scripts/train_cifar.py, so
+the scripts stay three lines and a notebook can call `training.train(...)` with the same names.
+
+A user's mistake ends the script with one line, `error: ...`, and exit status 1 (no traceback).
+"""
+
+import sys
+
+from absl import flags
+
+from keras_deepnets import registry
+from keras_deepnets.training.config import TrainConfig
+from keras_deepnets.training.recipes import SCHEDULES
+from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
+
+FLAGS = flags.FLAGS
+_SCRIPT = {"family": None}
+
+
+def define_flags(model, family):
+    """Defines the flags; `model` and `family` set the script's default model and recipe."""
+    d = TrainConfig()
+    flags.DEFINE_string("model", model, "A registry name (keras_deepnets.list_models()).")
+    flags.DEFINE_string("shortcut", None, "ResNet shortcut option A, B or C (paper, sec. 3.3).")
+    flags.DEFINE_string("data", None, "TFDS name, folder with train/ and val|validation|test/, or "
+                        "a TFRecord pattern. Without it: synthetic data.")
+    flags.DEFINE_string("val_data", None, "Validation data (with a TFRecord --data).")
+    flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
+    flags.DEFINE_bool("use_synthetic_data", False, "Train on synthetic data of the right shape.")
+    flags.DEFINE_integer("synthetic_examples", d.synthetic_examples, "Synthetic images per epoch.")
+    flags.DEFINE_integer("max_examples", None, "Use only this many training images.")
+    flags.DEFINE_integer("max_val_examples", None, "Use only this many validation images.")
+    flags.DEFINE_integer("validation_split", 0, "Hold out N training images as validation "
+                         "(the ResNet paper's 45k/5k CIFAR split).")
+    flags.DEFINE_integer("image_size", None, "Crop size; default the model's (224 or 32).")
+    flags.DEFINE_integer("batch_size", None, "Global batch size; default the recipe's "
+                         f"({'128' if family == 'cifar' else '256'}).")
+    flags.DEFINE_integer("epochs", None, "Epochs; default the recipe's.")
+    flags.DEFINE_integer("train_steps", None, "Stop after this many iterations (smoke runs).")
+    flags.DEFINE_float("lr", None, "Learning rate; default "
+                       + ("0.1 at batch 128" if family == "cifar" else "0.1 x batch/256") + ".")
+    flags.DEFINE_float("momentum", None, "SGD momentum (0.9).")
+    flags.DEFINE_float("weight_decay", None, "L2 weight decay on conv/dense kernels (1e-4).")
+    flags.DEFINE_enum("lr_schedule", None, SCHEDULES, "Default the recipe's step schedule.")
+    flags.DEFINE_list("lr_boundaries", None, "Divide lr by 10 at these epochs (or steps with "
+                      "--boundaries_in=steps).")
+    flags.DEFINE_enum("boundaries_in", None, ["epochs", "steps"], "Unit of --lr_boundaries.")
+    flags.DEFINE_float("warmup_epochs", 0.0, "Linear warm-up (Goyal et al. 2017).")
+    flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.")
+    flags.DEFINE_enum("distribution_strategy", "auto", STRATEGIES, "tf.distribute strategy.")
+    flags.DEFINE_integer("num_gpus", None, "GPUs to use (default all).")
+    flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into N logical devices "
+                         "(MirroredStrategy without GPUs).")
+    flags.DEFINE_string("tpu", None, "TPU address for --distribution_strategy=tpu.")
+    flags.DEFINE_enum("mixed_precision", d.mixed_precision, PRECISIONS,
+                      "auto: float16 on GPUs, bfloat16 on CPUs/TPUs.")
+    flags.DEFINE_bool("jit_compile", False, "XLA-compile the forward/backward pass.")
+    flags.DEFINE_bool("sync_bn", False, "BatchNormalization over the global batch.")
+    flags.DEFINE_string("model_dir", None, "Backups, checkpoints, logs; default runs/<model>.")
+    flags.DEFINE_string("export_dir", None, "Default saved_models/<model>; '' to skip.")
+    flags.DEFINE_integer("backup_steps", d.backup_steps, "Backup every N steps (and each epoch).")
+    flags.DEFINE_integer("eval_every", 1, "Evaluate every N epochs.")
+    flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
+    flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs.")
+    flags.DEFINE_integer("seed", 0, "Random seed.")
+    flags.DEFINE_bool("eval_only", False, "Only evaluate the trained weights.")
+    flags.DEFINE_string("weights", None, "--eval_only: weights file (default model_dir's best).")
+    flags.DEFINE_integer("eval_crops", 1, "1 or 10 crops (--eval_only).")
+    flags.DEFINE_list("eval_scales", None, "Shorter sides to average over (--eval_only).")
+    _SCRIPT["family"] = family
+
+
+def config_from_flags():
+    names = [f for f in TrainConfig.__dataclass_fields__ if f in FLAGS]
+    return TrainConfig(**{name: FLAGS[name].value for name in names})
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
+    from keras_deepnets import training  # after flag parsing: --help stays fast
+
+    try:
+        cfg = config_from_flags()
+        if _SCRIPT["family"] == "cifar":
+            info = registry.model_info(cfg.model)
+            if info.family != "cifar":
+                raise ConfigError(f"train_cifar.py trains the CIFAR models; {cfg.model!r} is an "
+                                  f"ImageNet model (use train_imagenet.py). CIFAR models: "
+                                  f"{', '.join(registry.list_models('cifar'))}.")
+        if cfg.eval_only:
+            result = training.evaluate(cfg)
+            print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  on "
+                  f"{result['num_examples']} images ({cfg.eval_crops} crop(s), scales "
+                  f"{cfg.eval_scales or 'default'})")
+        else:
+            training.train(cfg)
+    except (ValueError, training.TrainingDiverged) as e:  # ConfigError is a ValueError
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("Interrupted; run the same command again to resume from the last backup.")

@@ -1,0 +1,128 @@
+"""`TrainConfig`: every setting of a training run, shared by the scripts, notebooks and tuner.
+
+Fields left at None take the paper's recipe for the model (recipes.py) when the run starts.
+"""
+
+import dataclasses
+import os
+
+from keras_deepnets import registry
+from keras_deepnets.training.strategy import ConfigError
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: str = "resnet20"
+    shortcut: str = None  # "A", "B", "C"; None: the registry's default
+    # Data: a TFDS name, a folder with train/ and val|validation|test/, or a TFRecord glob
+    # (then val_data). None (or use_synthetic_data) trains on synthetic data of the right shape.
+    data: str = None
+    val_data: str = None
+    data_dir: str = None
+    use_synthetic_data: bool = False
+    synthetic_examples: int = 1024
+    max_examples: int = None  # train on the first N images (smoke runs, tests)
+    max_val_examples: int = None
+    validation_split: int = 0  # hold out N training images as validation (CIFAR's 45k/5k)
+    image_size: int = None  # default: the model's input size
+    # The recipe (None: the paper's, see recipes.py).
+    batch_size: int = None  # global, over all replicas
+    epochs: int = None
+    train_steps: int = None  # stop after this many iterations in all (smoke runs)
+    lr: float = None  # default: the recipe's lr x batch / recipe batch (0.1 x batch/256 ImageNet)
+    momentum: float = None
+    weight_decay: float = None
+    lr_schedule: str = None  # step | cosine | constant | plateau
+    lr_boundaries: tuple = None  # when lr divides by 10 (step), in `boundaries_in` units
+    boundaries_in: str = None  # "epochs" or "steps"
+    warmup_epochs: float = 0.0  # linear warm-up (Goyal et al. 2017), e.g. 5 for batch 8k
+    label_smoothing: float = 0.0
+    # Hardware.
+    distribution_strategy: str = "auto"
+    num_gpus: int = None
+    num_cpu_devices: int = None  # logical CPU devices for MirroredStrategy without GPUs
+    tpu: str = None
+    mixed_precision: str = "float32"  # auto | float32 | float16 | bfloat16
+    jit_compile: bool = False
+    sync_bn: bool = False
+    # Outputs.
+    model_dir: str = None  # default runs/<model>
+    export_dir: str = None  # default saved_models/<model>; "" to skip the export
+    backup_steps: int = 500  # also at every epoch end
+    eval_every: int = 1  # epochs
+    verbose: int = 1  # 0 silent, 1 progress bar, 2 one line per epoch
+    tensorboard: bool = True
+    seed: int = 0
+    # Evaluation only.
+    eval_only: bool = False
+    weights: str = None  # eval_only: a .weights.h5/.keras file; default model_dir's best
+    eval_crops: int = 1
+    eval_scales: tuple = None
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _positive(name, value, allow_none=True, integer=True):
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if not ok or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{name} must be a positive {'integer' if integer else 'number'}; "
+                          f"got {value!r}.")
+
+
+def _as_tuple(value, cast):
+    if value is None or isinstance(value, (tuple, list)):
+        return None if value is None else tuple(cast(v) for v in value)
+    return tuple(cast(v) for v in str(value).replace(" ", "").split(",") if v)
+
+
+def make_config(config=None, **overrides):
+    """A checked TrainConfig from a TrainConfig, a dict, or keyword arguments."""
+    if config is None:
+        config = TrainConfig()
+    elif isinstance(config, dict):
+        config = TrainConfig(**config) if not overrides else TrainConfig(**{**config, **overrides})
+        overrides = {}
+    elif not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig or a dict; got {type(config).__name__}.")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ConfigError(f"Unknown training option(s): {', '.join(sorted(unknown))}.")
+    cfg = config.replace(**overrides)
+    try:
+        registry.model_info(cfg.model)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    cfg.model = cfg.model.lower()
+    cfg.lr_boundaries = _as_tuple(cfg.lr_boundaries, float)
+    cfg.eval_scales = _as_tuple(cfg.eval_scales, int)
+    for name in ("batch_size", "epochs", "train_steps", "max_examples", "max_val_examples",
+                 "image_size", "eval_every", "synthetic_examples"):
+        _positive(name, getattr(cfg, name))
+    if not isinstance(cfg.backup_steps, int) or cfg.backup_steps < 0:
+        raise ConfigError(f"backup_steps must be >= 0 (0: only at epoch ends); got {cfg.backup_steps!r}.")
+    for name in ("lr", "momentum"):
+        if getattr(cfg, name) is not None and not getattr(cfg, name) > 0 and name == "lr":
+            raise ConfigError(f"lr must be positive; got {cfg.lr!r}.")
+    if cfg.momentum is not None and not 0 <= cfg.momentum < 1:
+        raise ConfigError(f"momentum must be in [0, 1); got {cfg.momentum!r}.")
+    if cfg.weight_decay is not None and cfg.weight_decay < 0:
+        raise ConfigError(f"weight_decay must be >= 0; got {cfg.weight_decay!r}.")
+    if not 0 <= cfg.label_smoothing < 1:
+        raise ConfigError(f"label_smoothing must be in [0, 1); got {cfg.label_smoothing!r}.")
+    if cfg.boundaries_in not in (None, "epochs", "steps"):
+        raise ConfigError(f"boundaries_in must be 'epochs' or 'steps'; got {cfg.boundaries_in!r}.")
+    if cfg.eval_crops not in (1, 10):
+        raise ConfigError(f"eval_crops must be 1 or 10; got {cfg.eval_crops!r}.")
+    if cfg.validation_split < 0:
+        raise ConfigError(f"validation_split must be >= 0; got {cfg.validation_split!r}.")
+    if cfg.model_dir is None:
+        cfg.model_dir = os.path.join("runs", cfg.model)
+    if cfg.export_dir is None:
+        cfg.export_dir = os.path.join("saved_models", cfg.model)
+    return cfg

@@ -1,0 +1,88 @@
+"""`--eval_only`: a trained model's top-1/top-5 on held-out images, with 1 or 10 crops and
+optional multiple scales (VGG paper, section 3.2 "Testing"; ResNet paper, section 3.4: "10-crop
+testing", "fully-convolutional form ... averaged at multiple scales").
+
+The images, crops and scales are keras_deepnets.data's (`load`, `evaluate_crops`); this module
+only finds the weights and the split.
+"""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_deepnets import registry
+from keras_deepnets.training import inputs
+from keras_deepnets.training.config import make_config
+from keras_deepnets.training.strategy import ConfigError
+
+
+def find_weights(cfg):
+    """--weights, else the best then the last weights in model_dir/checkpoints."""
+    candidates = [cfg.weights] if cfg.weights else [
+        os.path.join(cfg.model_dir, "checkpoints", name)
+        for name in ("best.weights.h5", "last.weights.h5")]
+    for path in candidates:
+        if path and os.path.isfile(path):
+            return path
+    raise ConfigError(f"No weights to evaluate: {' or '.join(map(str, candidates))} not found. "
+                      "Train first, or pass --weights=<file.weights.h5 or .keras>.")
+
+
+def _centre_crop_accuracy(model, cfg, info, plan):
+    """Single centre crop through the family's eval preset (CIFAR: the per-pixel mean)."""
+    _, eval_preset = inputs.presets(info.name, info.family)
+    ds = inputs._data().load(cfg.val_data or cfg.data, plan.val_split, data_dir=cfg.data_dir,
+                             preset=eval_preset, image_size=plan.image_size,
+                             batch_size=cfg.batch_size or 128, shuffle=False,
+                             max_examples=plan.val_examples)
+    top1 = top5 = total = 0
+    for images, labels in ds:
+        scores = keras.ops.convert_to_numpy(model(images, training=False))
+        top = np.argsort(-scores, axis=-1)[:, :min(5, scores.shape[-1])]
+        labels = labels.numpy()
+        top1 += int(np.sum(top[:, 0] == labels))
+        top5 += int(np.sum(np.any(top == labels[:, None], axis=1)))
+        total += len(labels)
+    return {"top1": top1 / max(total, 1), "top5": top5 / max(total, 1), "num_examples": total}
+
+
+def evaluate(config=None, keras_model=None, **overrides):
+    """Evaluates `keras_model` (default: the config's model with its trained weights) on the
+    validation split; returns {"top1", "top5", "num_examples"}.
+
+    Example:
+        >>> training.evaluate(model="resnet50", data="/data/imagenet", eval_crops=10,
+        ...                   weights="runs/resnet50/checkpoints/best.weights.h5")  # doctest: +SKIP
+    """
+    cfg = make_config(config, **overrides)
+    if cfg.data is None or cfg.use_synthetic_data:
+        raise ConfigError("--eval_only needs --data (the images to evaluate on).")
+    info = registry.model_info(cfg.model)
+    plan = inputs.plan(cfg, info)
+    if not plan.val_examples:
+        raise ConfigError(f"No validation split found in {cfg.data!r} (looked for "
+                          f"{', '.join(inputs.VAL_SPLITS)}).")
+    multi_view = cfg.eval_crops != 1 or cfg.eval_scales
+    if multi_view and info.family == "cifar":
+        raise ConfigError("10-crop / multi-scale evaluation is the ImageNet protocol; CIFAR "
+                          "models are evaluated on the single 32x32 image.")
+    model = keras_model
+    if model is None:
+        path = find_weights(cfg)
+        if path.endswith(".keras"):
+            model = keras.models.load_model(path)
+        else:
+            kwargs = {"classes": plan.classes}
+            if cfg.shortcut is not None:
+                kwargs["shortcut"] = cfg.shortcut
+            if plan.image_size != info.input_size:
+                kwargs["input_shape"] = (plan.image_size, plan.image_size, 3)
+            model = registry.get_model(cfg.model, **kwargs)
+            model.load_weights(path)
+    if not multi_view:
+        return _centre_crop_accuracy(model, cfg, info, plan)
+    return inputs._data().evaluate_crops(
+        model, cfg.val_data or cfg.data, plan.val_split, crops=cfg.eval_crops,
+        scales=cfg.eval_scales, data_dir=cfg.data_dir, image_size=plan.image_size,
+        batch_size=cfg.batch_size or 64, max_examples=plan.val_examples)

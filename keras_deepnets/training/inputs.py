@@ -1,0 +1,122 @@
+"""The training core's side of the input pipeline: which keras_deepnets.data call to make.
+
+Everything about reading, decoding, augmenting and sharding images lives in keras_deepnets.data;
+this module only picks splits and presets and turns them into the per-worker `dataset_fn`s that
+`strategy.distribute_datasets_from_function` wants.
+"""
+
+import dataclasses
+
+from keras_deepnets.training.strategy import ConfigError
+
+VAL_SPLITS = ("validation", "val", "test")
+
+
+@dataclasses.dataclass
+class DataPlan:
+    """What the loop needs to know about its data before building anything."""
+
+    synthetic: bool
+    classes: int
+    image_size: int
+    train_examples: int
+    val_examples: int  # 0: no validation
+    train_split: str = "train"
+    val_split: str = None
+    source: str = "synthetic"
+
+
+def _data():
+    from keras_deepnets import data
+
+    return data
+
+
+def presets(model_name, family):
+    if family == "cifar":
+        return "cifar_train", "cifar_eval"
+    return ("vgg_imagenet_train" if model_name.startswith("vgg") else "resnet_imagenet_train",
+            "imagenet_eval")
+
+
+def _describe(data_lib, data, split, data_dir):
+    try:
+        return data_lib.describe(data, split=split, data_dir=data_dir)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        raise ConfigError(f"Cannot read --data={data!r} (split {split!r}): {e}") from None
+
+
+def plan(cfg, info):
+    """Describes the run's data, with clear errors for missing or unreadable data."""
+    image_size = cfg.image_size or info.input_size
+    if cfg.data is None or cfg.use_synthetic_data:
+        n = cfg.max_examples or cfg.synthetic_examples
+        return DataPlan(True, info.classes, image_size, n, min(n, cfg.max_val_examples or n),
+                        source="synthetic")
+    data_lib = _data()
+    train = _describe(data_lib, cfg.data, "train", cfg.data_dir)
+    val_source, val_split, val_n = cfg.val_data or cfg.data, None, 0
+    if cfg.validation_split:
+        # keras_deepnets.data.load has no "hold out N of the train split" yet; rather than a
+        # second input pipeline here, say so plainly.
+        raise ConfigError("validation_split needs a hold-out option in keras_deepnets.data.load "
+                          "(not there yet); evaluate on the test split instead.")
+    else:
+        for split in ((None,) if cfg.val_data else VAL_SPLITS):
+            try:
+                val = data_lib.describe(val_source, split=split, data_dir=cfg.data_dir)
+            except (ValueError, FileNotFoundError, OSError):
+                continue
+            val_split, val_n = split, val.num_examples
+            break
+    n_train = train.num_examples - cfg.validation_split
+    if n_train <= 0:
+        raise ConfigError(f"validation_split={cfg.validation_split} leaves no training images "
+                          f"(the train split has {train.num_examples}).")
+    if cfg.max_examples:
+        n_train = min(n_train, cfg.max_examples)
+    if cfg.max_val_examples:
+        val_n = min(val_n, cfg.max_val_examples)
+    return DataPlan(False, train.num_classes, image_size, n_train, val_n, "train", val_split,
+                    source=str(train.source))
+
+
+def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
+    """A dataset_fn for one epoch: shuffled with seed + epoch (so a resumed run sees the same
+    order) and repeated, so every worker yields exactly the steps asked for (workers with fewer
+    files would otherwise stop early and hang the collectives)."""
+    train_preset, _ = presets(info.name, info.family)
+
+    def dataset_fn(input_context):
+        per_replica = input_context.get_per_replica_batch_size(global_batch)
+        skip = skip_batches * input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        if plan_.synthetic:
+            ds = _data().synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
+                                   num_examples=plan_.train_examples, seed=cfg.seed + epoch,
+                                   repeat=True)
+            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+            return ds.skip(skip) if skip else ds
+        ds = _data().load(cfg.data, "train", data_dir=cfg.data_dir, preset=train_preset,
+                          image_size=plan_.image_size, batch_size=global_batch, shuffle=True,
+                          seed=cfg.seed + epoch, input_context=input_context, repeat=True,
+                          drop_remainder=True, max_examples=plan_.train_examples)
+        return ds.skip(skip) if skip else ds
+
+    return dataset_fn
+
+
+def val_dataset_fn(cfg, info, plan_, global_batch):
+    _, eval_preset = presets(info.name, info.family)
+
+    def dataset_fn(input_context):
+        if plan_.synthetic:
+            per_replica = input_context.get_per_replica_batch_size(global_batch)
+            ds = _data().synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
+                                   num_examples=plan_.val_examples, seed=cfg.seed + 10_000)
+            return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        return _data().load(cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir,
+                            preset=eval_preset, image_size=plan_.image_size,
+                            batch_size=global_batch, shuffle=False, input_context=input_context,
+                            max_examples=plan_.val_examples)
+
+    return dataset_fn

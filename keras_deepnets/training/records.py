@@ -1,0 +1,164 @@
+"""What a run leaves in its model_dir: flags JSON, CSV histories, TensorBoard logs, the curves
+PNG and the summary. Only the chief writes; on resume the histories are read back and cut to
+the restored step so they never hold the lost steps twice.
+"""
+
+import csv
+import json
+import os
+import time
+
+EPOCH_FIELDS = ("epoch", "step", "lr", "loss", "top1", "top5", "val_loss", "val_top1", "val_top5",
+                "images_per_sec", "epoch_seconds", "wall_seconds")
+STEP_FIELDS = ("step", "epoch", "lr", "loss", "top1_error")
+
+
+def _read_csv(path, keep):
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as f:
+        rows = [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+                for row in csv.DictReader(f)]
+    return [r for r in rows if keep(r)]
+
+
+def _write_csv(path, fields, rows):
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)  # a kill -9 never leaves half a file
+
+
+def _scalar(name, value, step):
+    """tf.summary.scalar without the tensorboard package (TF 2.21 no longer installs it): the
+    same event, tagged for TensorBoard's scalars plugin, through the core tf.summary.write."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
+                     metadata=metadata.SerializeToString())
+
+
+def format_duration(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Records:
+    """Histories in memory (for the returned result) and on disk (for the chief)."""
+
+    def __init__(self, model_dir, write, tensorboard=True):
+        self.model_dir, self.write = model_dir, write
+        self.epochs, self.steps = [], []
+        self.history_csv = os.path.join(model_dir, "history.csv")
+        self.steps_csv = os.path.join(model_dir, "train_steps.csv")
+        self._writers = None
+        if write and tensorboard:
+            import tensorflow as tf
+
+            self._writers = {k: tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard", k))
+                             for k in ("train", "validation")}
+
+    def restore(self, completed_epochs, global_step):
+        """Reads back the histories of an interrupted run, up to the restored backup."""
+        self.epochs = _read_csv(self.history_csv, lambda r: r["epoch"] <= completed_epochs)
+        self.steps = _read_csv(self.steps_csv, lambda r: r["step"] <= global_step)
+
+    def write_flags(self, config_dict, extra):
+        if self.write:
+            with open(os.path.join(self.model_dir, "flags.json"), "w") as f:
+                json.dump({**config_dict, **extra}, f, indent=2, default=str)
+
+    def add_step(self, step, epoch, lr, loss, top1_error):
+        self.steps.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss,
+                           "top1_error": top1_error})
+        if self._writers and step % 50 == 0:
+            with self._writers["train"].as_default():
+                _scalar("batch_loss", loss, step)
+                _scalar("learning_rate", lr, step)
+
+    def flush_steps(self):
+        if self.write:
+            _write_csv(self.steps_csv, STEP_FIELDS, self.steps)
+
+    def add_epoch(self, row):
+        self.epochs.append(row)
+        if not self.write:
+            return
+        _write_csv(self.history_csv, EPOCH_FIELDS, self.epochs)
+        self.flush_steps()
+        if self._writers:
+            for split, prefix in (("train", ""), ("validation", "val_")):
+                with self._writers[split].as_default():
+                    for name in ("loss", "top1", "top5"):
+                        if row.get(prefix + name) is not None:
+                            _scalar("epoch_" + name, row[prefix + name], int(row["step"]))
+                self._writers[split].flush()
+
+    def plot(self, title):
+        """Training curves as in the ResNet paper's Figs. 4 and 6: per-iteration training error
+        (thin) and per-epoch validation/test error (bold), plus the loss."""
+        if not self.write or not self.steps:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
+
+        fig, (ax_err, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+        steps = [r["step"] for r in self.steps]
+        window = max(1, len(steps) // 100)  # smooth per-iteration noise into ~100 points
+        smooth = [sum(r["top1_error"] for r in self.steps[max(0, i - window + 1):i + 1])
+                  / min(window, i + 1) for i in range(len(self.steps))]
+        ax_err.plot(steps, [100 * e for e in smooth], lw=0.8, label="train (per iteration)")
+        val = [(r["step"], r["val_top1"]) for r in self.epochs if r.get("val_top1") is not None]
+        if val:
+            ax_err.plot([s for s, _ in val], [100 * (1 - a) for _, a in val], "o-", lw=2,
+                        label="validation (per epoch)")
+        ax_err.set(xlabel="iteration", ylabel="top-1 error (%)", title=title)
+        ax_err.legend()
+        ax_loss.plot(steps, [r["loss"] for r in self.steps], lw=0.5, label="train loss")
+        if any(r.get("val_loss") is not None for r in self.epochs):
+            ax_loss.plot([r["step"] for r in self.epochs if r.get("val_loss") is not None],
+                         [r["val_loss"] for r in self.epochs if r.get("val_loss") is not None],
+                         "o-", label="validation loss")
+        ax_loss.set(xlabel="iteration", ylabel="loss", yscale="log")
+        ax_loss.legend()
+        fig.tight_layout()
+        path = os.path.join(self.model_dir, "curves.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+    def write_summary(self, summary):
+        if self.write:
+            with open(os.path.join(self.model_dir, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=2, default=str)
+
+    def close(self):
+        for writer in (self._writers or {}).values():
+            writer.close()
+
+
+def epoch_line(row, epochs, eta_seconds):
+    """The end-of-epoch line: loss, top-1/top-5, validation, lr, images/s and ETA."""
+    parts = [f"Epoch {int(row['epoch'])}/{epochs}", f"loss {row['loss']:.4f}",
+             f"top1 {row['top1']:.4f}", f"top5 {row['top5']:.4f}"]
+    if row.get("val_top1") is not None:
+        parts += [f"val_loss {row['val_loss']:.4f}", f"val_top1 {row['val_top1']:.4f}",
+                  f"val_top5 {row['val_top5']:.4f}"]
+    parts += [f"lr {row['lr']:.3g}", f"{row['images_per_sec']:.1f} img/s",
+              f"{row['epoch_seconds']:.1f} s", f"ETA {format_duration(eta_seconds)}"]
+    return " - ".join(parts)
+
+
+class Timer:
+    def __init__(self):
+        self.start = time.time()
+
+    def __call__(self):
+        return time.time() - self.start
