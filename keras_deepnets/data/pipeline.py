@@ -82,7 +82,8 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
         image_size: the crop size (default 224 for ImageNet presets, 32 for CIFAR).
         batch_size: the global batch size; with `input_context`, each replica's share.
         shuffle: defaults to True for training presets.
-        seed: same order and augmentation every run.
+        seed: same order and augmentation every run (without shuffle, the order is always the
+            source's).
         input_context: a `tf.distribute.InputContext` (from `distribute_datasets_from_function`):
             this worker's shard only.
         repeat: repeat forever. cache: keep decoded images in memory (small datasets).
@@ -130,7 +131,8 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
                       num_parallel_calls=num_parallel_calls)
     ds = ds.prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
-    options.deterministic = seed is not None
+    # Only an unseeded shuffle gives up the order, letting tf.data hand out whatever is ready.
+    options.deterministic = seed is not None or not shuffle
     if private_threads:
         options.threading.private_threadpool_size = int(private_threads)
     return ds.with_options(options)

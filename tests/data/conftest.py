@@ -1,33 +1,15 @@
 """Fixtures of tests/data: small folders built from the real images of ../shared/data."""
 
-import io
 import os
 import pathlib
 import shutil
+import sys
 
 import numpy as np
 import pytest
 
-try:
-    from PIL import Image
-except ImportError:  # pillow is a test dependency (setup.py extras "test")
-    Image = None
-
-
-def real_jpeg_paths(folder, count):
-    """The first `count` JPEG files under `folder` (sorted, so the same every run)."""
-    paths = sorted(pathlib.Path(folder).rglob("*.JPEG")) + sorted(pathlib.Path(folder).rglob("*.jpg"))
-    return paths[:count]
-
-
-def encode(array, fmt, **kwargs):
-    """Encodes a uint8 array (H, W, 3) or a PIL image with Pillow."""
-    if Image is None:
-        pytest.skip("pillow is needed to write test images")
-    image = array if isinstance(array, Image.Image) else Image.fromarray(array)
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **kwargs)
-    return buffer.getvalue()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for `import imagetools`
+from imagetools import Image, real_jpeg_paths  # noqa: E402
 
 
 @pytest.fixture(scope="session")
