@@ -73,11 +73,12 @@ def fully_convolutional(model):
     channels = model.inputs[0].shape[-1]
     inputs = keras.Input((None, None, channels))
     flatten = next((l for l in model.layers if isinstance(l, keras.layers.Flatten)), None)
+    # Functional.call re-runs the layer graph on the new input; calling the model itself would
+    # reject a size other than the one it was built for.
     if flatten is None:
-        trunk_out = keras.Model(model.inputs, model.outputs)(inputs)
-        return keras.Model(inputs, keras.ops.reshape(trunk_out, (-1, 1, 1, trunk_out.shape[-1])))
-    trunk = keras.Model(model.inputs, flatten.input)
-    x = trunk(inputs)
+        scores = keras.Model(model.inputs[0], model.outputs[0]).call(inputs)
+        return keras.Model(inputs, keras.layers.Reshape((1, 1, scores.shape[-1]))(scores))
+    x = keras.Model(model.inputs[0], flatten.input).call(inputs)
     kh, kw, c = flatten.input.shape[1:]
     layers = model.layers[model.layers.index(flatten) + 1:]
     first = True
