@@ -1,6 +1,8 @@
 """What every constructor shares: keras.applications' 8-argument contract, checked up front."""
 
+import contextlib
 import os
+import sys
 
 import keras
 
@@ -130,3 +132,16 @@ class DeepNet(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+@contextlib.contextmanager
+def graph_recursion_limit(num_layers):
+    """Keras builds a functional graph by recursing once per layer along the longest path
+    (keras/src/ops/function.py, `_build_map_helper`): ResNet-1202's ~3,600 layers exceed Python's
+    default limit of 1,000 frames. Raise the limit while the graph is built, then restore it."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 6 * num_layers + 2000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
