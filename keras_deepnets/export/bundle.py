@@ -1,0 +1,101 @@
+"""`export_model`: everything `scripts/export.py` and the training scripts write, in one call.
+
+Layout under `output_dir` (default `saved_models/<name>/`), as TF Serving expects it:
+
+    saved_models/resnet20/1/                  SavedModel (version 1; the next export is 2)
+    saved_models/resnet20/resnet20_int8.tflite
+    saved_models/resnet20/resnet20_float32.tflite ...
+
+TF Serving loads the highest numeric sub-folder and ignores the `.tflite` files beside it.
+"""
+
+import os
+import tempfile
+
+from keras_deepnets.export import inputs, saved_model, tflite
+from keras_deepnets.export.source import ExportError, image_size as resolve_image_size
+from keras_deepnets.export.source import load_model, model_name
+
+FORMATS = ("saved_model", "tflite")
+
+
+def next_version(base_dir):
+    """1 + the highest numeric sub-folder of `base_dir` (1 when there is none)."""
+    if not os.path.isdir(base_dir):
+        return 1
+    versions = [int(n) for n in os.listdir(base_dir) if n.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def class_names_from(data, classes):
+    """The class names of a dataset spec when it has `classes` of them, else None."""
+    from keras_deepnets import data as data_lib
+
+    try:
+        names = data_lib.describe(data, "train" if inputs.sources.has_splits(data) else None)
+    except (ValueError, FileNotFoundError):
+        return None
+    return list(names.class_names) if names.num_classes == classes else None
+
+
+def check_request(formats, quantize, representative_data):
+    """Validated (formats, quantize) lists: checked before any model is loaded, so that a typo
+    costs no time."""
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    quantize = [quantize] if isinstance(quantize, str) else list(quantize)
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ExportError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    for mode in quantize:
+        tflite.check_quantize(mode)
+    if "int8" in quantize and "tflite" in formats and representative_data is None:
+        raise ExportError("int8 quantization needs representative data (--representative_data).")
+    return formats, quantize
+
+
+def export_model(model, output_dir=None, *, weights=None, formats=("saved_model",),
+                 quantize=("none",), representative_data=None, preprocessing="auto",
+                 preprocessing_data=None, class_names=None, image_size=None, top_k=5,
+                 version=None, int8_io=False, num_calibration=200):
+    """Exports `model` (a `keras.Model`, `.keras` file or registry name with `weights`) to the
+    requested `formats` and TFLite `quantize` modes; returns {label: path}, labels
+    "saved_model" and "tflite_<float32|float16|dynamic|int8>".
+
+    `preprocessing_data` (default `representative_data`): the training data whose mean image
+    the CIFAR preprocessing subtracts, and whose class names the bytes signature returns.
+    Other arguments as in `export_saved_model` and `export_tflite`.
+    """
+    formats, quantize = check_request(formats, quantize, representative_data)
+    name = model_name(model)
+    model = load_model(model, weights)
+    size = resolve_image_size(model, image_size)
+    data = preprocessing_data if preprocessing_data is not None else representative_data
+    data = data if isinstance(data, (str, os.PathLike)) else None  # a spec, not arrays
+    preset = None if preprocessing is None else inputs.eval_preset(preprocessing, size, data)
+    if class_names is None and data is not None:
+        class_names = class_names_from(data, int(model.output_shape[-1]))
+    output_dir = os.fspath(output_dir or os.path.join("saved_models", name))
+    os.makedirs(output_dir, exist_ok=True)
+    paths = {}
+    with tempfile.TemporaryDirectory(prefix="export_") as tmp:
+        if "saved_model" in formats:
+            version = next_version(output_dir) if version is None else int(version)
+            target = os.path.join(output_dir, str(version))
+        else:
+            target = os.path.join(tmp, "saved_model")
+        saved = saved_model.export_saved_model(
+            model, target, image_size=size, preprocessing=preset, class_names=class_names,
+            top_k=top_k)
+        if "saved_model" in formats:
+            paths["saved_model"] = saved
+        if "tflite" in formats:
+            if isinstance(representative_data, (str, os.PathLike)) and "int8" in quantize:
+                representative_data = inputs.load_images(
+                    representative_data, preset or inputs.eval_preset("auto", size, data),
+                    split="train", max_examples=num_calibration, batch_size=num_calibration)
+            for mode in quantize:
+                path = os.path.join(output_dir, f"{name}_{tflite.SUFFIX[mode]}.tflite")
+                paths[f"tflite_{tflite.SUFFIX[mode]}"] = tflite.export_tflite(
+                    saved, path, quantize=mode, representative_data=representative_data,
+                    num_calibration=num_calibration, int8_io=int8_io and mode == "int8")
+    return paths

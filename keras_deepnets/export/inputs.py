@@ -1,0 +1,104 @@
+"""The images an export needs: the serving preprocessing, and real batches for int8 calibration
+and for verification, all drawn through `keras_deepnets.data` so that the exported graph, the
+calibration data and the training pipeline's evaluation path are one and the same code.
+"""
+
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from keras_deepnets import data as data_lib
+from keras_deepnets.data import sources
+from keras_deepnets.export.source import ExportError
+
+logger = logging.getLogger("keras_deepnets.export")
+
+# Inputs at most this size are CIFAR models; the same line `keras_deepnets.data` draws.
+SMALL_IMAGE = 64
+
+
+def _check_eval(preset, image_size):
+    if preset.training:
+        raise ExportError(f"Preset {preset.name!r} augments at random; serving and calibration "
+                          "need an evaluation preset (imagenet_eval or cifar_eval).")
+    if preset.image_size != image_size:
+        raise ExportError(f"Preset {preset.name!r} crops {preset.image_size} px but the model "
+                          f"takes {image_size} px images.")
+    return preset
+
+
+def eval_preset(preprocessing, image_size, data=None):
+    """The evaluation `data.Preset` mapping encoded image bytes to the model's input.
+
+    `preprocessing`: a `data.Preset`, a preset name, or "auto" ("cifar_eval" for inputs of at most
+    64 px, else "imagenet_eval"). CIFAR presets subtract the training split's mean image, taken
+    from `data` (anything `data.load` takes); None when that mean cannot be had for "auto".
+    """
+    if isinstance(preprocessing, data_lib.Preset):
+        return _check_eval(preprocessing, image_size)
+    name = preprocessing
+    if name == "auto":
+        name = "cifar_eval" if image_size <= SMALL_IMAGE else "imagenet_eval"
+    if name not in data_lib.PRESETS:
+        raise ExportError(f"Unknown preprocessing {preprocessing!r}; use 'auto', one of "
+                          f"{', '.join(data_lib.PRESETS)}, or a keras_deepnets.data Preset.")
+    options = {}
+    if name in data_lib.augment.CIFAR_PRESETS:
+        if data is None:
+            if preprocessing == "auto":
+                return None
+            raise ExportError(f"{name} subtracts the training split's mean image: pass the "
+                              "training data (--preprocessing_data), or a Preset built with "
+                              "keras_deepnets.data.get_preset('cifar_eval', mean=...).")
+        options["mean"] = cifar_mean(data, image_size)
+    return _check_eval(data_lib.get_preset(name, image_size=image_size, **options), image_size)
+
+
+def cifar_mean(data, image_size):
+    """`data.cifar_mean` with an ExportError for a path that is not a dataset."""
+    try:
+        return data_lib.cifar_mean(data, image_size=image_size)
+    except (ValueError, FileNotFoundError) as error:
+        raise ExportError(f"Cannot compute the mean image of {data}: {error}") from None
+
+
+def _split_for(data, split):
+    return split if sources.has_splits(data) else None
+
+
+def load_images(data, preset, *, split, max_examples, batch_size=64, seed=0):
+    """`(images, labels)` batches of up to `max_examples` real images of `data` (a TFDS name,
+    folder or TFRecord pattern; `split` is ignored for a folder that is a split itself)."""
+    try:
+        return data_lib.load(data, _split_for(data, split), preset=preset, batch_size=batch_size,
+                             shuffle=False, seed=seed, max_examples=max_examples)
+    except (ValueError, FileNotFoundError) as error:
+        raise ExportError(f"Cannot read images from {data!r}: {error}") from None
+
+
+def image_batches(images, batch_size=64):
+    """numpy float32 batches from a dataset of images or (images, labels), an array, or an
+    iterable of arrays."""
+    if isinstance(images, np.ndarray):
+        images = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    elif isinstance(images, tf.data.Dataset):
+        images = images.as_numpy_iterator()
+    for batch in images:
+        if isinstance(batch, (tuple, list)):
+            batch = batch[0]
+        batch = np.asarray(batch, np.float32)
+        yield batch[None] if batch.ndim == 3 else batch
+
+
+def take_images(images, count):
+    """The first `count` images of anything `image_batches` takes, as one array."""
+    out, total = [], 0
+    for batch in image_batches(images):
+        out.append(batch[: count - total])
+        total += len(out[-1])
+        if total >= count:
+            break
+    if not out:
+        raise ExportError("The image data is empty.")
+    return np.concatenate(out)

@@ -1,0 +1,49 @@
+"""scripts/export.py: a user's mistake is one line on stderr, never a traceback; --verify
+prints the fidelity table."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "export.py"
+
+
+def _run(*args, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model=/nonexistent/model.keras"], "Model file /nonexistent/model.keras does not exist"),
+    (["--model=resnet20", "--format=tflite", "--quantize=int4"], "Unknown quantization 'int4'"),
+    (["--model=resnet20", "--format=tflite", "--quantize=int8"],
+     "int8 quantization needs representative data"),
+])
+def test_user_errors_are_one_line(args, message):
+    result = _run(*args)
+    assert result.returncode == 2
+    assert f"export.py: error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_verify_prints_fidelity_table(trained_resnet20, cifar10_dir, tmp_path):
+    model_path = tmp_path / "resnet20_brief.keras"
+    trained_resnet20.save(model_path)
+    out = tmp_path / "out"
+    result = _run(f"--model={model_path}", "--format=saved_model,tflite",
+                  "--quantize=none,float16,dynamic,int8", f"--representative_data={cifar10_dir}",
+                  f"--output_dir={out}", "--verify", "--verify_examples=500",
+                  "--latency_images=20", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    print(result.stdout)  # the table, for -s runs and the README
+    for name in ("float32", "float16", "dynamic", "int8"):
+        assert (out / f"resnet20_brief_{name}.tflite").is_file()
+        assert f"tflite_{name}" in result.stdout
+    assert (out / "1" / "saved_model.pb").is_file()
+    assert "| format" in result.stdout and "top-1 agreement" in result.stdout
