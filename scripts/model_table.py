@@ -1,0 +1,36 @@
+"""Prints the README's model table (parameters and multiply-adds) from the registry itself.
+
+    python scripts/model_table.py            # every registered model
+    python scripts/model_table.py --models=resnet18,resnet50
+"""
+
+import time
+
+from absl import app, flags
+
+import keras_deepnets as kd
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("models", None, "Registry names (default: all).")
+
+
+def main(argv):
+    del argv
+    names = FLAGS.models or kd.list_models()
+    print("| model | family | input | parameters | trainable | multiply-adds | build (s) |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for name in names:
+        info = kd.model_info(name)
+        start = time.perf_counter()
+        model = kd.get_model(name)
+        built = time.perf_counter() - start
+        stats = kd.model_stats(model)
+        size = info.input_size
+        print(f"| `{name}` | {info.family} | {size}x{size} | {stats.params:,} | "
+              f"{stats.trainable_params:,} | {stats.mult_adds / 1e9:.3f} G | {built:.1f} |",
+              flush=True)
+        del model
+
+
+if __name__ == "__main__":
+    app.run(main)
