@@ -49,7 +49,7 @@ class TrainConfig:
     model_dir: str = None  # default runs/<model>
     export_dir: str = None  # default saved_models/<model>; "" to skip the export
     backup_steps: int = 500  # also at every epoch end
-    eval_every: int = 1  # epochs
+    eval_every: int = 1  # epochs; 0: no validation
     verbose: int = 1  # 0 silent, 1 progress bar, 2 one line per epoch
     tensorboard: bool = True
     seed: int = 0
@@ -102,8 +102,10 @@ def make_config(config=None, **overrides):
     cfg.lr_boundaries = _as_tuple(cfg.lr_boundaries, float)
     cfg.eval_scales = _as_tuple(cfg.eval_scales, int)
     for name in ("batch_size", "epochs", "train_steps", "max_examples", "max_val_examples",
-                 "image_size", "eval_every", "synthetic_examples"):
+                 "image_size", "synthetic_examples"):
         _positive(name, getattr(cfg, name))
+    if not isinstance(cfg.eval_every, int) or cfg.eval_every < 0:
+        raise ConfigError(f"eval_every must be >= 0 (0: no validation); got {cfg.eval_every!r}.")
     if not isinstance(cfg.backup_steps, int) or cfg.backup_steps < 0:
         raise ConfigError(f"backup_steps must be >= 0 (0: only at epoch ends); got {cfg.backup_steps!r}.")
     for name in ("lr", "momentum"):

@@ -300,7 +300,7 @@ def _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch, tota
                                         "steps_per_epoch": steps_per_epoch,
                                         "total_steps": total_steps, "data_source": plan.source})
     val_dist = None
-    if plan.val_examples:
+    if plan.val_examples and cfg.eval_every:
         val_dist = strategy.distribute_datasets_from_function(
             inputs.val_dataset_fn(cfg, info, plan, cfg.batch_size))
     patience = 10 if loss_scaled else 1  # float16 overflows are skipped by the loss scaler

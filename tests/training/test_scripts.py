@@ -1,0 +1,97 @@
+"""scripts/train_cifar.py end to end on the shared CIFAR-10 JPEGs: learning, records, export,
+clear errors, and resuming after kill -9."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from training_helpers import ENV, REPO, run_script
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--model=resnet21"], "error: Unknown model 'resnet21'. Valid names: .*resnet20, resnet32"),
+    (["--distribution_strategy=mirrored", "--num_cpu_devices=2", "--batch_size=7"],
+     "error: batch_size 7 is not divisible by the 2 replicas"),
+    (["--data=/no/such/cifar"], "error: Cannot read --data='/no/such/cifar'"),
+    (["--model_dir=/etc/hostname/run"], "error: model_dir '/etc/hostname/run' is not writable"),
+])
+def test_bad_flags_give_one_clean_line(flags, message, tmp_path):
+    proc = run_script("train_cifar.py", *flags, f"--export_dir={tmp_path}/e", timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    import re
+    assert re.match(message, last), last
+
+
+def test_synthetic_data_when_no_data_flag(tmp_path):
+    proc = run_script("train_cifar.py", "--train_steps=2", "--batch_size=16",
+                      "--synthetic_examples=32", f"--model_dir={tmp_path}/m", "--export_dir=",
+                      "--verbose=2", timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SYNTHETIC data of the right shape" in proc.stdout
+    assert "Epoch 1/1" in proc.stdout
+
+
+@pytest.mark.slow
+def test_short_resnet20_run_beats_chance(cifar10_dir, tmp_path):
+    """3,072 training images x 2 epochs (48 steps of 128) with the recipe's lr 0.1 and its two
+    drops: ResNet-20 reaches ~30-40% on held-out images here; chance is 10%, and 1,000 test images
+    give a standard error of ~1.5 points, so > 20% is far above chance and far from flaky."""
+    model_dir, export_dir = tmp_path / "run", tmp_path / "export"
+    proc = run_script("train_cifar.py", f"--data={cifar10_dir}", "--max_examples=3072",
+                      "--max_val_examples=1000", "--epochs=2", f"--model_dir={model_dir}",
+                      f"--export_dir={export_dir}", "--verbose=2", timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "Epoch 2/2 - loss" in proc.stdout and "img/s" in proc.stdout and "ETA" in proc.stdout
+    rows = list(csv.DictReader(open(model_dir / "history.csv")))
+    assert len(rows) == 2 and float(rows[-1]["val_top1"]) > 0.2, rows
+    summary = json.loads((model_dir / "summary.json").read_text())
+    assert summary["best_top1"] > 0.2 and summary["wall_seconds"] > 0
+    assert json.loads((model_dir / "flags.json").read_text())["model"] == "resnet20"
+    for name in ("curves.png", "train_steps.csv", "checkpoints/best.weights.h5",
+                 "checkpoints/last.weights.h5", "tensorboard/train", "backup/checkpoint"):
+        assert (model_dir / name).exists(), name
+    assert (export_dir / "resnet20.keras").is_file() and (export_dir / "saved_model").is_dir()
+    # --eval_only on the same held-out images gives the last epoch's accuracy back.
+    proc = run_script("train_cifar.py", f"--data={cifar10_dir}", "--max_val_examples=1000",
+                      f"--model_dir={model_dir}", "--eval_only", "--weights="
+                      f"{model_dir}/checkpoints/last.weights.h5", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"top-1 {float(rows[-1]['val_top1']):.4f}" in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_resumes_from_backup(cifar10_dir, tmp_path):
+    model_dir = tmp_path / "run"
+    flags = [f"--data={cifar10_dir}", "--max_examples=512", "--max_val_examples=64",
+             "--batch_size=32", "--epochs=3", "--backup_steps=4", f"--model_dir={model_dir}",
+             "--export_dir=", "--verbose=2"]
+    cmd = [sys.executable, str(REPO / "scripts" / "train_cifar.py"), *flags]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    # 16 steps per epoch: wait for a mid-epoch backup of epoch 2 (global step 20 or 24 or 28).
+    while time.time() < deadline and proc.poll() is None:
+        done = sorted(int(p.name.split("-")[1].split(".")[0])
+                      for p in (model_dir / "backup").glob("ckpt-*.index"))
+        if done and 16 < done[-1] < 32:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = done[-1]
+    rerun = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "Resuming from backup" in rerun.stdout, rerun.stdout
+    assert "Epoch 1/3" not in rerun.stdout and "Epoch 3/3" in rerun.stdout
+    steps = [int(float(r["step"])) for r in csv.DictReader(open(model_dir / "train_steps.csv"))]
+    assert steps == list(range(1, 49)), steps  # continued, no step twice, none lost
+    assert len(list(csv.DictReader(open(model_dir / "history.csv")))) == 3
+    resumed = [line for line in rerun.stdout.splitlines() if "Resuming" in line][0]
+    assert f"global step {killed_at}" in resumed or int(resumed.split("global step ")[1][:-2]) >= killed_at
