@@ -103,6 +103,20 @@ def classifier(x, *, classes, classifier_activation):
                               name="predictions")(x)
 
 
+def pool(x, pooling):
+    """include_top=False's optional global pooling, named as in keras.applications."""
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def model_inputs(inputs, source):
+    """The model's inputs: the source Input(s) behind a user's `input_tensor`, else our Input."""
+    return keras.utils.get_source_inputs(source) if source is not None else inputs
+
+
 def finish(model, weights, imagenet_key):
     """Loads `weights` into a freshly built model: ImageNet weights through keras.applications
     (`imagenet_key` names which), or a `.weights.h5` file."""

@@ -16,7 +16,7 @@ from keras import layers
 from keras_deepnets.models import specs
 from keras_deepnets.models.blocks import BLOCKS, STEMS, BlockOptions, stage
 from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish,
-                                          graph_recursion_limit, make_input)
+                                          graph_recursion_limit, make_input, model_inputs, pool)
 
 # keras.applications has ImageNet weights for these (block, stage_depths) with the paper's layout.
 _IMAGENET_WEIGHTS_ARCHS = {("bottleneck", specs.IMAGENET_RESNETS[d][1]): f"resnet{d}"
@@ -96,14 +96,10 @@ class ResNetModel(DeepNet):
         if include_top:
             x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
             x = classifier(x, classes=classes, classifier_activation=classifier_activation)
-        elif pooling == "avg":
-            x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        elif pooling == "max":
-            x = layers.GlobalMaxPooling2D(name="max_pool")(x)
-
-        model_input = keras.utils.get_source_inputs(source) if source is not None else inputs
+        else:
+            x = pool(x, pooling)
         with graph_recursion_limit(12 * sum(stage_depths) + 16):  # <= 12 layers per block
-            super().__init__(model_input, x, name=name, **kwargs)
+            super().__init__(model_inputs(inputs, source), x, name=name, **kwargs)
         self._set_arch(block=block, stage_depths=stage_depths, stage_filters=stage_filters,
                        stem=stem, stem_filters=stem_filters, shortcut=opts.shortcut,
                        stride_in_1x1=opts.stride_in_1x1, bn_epsilon=opts.bn_epsilon,

@@ -10,7 +10,8 @@ Example:
 import keras
 from keras import layers
 
-from keras_deepnets.models.common import DeepNet, check_contract, classifier, finish, make_input
+from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish, make_input,
+                                          model_inputs, pool)
 from keras_deepnets.models.layers import LocalResponseNormalization
 from keras_deepnets.models.specs import VGG_CONFIGS
 
@@ -105,15 +106,11 @@ class VGGModel(DeepNet):
                 x = layers.Dense(4096, activation="relu", name=fc)(x)
                 x = layers.Dropout(dropout, name=fc + "_dropout")(x)
             x = classifier(x, classes=classes, classifier_activation=classifier_activation)
-        elif pooling == "avg":
-            x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        elif pooling == "max":
-            x = layers.GlobalMaxPooling2D(name="max_pool")(x)
-
-        model_input = keras.utils.get_source_inputs(source) if source is not None else inputs
-        super().__init__(model_input, x, name=name, **kwargs)
-        self._set_arch(config=key or [list(map(lambda i: i if i == "LRN" else list(i), st))
-                                      for st in table],
+        else:
+            x = pool(x, pooling)
+        super().__init__(model_inputs(inputs, source), x, name=name, **kwargs)
+        # A table is kept as JSON-friendly lists, which parse_config reads back.
+        self._set_arch(config=key or [[i if i == "LRN" else list(i) for i in st] for st in table],
                        batch_norm=bool(batch_norm), dropout=float(dropout),
                        include_top=include_top, input_shape=tuple(inputs.shape[1:]),
                        pooling=pooling, classes=classes,

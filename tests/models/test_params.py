@@ -1,5 +1,8 @@
 """Parameter counts and multiply-adds against the papers and torchvision."""
 
+import functools
+
+import keras
 import pytest
 
 import keras_deepnets as kd
@@ -22,27 +25,34 @@ MULT_ADDS = {"resnet18": 1.8e9, "resnet34": 3.6e9, "resnet50": 3.8e9, "resnet101
              "resnet152": 11.3e9, "vgg16": 15.3e9, "vgg19": 19.6e9}
 
 
+@functools.lru_cache(maxsize=None)
+def stats(name):
+    """Each model is built once for all the tests here (VGGs take seconds to initialise)."""
+    result = kd.model_stats(kd.get_model(name))
+    keras.backend.clear_session()
+    return result
+
+
 @pytest.mark.parametrize("name", sorted(TRAINABLE))
 def test_trainable_parameters_match_reference(name):
-    assert kd.model_stats(kd.get_model(name)).trainable_params == TRAINABLE[name]
+    assert stats(name).trainable_params == TRAINABLE[name]
 
 
 @pytest.mark.parametrize("name", sorted(CIFAR_MILLIONS))
 def test_cifar_parameters_match_table_6(name):
-    millions = kd.model_stats(kd.get_model(name)).trainable_params / 1e6
+    millions = stats(name).trainable_params / 1e6
     assert round(millions, 2 if millions < 1 else 1) == CIFAR_MILLIONS[name]
 
 
 @pytest.mark.parametrize("name", sorted(MULT_ADDS))
 def test_mult_adds_within_3_percent_of_paper(name):
-    mult_adds = kd.model_stats(kd.get_model(name)).mult_adds
+    mult_adds = stats(name).mult_adds
     assert abs(mult_adds / MULT_ADDS[name] - 1) < 0.03, mult_adds
 
 
 def test_vgg_configs_grow_in_depth_and_weights():
     # Table 2 of the VGG paper: 133, 133, 134, 138, 144 million parameters for A..E.
-    millions = [kd.model_stats(kd.get_model(n)).params / 1e6
-                for n in ("vgg11", "vgg13", "vgg16c", "vgg16", "vgg19")]
+    millions = [stats(n).params / 1e6 for n in ("vgg11", "vgg13", "vgg16c", "vgg16", "vgg19")]
     assert [round(m) for m in millions] == [133, 133, 134, 138, 144]
 
 
