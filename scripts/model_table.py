@@ -16,7 +16,12 @@ flags.DEFINE_list("models", None, "Registry names (default: all).")
 
 def main(argv):
     del argv
-    names = FLAGS.models or kd.list_models()
+    def paper_order(name):  # VGG first, then ResNets by family and depth, plain after residual
+        digits = "".join(c for c in name if c.isdigit())
+        return (not name.startswith("vgg"), kd.model_info(name).family, name.startswith("plain"),
+                int(digits or 0), name)
+
+    names = FLAGS.models or sorted(kd.list_models(), key=paper_order)
     print("| model | family | input | parameters | trainable | multiply-adds | build (s) |")
     print("|---|---|---|---:|---:|---:|---:|")
     for name in names:
