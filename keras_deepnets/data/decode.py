@@ -9,14 +9,6 @@ JPEGs come out as 3-channel RGB (`channels=3` converts them).
 import tensorflow as tf
 
 
-def image_shape(image_bytes):
-    """[height, width] (int32) of encoded image bytes, reading only the header for JPEGs."""
-    return tf.cond(
-        tf.io.is_jpeg(image_bytes),
-        lambda: tf.io.extract_jpeg_shape(image_bytes)[:2],
-        lambda: tf.shape(decode_full(image_bytes))[:2])
-
-
 def decode_full(image_bytes):
     """The whole image as uint8 [H, W, 3], whatever the container."""
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_deepnets.data import files, sources
+from keras_deepnets.data import sources
 
 
 def _bytes(value):

@@ -1,7 +1,6 @@
 """Fixtures of tests/data: small folders built from the real images of ../shared/data."""
 
 import os
-import pathlib
 import shutil
 import sys
 
