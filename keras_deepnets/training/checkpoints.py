@@ -57,17 +57,18 @@ def save_weights(model, path):
 
 def export_model(model, export_dir):
     """The trained model as `<export_dir>/<name>.keras` and a SavedModel in
-    `<export_dir>/saved_model`. Uses keras_deepnets.export.export_saved_model when the package
-    has it (it adds TFLite); this fallback stays minimal so that helper can replace it."""
+    `<export_dir>/saved_model`, through keras_deepnets.export.export_saved_model (its serving
+    signatures) when the package has it, else Keras's own `model.export`."""
     try:
         from keras_deepnets.export import export_saved_model
     except ImportError:
         export_saved_model = None
     os.makedirs(export_dir, exist_ok=True)
-    if export_saved_model is not None:
-        return export_saved_model(model, export_dir)
     keras_path = os.path.join(export_dir, f"{model.name}.keras")
     model.save(keras_path)
     saved_model = os.path.join(export_dir, "saved_model")
-    model.export(saved_model, verbose=False)
+    if export_saved_model is not None:
+        export_saved_model(model, saved_model)
+    else:
+        model.export(saved_model, verbose=False)
     return {"keras": keras_path, "saved_model": saved_model}

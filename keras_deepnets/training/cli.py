@@ -6,7 +6,7 @@ A user's mistake ends the script with one line, `error: ...`, and exit status 1 
 
 import sys
 
-from absl import flags
+from absl import flags, logging
 
 from keras_deepnets import registry
 from keras_deepnets.training.config import TrainConfig
@@ -78,6 +78,8 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
+    if not FLAGS["verbosity"].present:  # TF's checkpoint INFO lines would bury the progress
+        logging.set_verbosity(logging.WARNING)
     from keras_deepnets import training  # after flag parsing: --help stays fast
 
     try:
