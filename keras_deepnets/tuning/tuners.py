@@ -211,7 +211,10 @@ def make_tuner(kind, hypermodel, *, train_config=None, max_trials=10, epochs=Non
         if not isinstance(max_trials, int) or max_trials < 1:
             raise ValueError(f"max_trials must be a positive integer; got {max_trials!r}.")
         kwargs["max_trials"] = max_trials
-    return TUNERS[kind](hypermodel, **kwargs)
+    try:
+        return TUNERS[kind](hypermodel, **kwargs)
+    except ImportError as e:  # the Bayesian oracle needs scikit-learn (keras-tuner[bayesian])
+        raise ValueError(f"The {kind} tuner cannot start: {e}") from None
 
 
 def is_worker():

@@ -114,3 +114,16 @@ def test_bad_tuner_settings(tmp_path):
         tuning.RandomSearch(kt.HyperModel(), max_trials=1, directory=str(tmp_path))
     with pytest.raises(ValueError, match="family"):
         tuning.hypermodel_for("mnist")
+
+
+@pytest.mark.parametrize("kind", ["random", "hyperband", "bayesian"])
+def test_every_tuner_kind_proposes_networks_of_the_space(kind, tmp_path):
+    hm = tuning.CifarResNetHyperModel(depths=(8, 14, 20))
+    tuner = tuning.make_tuner(kind, hm, max_trials=3, epochs=3, directory=str(tmp_path))
+    assert isinstance(tuner, tuning.TUNERS[kind]) and tuner.oracle.objective.name == "val_accuracy"
+    for i in range(2):
+        trial = tuner.oracle.create_trial(f"tuner{i}")
+        desc = hm.describe(trial.hyperparameters.copy())
+        assert desc["depth"] in (8, 14, 20, 11, 20, 29)  # 6n+2 basic or 9n+2 bottleneck
+        if kind == "hyperband":
+            assert 1 <= trial.hyperparameters.get("tuner/epochs") <= 3
