@@ -1,0 +1,137 @@
+"""An experiment's outputs from its JSON record: the plot in the ResNet paper's style and the
+Markdown table beside the paper's numbers. Both are pure functions of the record, so they can be
+re-made at any time (`write_outputs(json.load(...), folder)`).
+"""
+
+import os
+import statistics
+
+from keras_deepnets.experiments.definitions import get_experiment
+
+PLOT_SIZE = (8, 5)  # inches
+PLOT_DPI = 100  # so the PNG is 800 x 500 pixels
+
+
+def by_series(record):
+    """{label: [runs, one per repeat]} in the experiment's order."""
+    groups = {}
+    for run in record["runs"]:
+        groups.setdefault(run["label"], []).append(run)
+    return groups
+
+
+def _mean_curve(runs, x_key, y_key):
+    n = min(len(r["curves"][y_key]) for r in runs)
+    xs = runs[0]["curves"][x_key][:n]
+    ys = [statistics.fmean(r["curves"][y_key][i] for r in runs) for i in range(n)]
+    return xs, ys
+
+
+def _smooth(values):
+    """Moving average over ~2% of the run: one batch's error is too noisy to read, and the
+    paper's curves are smooth (Caffe averages its displayed training loss the same way)."""
+    window = max(1, len(values) // 50)
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v - (values[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot(record, path):
+    """ResNet paper Fig. 1 / Fig. 6 style: thin lines training error (per iteration), bold lines
+    test error (at each epoch end), one colour per series; the mean over repeats."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    for i, (label, runs) in enumerate(by_series(record).items()):
+        color = f"C{i}"
+        xs, ys = _mean_curve(runs, "iteration", "train_error")
+        ax.plot(xs, _smooth(ys), color=color, lw=0.7, alpha=0.9)
+        xs, ys = _mean_curve(runs, "test_iteration", "test_error")
+        marker = "o" if len(xs) < 30 else None  # a few epochs: show where the tests were
+        ax.plot(xs, ys, color=color, lw=2.5, marker=marker, ms=4, label=label)
+    flags = record["flags"]
+    repeats = f", mean of {flags['repeats']} runs" if flags["repeats"] > 1 else ""
+    ax.set(xlabel="iteration", ylabel="error (%)",
+           title=f"{record['title']}\n{record['source']}; budget {flags['budget']} epoch(s)"
+                 f"{repeats}")
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    ax.legend(title="bold: test, thin: training", fontsize=8, title_fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=PLOT_DPI)  # no bbox_inches="tight": the size stays PLOT_SIZE x DPI
+    plt.close(fig)
+    return path
+
+
+def _stat(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-", None
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f"{mean:.2f}", mean
+    return f"{mean:.2f} ± {statistics.stdev(values):.2f}", mean
+
+
+def _duration(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def table(record):
+    """The Markdown table: our final errors (mean ± std over repeats) beside the paper's, the
+    paper's findings checked on this run, and the settings and wall time."""
+    experiment = get_experiment(record["experiment"])
+    groups = by_series(record)
+    flags = record["flags"]
+    first = record["runs"][0]["config"] if record["runs"] else {}
+    lines = [f"### {record['title']}", "",
+             f"Reproduces {record['source']}. Budget {flags['budget']} epoch(s) = "
+             f"{first.get('total_steps', '?')} iterations of batch {first.get('batch_size', '?')} "
+             f"on {flags['max_examples'] or 'all'} training images (the paper: 64k iterations "
+             f"on 45k images), lr 0.1 divided by 10 at 50% and 75% of the budget; test error on "
+             f"{flags['max_val_examples'] or 'all'} test images; {flags['repeats']} run(s) per "
+             f"model; data {flags['data']}.", "",
+             "| model | train error (%) | test error (%) | best test error (%) | paper (%) "
+             "| wall time |",
+             "|---|---:|---:|---:|---:|---:|"]
+    means = {}
+    for s in experiment.series:
+        runs = groups.get(s.label)
+        if not runs:
+            continue
+        train, means[(s.label, "train_error")] = _stat([r["final"]["train_error"] for r in runs])
+        test, means[(s.label, "test_error")] = _stat([r["final"]["test_error"] for r in runs])
+        best, _ = _stat([r["final"]["best_test_error"] for r in runs])
+        paper = "-" if s.paper is None else f"{s.paper:.2f}"
+        if s.paper_note:
+            paper = f"{paper} ({s.paper_note})" if s.paper is not None else s.paper_note
+        wall = _duration(sum(r["wall_seconds"] for r in runs))
+        lines.append(f"| {s.label} | {train} | {test} | {best} | {paper} | {wall} |")
+    lines += ["", f"Paper column: {experiment.paper_column}.", ""]
+    for f in experiment.findings:
+        worse, better = means.get((f.worse, f.metric)), means.get((f.better, f.metric))
+        if worse is None or better is None:
+            continue
+        kind = f.metric.replace("_", " ")
+        verdict = "reproduced" if worse > better else "NOT reproduced"
+        lines.append(f"- Paper: {f.text}. This run: {verdict} (final {kind} {f.worse} "
+                     f"{worse:.2f}% vs {f.better} {better:.2f}%).")
+    if experiment.note:
+        lines += ["", experiment.note]
+    lines += ["", f"Total wall time {_duration(record['wall_seconds'])} (building, training and "
+                  "testing every run)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(record, output_dir):
+    """Writes `<name>.png` and `<name>.md` beside the record; returns their paths."""
+    base = os.path.join(output_dir, record["experiment"])
+    with open(base + ".md", "w") as f:
+        f.write(table(record))
+    return {"plot": plot(record, base + ".png"), "table": base + ".md"}

@@ -1,0 +1,60 @@
+"""Reproduces the papers' comparisons on CIFAR-10 through the training core, with plots, a
+Markdown table beside the paper's numbers, and a JSON record of every run.
+
+    python scripts/reproduce.py degradation --data=/path/to/cifar10 --budget=182 \
+        --output_dir=runs/degradation
+
+Experiments: degradation (ResNet paper Fig. 1, Fig. 6 left), residual (Fig. 6 middle), shortcuts
+(the CIFAR analogue of Table 3), depth (Table 6), vgg (VGG paper configs A-E, CIFAR-sized, BN).
+--budget is epochs (the paper's 64k iterations are ~182 epochs on 45k images); the lr drops stay
+at 50% and 75% of it. Running the same command again resumes and re-draws the outputs.
+"""
+
+import sys
+
+from absl import app, flags
+
+from keras_deepnets.experiments.definitions import list_experiments
+
+flags.DEFINE_string("data", None, "CIFAR-10: a folder with train/ and test/ class folders, or the "
+                    "TFDS name cifar10.")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
+flags.DEFINE_integer("budget", None, "Epochs per run (the paper: ~182).")
+flags.DEFINE_string("output_dir", None, "Outputs and runs; default runs/reproduce/<experiment>.")
+flags.DEFINE_integer("repeats", 1, "Runs per model (mean and std in the table).")
+flags.DEFINE_list("series", None, "Only these series, e.g. plain-20,plain-56 (default all).")
+flags.DEFINE_integer("max_examples", None, "Train on the first N images (a smaller machine).")
+flags.DEFINE_integer("max_val_examples", None, "Test on the first N test images.")
+flags.DEFINE_integer("batch_size", None, "Default the paper's 128.")
+flags.DEFINE_integer("seed", 0, "Seed of the first repeat (repeat i: seed + i).")
+flags.DEFINE_integer("verbose", 2, "Training output: 0 silent, 1 progress bar, 2 a line per epoch.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.exit(f"error: give one experiment: {', '.join(list_experiments())} "
+                 "(e.g. reproduce.py degradation --data=... --budget=...).")
+    if FLAGS.budget is None:
+        sys.exit("error: --budget (epochs per run) is required, e.g. --budget=182 for the paper's "
+                 "schedule, or a few epochs on a CPU.")
+    from keras_deepnets.experiments import run_experiment  # after flag parsing: --help stays fast
+
+    name = argv[1]
+    try:
+        record = run_experiment(
+            name, FLAGS.data, FLAGS.budget, FLAGS.output_dir or f"runs/reproduce/{name}",
+            repeats=FLAGS.repeats, series=FLAGS.series, max_examples=FLAGS.max_examples,
+            max_val_examples=FLAGS.max_val_examples, batch_size=FLAGS.batch_size,
+            seed=FLAGS.seed, data_dir=FLAGS.data_dir, verbose=FLAGS.verbose)
+    except ValueError as e:  # the training core's ConfigError is a ValueError too
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("Interrupted; run the same command again to resume.")
+    out = record["outputs"]
+    print(open(out["table"]).read())
+    print(f"Plot {out['plot']}, table {out['table']}, record {out['json']}.")
+
+
+if __name__ == "__main__":
+    app.run(main)
