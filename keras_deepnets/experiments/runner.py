@@ -142,9 +142,10 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
     experiment = get_experiment(name)
     _check_positive_int("budget", budget)
     _check_positive_int("repeats", repeats)
-    for opt in ("max_examples", "max_val_examples", "batch_size"):
-        if locals()[opt] is not None:
-            _check_positive_int(opt, locals()[opt])
+    for opt, value in (("max_examples", max_examples), ("max_val_examples", max_val_examples),
+                       ("batch_size", batch_size)):
+        if value is not None:
+            _check_positive_int(opt, value)
     chosen = _select(experiment, series)
     _check_data(data, data_dir)
     try:
