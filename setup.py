@@ -18,6 +18,7 @@ setup(
         "matplotlib>=3.7",  # training curves and the depth-search plots
     ],
     extras_require={
-        "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10"],
+        "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10",
+                 "importlib_resources>=6"],  # TFDS download_and_prepare needs it (data tests)
     },
 )
