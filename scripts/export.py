@@ -74,8 +74,7 @@ def run():
     export.bundle.check_request(FLAGS.format, FLAGS.quantize, FLAGS.representative_data)
     model = export.load_model(FLAGS.model, FLAGS.weights)
     paths = export.export_model(
-        model, FLAGS.output_dir or os.path.join("saved_models", export.source.model_name(
-            FLAGS.model)),
+        model, FLAGS.output_dir, name=export.source.model_name(FLAGS.model),
         formats=FLAGS.format, quantize=FLAGS.quantize,
         representative_data=FLAGS.representative_data, preprocessing=FLAGS.preprocessing,
         preprocessing_data=_preprocessing_data(),

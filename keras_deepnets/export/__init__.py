@@ -16,8 +16,10 @@ from keras_deepnets.export.saved_model import (CLASSIFY_BYTES, SERVING_DEFAULT,
                                                export_saved_model, load_signature)
 from keras_deepnets.export.source import ExportError, load_model
 from keras_deepnets.export.tflite import QUANTIZE_MODES, LiteRTModel, export_tflite
-from keras_deepnets.export.verify import Fidelity, compare, format_table, verify
+from keras_deepnets.export.verify import (Fidelity, compare, format_table, tie_aware_agreement,
+                                          verify)
 
 __all__ = ["export_saved_model", "export_tflite", "export_model", "load_model", "load_signature",
-           "LiteRTModel", "verify", "compare", "format_table", "Fidelity", "ExportError",
+           "LiteRTModel", "verify", "compare", "tie_aware_agreement", "format_table", "Fidelity",
+           "ExportError",
            "QUANTIZE_MODES", "FORMATS", "SERVING_DEFAULT", "CLASSIFY_BYTES", "next_version"]

@@ -56,17 +56,18 @@ def check_request(formats, quantize, representative_data):
 def export_model(model, output_dir=None, *, weights=None, formats=("saved_model",),
                  quantize=("none",), representative_data=None, preprocessing="auto",
                  preprocessing_data=None, class_names=None, image_size=None, top_k=5,
-                 version=None, int8_io=False, num_calibration=200):
+                 version=None, int8_io=False, num_calibration=200, name=None):
     """Exports `model` (a `keras.Model`, `.keras` file or registry name with `weights`) to the
     requested `formats` and TFLite `quantize` modes; returns {label: path}, labels
     "saved_model" and "tflite_<float32|float16|dynamic|int8>".
 
     `preprocessing_data` (default `representative_data`): the training data whose mean image
     the CIFAR preprocessing subtracts, and whose class names the bytes signature returns.
-    Other arguments as in `export_saved_model` and `export_tflite`.
+    `name` (default the registry name, file stem or `model.name`) names the default folder and
+    the `.tflite` files. Other arguments as in `export_saved_model` and `export_tflite`.
     """
     formats, quantize = check_request(formats, quantize, representative_data)
-    name = model_name(model)
+    name = name or model_name(model)
     model = load_model(model, weights)
     size = resolve_image_size(model, image_size)
     data = preprocessing_data if preprocessing_data is not None else representative_data

@@ -36,7 +36,7 @@ _NO_SEED = tf.constant([0, 0], tf.int64)
 
 
 def _ends_in_softmax(model):
-    """Whether the model already outputs probabilities (else the bytes signature applies softmax)."""
+    """Whether the model outputs probabilities already (else the bytes signature adds softmax)."""
     last = model.layers[-1]
     if isinstance(last, keras.layers.Softmax):
         return True

@@ -58,20 +58,24 @@ def imagenet_export(tmp_path_factory):
 @pytest.mark.slow
 def test_jpeg_signature_matches_python_preprocessing(imagenet_export, imagenet_sample_dir):
     """100 real photos of the ImageNet sample (sizes vary): decoded, resized, centre-cropped and
-    normalised in the graph vs the input pipeline's imagenet_eval path run from Python."""
+    normalised in the graph vs the input pipeline's imagenet_eval preset run eagerly."""
     model, path = imagenet_export
     folder, count = str(imagenet_sample_dir), 100
-    encoded, labels = zip(*sources.resolve(folder).records(max_examples=count, seed=0)
-                          .as_numpy_iterator())
-    images, python_labels = next(iter(data.load(folder, preset="imagenet_eval", batch_size=count,
-                                                max_examples=count, seed=0)))
-    np.testing.assert_array_equal(python_labels, labels)
-    expected = model.predict(images, batch_size=25, verbose=0).argmax(-1)
-    assert len(set(expected)) >= 10, "the random model's top-1 barely depends on the photo"
+    encoded, _ = zip(*sources.resolve(folder).records(max_examples=count, seed=0)
+                     .as_numpy_iterator())
+    # The evaluation preset, called eagerly image by image (no graph, no tf.data).
+    preset, seed = data.get_preset("imagenet_eval"), tf.constant([0, 0], tf.int64)
+    images = np.stack([preset(tf.constant(b), seed).numpy() for b in encoded])
+    expected = model.predict(images, batch_size=25, verbose=0)
+    # A random deep net's top-1 collapses onto a few classes; its probabilities vary per photo.
+    assert len(set(expected.argmax(-1))) >= 3 and expected.max(-1).std() > 1e-3
     classify = export.load_signature(path, export.CLASSIFY_BYTES)
-    got = np.concatenate([classify(image_bytes=tf.constant(encoded[i:i + 25]))["classes"][:, 0]
-                          for i in range(0, count, 25)])
-    np.testing.assert_array_equal(got, expected)
+    results = [classify(image_bytes=tf.constant(encoded[i:i + 25])) for i in range(0, count, 25)]
+    classes = np.concatenate([r["classes"] for r in results])
+    probabilities = np.concatenate([r["probabilities"] for r in results])
+    np.testing.assert_array_equal(classes[:, 0], expected.argmax(-1))
+    np.testing.assert_allclose(probabilities, np.take_along_axis(expected, classes, -1),
+                               atol=1e-5)
 
 
 def test_imagenet_class_names_and_outputs(imagenet_export, imagenet_sample_dir):
