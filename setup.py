@@ -16,6 +16,11 @@ setup(
         "absl-py>=1.0",
         "numpy>=1.26",
         "matplotlib>=3.7",  # training curves and the depth-search plots
+        # LiteRT's interpreter runs the TFLite exports (tf.lite.Interpreter is deprecated in TF 2.21).
+        "ai-edge-litert>=2.3,<3",
+        # KerasTuner's Bayesian oracle imports scikit-learn's Gaussian process; peak memory per trial.
+        "scikit-learn>=1.3",
+        "psutil>=5.9",
     ],
     extras_require={
         "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10",
