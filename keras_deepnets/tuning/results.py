@@ -60,6 +60,7 @@ def plot(rows, path, title):
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     done = [r for r in rows if r.get("val_accuracy") is not None and r.get("mult_adds")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -76,6 +77,7 @@ def plot(rows, path, title):
     axes[0].set(xlabel="depth (weighted layers)", ylabel="validation accuracy (%)", title=title)
     axes[1].set(xlabel="multiply-adds (millions)", ylabel="validation accuracy (%)",
                 xscale="log")
+    axes[1].xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap
     for ax in axes:
         ax.grid(alpha=0.3)
     if done:
