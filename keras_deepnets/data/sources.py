@@ -285,10 +285,37 @@ def has_splits(data):
     return not (os.path.isfile(path) or any(c in path for c in "*?["))
 
 
+# "train[5000:]", "train[:5000]": TFDS's slicing syntax, also for folders (see `_sliced`).
+_SLICE = re.compile(r"^(?P<base>[A-Za-z0-9_]+)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
+
+
+def _sliced(source, split, start, stop):
+    """A folder split's slice `[start:stop]`, taken from a fixed permutation of its files (the
+    same for every run), so that a hold-out such as the ResNet paper's 45k/5k CIFAR split
+    (section 4.2) draws from every class rather than from the last class folders."""
+    if not isinstance(source, FolderSource):
+        raise ValueError(f"split={split!r}: slicing works for TFDS names and image folders, not "
+                         f"{source.kind} sources; write the hold-out as its own split instead.")
+    order = np.random.default_rng(0).permutation(len(source.paths))
+    keep = np.sort(order[start:stop])
+    return FolderSource(list(np.asarray(source.paths)[keep]),
+                        list(np.asarray(source.labels)[keep]), source.class_names,
+                        source.location, split)
+
+
 def resolve(data, split=None, *, data_dir=None, strict=False, labels_file=None, label_offset=0):
-    """The `Source` for `data`: a folder, a TFRecord file pattern (or file), or a TFDS name."""
+    """The `Source` for `data`: a folder, a TFRecord file pattern (or file), or a TFDS name.
+
+    `split` may carry a slice in TFDS's syntax, e.g. "train[:45000]" and "train[45000:]"."""
     if isinstance(data, Source):
         return data
+    match = _SLICE.match(split) if isinstance(split, str) else None
+    if match and not (isinstance(data, str) and _TFDS_NAME.match(data)
+                      and not os.path.exists(os.path.expanduser(data))):
+        source = resolve(data, match["base"], data_dir=data_dir, strict=strict,
+                         labels_file=labels_file, label_offset=label_offset)
+        start, stop = (int(v) if v else None for v in (match["start"], match["stop"]))
+        return _sliced(source, split, start, stop)
     if not isinstance(data, (str, os.PathLike)):
         raise ValueError(f"data must be a TFDS name, a folder or a TFRecord file pattern; "
                          f"got {data!r}.")

@@ -54,30 +54,33 @@ def plan(cfg, info):
         return DataPlan(True, info.classes, image_size, n, min(n, cfg.max_val_examples or n),
                         source="synthetic")
     data_lib = _data()
-    train = _describe(data_lib, cfg.data, "train", cfg.data_dir)
-    val_source, val_split, val_n = cfg.val_data or cfg.data, None, 0
+    train_split, val_split, val_n = "train", None, 0
     if cfg.validation_split:
-        # keras_deepnets.data.load has no "hold out N of the train split" yet; rather than a
-        # second input pipeline here, say so plainly.
-        raise ConfigError("validation_split needs a hold-out option in keras_deepnets.data.load "
-                          "(not there yet); evaluate on the test split instead.")
-    else:
+        # The paper's 45k/5k split (section 4.2): TFDS-style slices of the train split, which
+        # keras_deepnets.data takes for TFDS names and folders alike.
+        full = _describe(data_lib, cfg.data, "train", cfg.data_dir)
+        if cfg.validation_split >= full.num_examples:
+            raise ConfigError(f"validation_split={cfg.validation_split} leaves no training "
+                              f"images (the train split has {full.num_examples}).")
+        train_split = f"train[{cfg.validation_split}:]"
+        val_split = f"train[:{cfg.validation_split}]"
+        val_n = _describe(data_lib, cfg.data, val_split, cfg.data_dir).num_examples
+    train = _describe(data_lib, cfg.data, train_split, cfg.data_dir)
+    if not cfg.validation_split:
         for split in ((None,) if cfg.val_data else VAL_SPLITS):
             try:
-                val = data_lib.describe(val_source, split=split, data_dir=cfg.data_dir)
+                val = data_lib.describe(cfg.val_data or cfg.data, split=split,
+                                        data_dir=cfg.data_dir)
             except (ValueError, FileNotFoundError, OSError):
                 continue
             val_split, val_n = split, val.num_examples
             break
-    n_train = train.num_examples - cfg.validation_split
-    if n_train <= 0:
-        raise ConfigError(f"validation_split={cfg.validation_split} leaves no training images "
-                          f"(the train split has {train.num_examples}).")
+    n_train = train.num_examples
     if cfg.max_examples:
         n_train = min(n_train, cfg.max_examples)
     if cfg.max_val_examples:
         val_n = min(val_n, cfg.max_val_examples)
-    return DataPlan(False, train.num_classes, image_size, n_train, val_n, "train", val_split,
+    return DataPlan(False, train.num_classes, image_size, n_train, val_n, train_split, val_split,
                     source=str(train.source))
 
 
@@ -96,7 +99,7 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
                                    repeat=True)
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
             return ds.skip(skip) if skip else ds
-        ds = _data().load(cfg.data, "train", data_dir=cfg.data_dir, preset=train_preset,
+        ds = _data().load(cfg.data, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
                           image_size=plan_.image_size, batch_size=global_batch, shuffle=True,
                           seed=cfg.seed + epoch, input_context=input_context, repeat=True,
                           drop_remainder=True, max_examples=plan_.train_examples)
