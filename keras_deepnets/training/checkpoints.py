@@ -55,20 +55,15 @@ def save_weights(model, path):
     os.replace(tmp, path)
 
 
-def export_model(model, export_dir):
+def export_model(model, export_dir, **serving):
     """The trained model as `<export_dir>/<name>.keras` and a SavedModel in
-    `<export_dir>/saved_model`, through keras_deepnets.export.export_saved_model (its serving
-    signatures) when the package has it, else Keras's own `model.export`."""
-    try:
-        from keras_deepnets.export import export_saved_model
-    except ImportError:
-        export_saved_model = None
+    `<export_dir>/saved_model` with keras_deepnets.export's serving signatures (`serving` goes to
+    `export_saved_model`: preprocessing, class_names)."""
+    from keras_deepnets.export import export_saved_model
+
     os.makedirs(export_dir, exist_ok=True)
     keras_path = os.path.join(export_dir, f"{model.name}.keras")
     model.save(keras_path)
     saved_model = os.path.join(export_dir, "saved_model")
-    if export_saved_model is not None:
-        export_saved_model(model, saved_model)
-    else:
-        model.export(saved_model, verbose=False)
+    export_saved_model(model, saved_model, **serving)
     return {"keras": keras_path, "saved_model": saved_model}

@@ -417,7 +417,8 @@ def _finish(cfg, info, model, records, chief, verbose, timer, base_wall, images,
     records.close()
     exported = None
     if cfg.export_dir and chief:
-        exported = checkpoints.export_model(_export_copy(model, info, cfg), cfg.export_dir)
+        exported = checkpoints.export_model(_export_copy(model, info, cfg), cfg.export_dir,
+                                            **_serving_inputs(cfg, info))
     if chief and verbose:
         print(f"Done: {len(history)} epoch(s) in {format_duration(wall)}; best {key} "
               f"{summary['best_top1']:.4f} (top-5 {summary['best_top5']:.4f}) at epoch "
@@ -428,6 +429,22 @@ def _finish(cfg, info, model, records, chief, verbose, timer, base_wall, images,
     return TrainResult(history=history, steps=records.steps, best=best, summary=summary,
                        model=model, model_dir=cfg.model_dir, curves_png=curves, export=exported,
                        resumed_from=resumed_from)
+
+
+def _serving_inputs(cfg, info):
+    """The SavedModel's bytes signature preprocesses as this run evaluated (the eval preset;
+    for CIFAR with the training split's mean image) and names the data's classes."""
+    if cfg.data is None or cfg.use_synthetic_data:
+        return {}  # export's defaults: ImageNet evaluation and names, none for CIFAR sizes
+    from keras_deepnets import data
+
+    _, eval_preset = inputs.presets(info.name, info.family)
+    size = cfg.image_size or info.input_size
+    mean = (data.cifar_mean(cfg.data, data_dir=cfg.data_dir, image_size=size)
+            if info.family == "cifar" else None)
+    names = data.describe(cfg.data, "train", data_dir=cfg.data_dir).class_names
+    return {"preprocessing": data.get_preset(eval_preset, image_size=size, mean=mean),
+            "class_names": names}
 
 
 def _export_copy(model, info, cfg):

@@ -58,6 +58,7 @@ def test_short_resnet20_run_beats_chance(cifar10_dir, tmp_path):
                  "checkpoints/last.weights.h5", "tensorboard/train", "backup/checkpoint"):
         assert (model_dir / name).exists(), name
     assert (export_dir / "resnet20.keras").is_file() and (export_dir / "saved_model").is_dir()
+    _check_bytes_signature(export_dir, cifar10_dir)
     # --eval_only on the same held-out images gives the last epoch's accuracy back.
     proc = run_script("train_cifar.py", f"--data={cifar10_dir}", "--max_val_examples=1000",
                       f"--model_dir={model_dir}", "--eval_only", "--weights="
@@ -95,3 +96,28 @@ def test_kill_9_mid_epoch_resumes_from_backup(cifar10_dir, tmp_path):
     assert len(list(csv.DictReader(open(model_dir / "history.csv")))) == 3
     resumed = [line for line in rerun.stdout.splitlines() if "Resuming" in line][0]
     assert f"global step {killed_at}" in resumed or int(resumed.split("global step ")[1][:-2]) >= killed_at
+
+
+def _check_bytes_signature(export_dir, cifar10_dir):
+    """The export's JPEG-bytes signature preprocesses as the run evaluated (CIFAR mean image) and
+    names CIFAR's classes: its top-1 equals the .keras model's on the same test photos."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_deepnets import data
+
+    photos = sorted((cifar10_dir / "test" / "ship").iterdir())[:8] + sorted(
+        (cifar10_dir / "test" / "frog").iterdir())[:8]
+    signature = tf.saved_model.load(str(export_dir / "saved_model")).signatures[
+        "classify_image_bytes"]
+    out = signature(image_bytes=tf.constant([p.read_bytes() for p in photos]))
+    model = keras.models.load_model(export_dir / "resnet20.keras")
+    preset = data.get_preset("cifar_eval", mean=data.cifar_mean(str(cifar10_dir)))
+    images = np.stack([preset(tf.constant(p.read_bytes()), tf.constant([0, 0], tf.int64)).numpy()
+                       for p in photos])
+    expected = model.predict(images, verbose=0).argmax(axis=1)
+    np.testing.assert_array_equal(out["classes"].numpy()[:, 0], expected)
+    names = {n.decode() for n in out["class_names"].numpy().ravel()}
+    assert names <= {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                     "ship", "truck"}
