@@ -29,7 +29,7 @@ import keras_tuner as kt
 
 from keras_deepnets import training
 from keras_deepnets.stats import model_stats
-from keras_deepnets.tuning.memory import PeakRSS, free_trial_memory, rss_mb
+from keras_deepnets.tuning.memory import PeakRSS, forget_trial_gradients, free_trial_memory, rss_mb
 from keras_deepnets.tuning.space import ResNetHyperModel
 
 OBJECTIVE = "val_accuracy"
@@ -107,22 +107,29 @@ class CoreTrials:
         t0 = time.time()
         with PeakRSS() as peak:
             try:
-                result = training.train(self.train_config, strategy=self.strategy,
-                                        **self.train_kwargs(hp, model_dir, **overrides))
-            except training.TrainingDiverged as e:  # this trial's hps; the search goes on
-                raise kt.errors.FailedTrialError(str(e)) from e
-            except training.ConfigError as e:  # the user's setup: every trial would fail
-                raise kt.errors.FatalValueError(str(e)) from e
-            stats = model_stats(result.model)
-            summary = result.summary
-            del result  # the model, optimizer and tf.functions of this trial
-            free_trial_memory()
+                with forget_trial_gradients():
+                    result = self._train(hp, model_dir, overrides)
+                    stats = model_stats(result.model)
+                    summary = result.summary
+                    del result  # the model, optimizer and tf.functions of this trial
+            finally:
+                free_trial_memory()  # after the registry let go of the traced steps; also
+                # after a failed trial
         metrics = {OBJECTIVE: float(summary["best_top1"]), "params": float(stats.params),
                    "mult_adds": float(stats.mult_adds), "wall_seconds": time.time() - t0,
                    "peak_rss_mb": peak.mb, "rss_after_mb": rss_mb()}
         self.log_run("end", trial.trial_id, f"{OBJECTIVE}={metrics[OBJECTIVE]:.4f} "
                      f"peak_rss_mb={metrics['peak_rss_mb']:.0f}")
         return metrics
+
+    def _train(self, hp, model_dir, overrides):
+        try:
+            return training.train(self.train_config, strategy=self.strategy,
+                                  **self.train_kwargs(hp, model_dir, **overrides))
+        except training.TrainingDiverged as e:  # this trial's hps; the search goes on
+            raise kt.errors.FailedTrialError(str(e)) from e
+        except training.ConfigError as e:  # the user's setup: every trial would fail
+            raise kt.errors.FatalValueError(str(e)) from e
 
     def _continue_from_parent(self, hp, model_dir):
         """Hyperband's later rounds continue a parent trial: copy its training folder, and the
