@@ -70,7 +70,8 @@ def _check_range(value, what):
     try:
         low, high = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a (min, max) pair of positive numbers; got {value!r}.") from None
+        raise ValueError(f"{what} must be a (min, max) pair of positive numbers; "
+                         f"got {value!r}.") from None
     if not 0 < low <= high:
         raise ValueError(f"{what} must satisfy 0 < min <= max; got {value!r}.")
     return low, high
