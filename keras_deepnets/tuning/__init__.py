@@ -10,7 +10,7 @@
 `scripts/tune_depth.py` is the command line (single process, or a chief and workers).
 """
 
-from keras_deepnets.tuning.memory import PeakRSS, free_trial_memory
+from keras_deepnets.tuning.memory import PeakRSS, forget_trial_gradients, free_trial_memory
 from keras_deepnets.tuning.results import markdown_table, read_csv, trial_rows, write_results
 from keras_deepnets.tuning.space import (CHANNEL_MULTIPLE, CifarResNetHyperModel,
                                          ImageNetResNetHyperModel, ResNetHyperModel,
@@ -32,4 +32,4 @@ __all__ = ["CifarResNetHyperModel", "ImageNetResNetHyperModel", "ResNetHyperMode
            "hypermodel_for", "scale_filters", "CHANNEL_MULTIPLE", "make_tuner", "run_search",
            "RandomSearch", "Hyperband", "BayesianOptimization", "CoreTrials", "TUNERS",
            "write_results", "trial_rows", "markdown_table", "read_csv", "PeakRSS",
-           "free_trial_memory", "is_worker"]
+           "free_trial_memory", "forget_trial_gradients", "is_worker"]
