@@ -83,6 +83,15 @@ def _duration(seconds):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def _changes(flags):
+    """Settings that depart from the paper's recipe, said next to the numbers they produced."""
+    overrides = flags.get("overrides") or {}
+    if not overrides:
+        return ""
+    return (" Changed from the paper's recipe: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) + ".")
+
+
 def table(record):
     """The Markdown table: our final errors (mean ± std over repeats) beside the paper's, the
     paper's findings checked on this run, and the settings and wall time."""
@@ -96,7 +105,7 @@ def table(record):
              f"on {flags['max_examples'] or 'all'} training images (the paper: 64k iterations "
              f"on 45k images), lr 0.1 divided by 10 at 50% and 75% of the budget; test error on "
              f"{flags['max_val_examples'] or 'all'} test images; {flags['repeats']} run(s) per "
-             f"model; data {flags['data']}.", "",
+             f"model; data {flags['data']}.{_changes(flags)}", "",
              "| model | train error (%) | test error (%) | best test error (%) | paper (%) "
              "| wall time |",
              "|---|---:|---:|---:|---:|---:|"]

@@ -60,6 +60,15 @@ def test_repeats_give_mean_and_std(fake_core, tiny_cifar, tmp_path):
     assert "±" in row and "3 run(s) per model" in (tmp_path / "residual.md").read_text()
 
 
+def test_departures_from_the_recipe_are_recorded_and_said(fake_core, tiny_cifar, tmp_path):
+    record = experiments.run_experiment("residual", str(tiny_cifar), budget=1, warmup_epochs=1.0,
+                                        output_dir=str(tmp_path), max_examples=32, batch_size=32)
+    assert record["flags"]["overrides"] == {"warmup_epochs": 1.0}
+    assert record["runs"][0]["config"]["warmup_epochs"] == 1.0
+    assert "Changed from the paper's recipe: warmup_epochs=1.0." in (
+        tmp_path / "residual.md").read_text()
+
+
 def test_series_subset_and_resume(fake_core, tiny_cifar, tmp_path):
     kwargs = dict(budget=1, output_dir=str(tmp_path), max_examples=32, batch_size=32)
     experiments.run_experiment("depth", str(tiny_cifar), series=["resnet110", "ResNet-20"],
