@@ -49,6 +49,7 @@ def _randomise_bn(model, seed):
 
 @pytest.fixture(scope="module")
 def imagenet_export(tmp_path_factory):
+    keras.utils.set_random_seed(0)  # the same random net every run: the test cannot flake
     model = keras_deepnets.get_model("resnet18")
     _randomise_bn(model, seed=0)
     path = export.export_saved_model(model, tmp_path_factory.mktemp("resnet18") / "1")
@@ -67,8 +68,10 @@ def test_jpeg_signature_matches_python_preprocessing(imagenet_export, imagenet_s
     preset, seed = data.get_preset("imagenet_eval"), tf.constant([0, 0], tf.int64)
     images = np.stack([preset(tf.constant(b), seed).numpy() for b in encoded])
     expected = model.predict(images, batch_size=25, verbose=0)
-    # A random deep net's top-1 collapses onto a few classes; its probabilities vary per photo.
-    assert len(set(expected.argmax(-1))) >= 3 and expected.max(-1).std() > 1e-3
+    # A random deep net's top-1 collapses onto a few classes, so the check also compares the
+    # top-5 classes and their probabilities, which vary from photo to photo.
+    top5 = np.argsort(-expected, axis=-1)[:, :5]
+    assert len({tuple(row) for row in top5}) >= 20 and expected.max(-1).std() > 1e-3
     classify = export.load_signature(path, export.CLASSIFY_BYTES)
     results = [classify(image_bytes=tf.constant(encoded[i:i + 25])) for i in range(0, count, 25)]
     classes = np.concatenate([r["classes"] for r in results])
