@@ -8,6 +8,7 @@ Example:
 """
 
 import dataclasses
+import functools
 
 from keras_deepnets.models import resnet, vgg
 from keras_deepnets.models import specs
@@ -67,3 +68,5 @@ for _label in ("VGG11", "VGG11_LRN", "VGG13", "VGG16C", "VGG16", "VGG19"):
     register_model(_label.lower(), getattr(vgg, _label), "imagenet")
     if _label != "VGG11_LRN":  # LRN and BN are alternatives; the paper dropped LRN anyway
         register_model(_label.lower() + "_bn", getattr(vgg, _label), "imagenet", batch_norm=True)
+for _config, (_name, _) in vgg.CIFAR_VGGS.items():  # the `vgg` experiment's CIFAR-sized VGGs
+    register_model(_name, functools.partial(vgg.cifar_vgg, _config), "cifar")

@@ -146,3 +146,27 @@ VGG13 = _constructor("B", "VGG13", 13)
 VGG16C = _constructor("C", "VGG16C", 16)
 VGG16 = _constructor("D", "VGG16", 16)
 VGG19 = _constructor("E", "VGG19", 19)
+
+
+# CIFAR-sized VGG (the `vgg` experiment): configs A-E at 32x32 with batch norm. The paper's
+# classifier (FC-4096, FC-4096 on a 7x7x512 map) is made for 224x224 ImageNet images; at 32x32 the
+# five pools leave 1x1x512 and the two FC-4096 would hold ~19M parameters for 10 classes, so the
+# top is global average pooling + one Dense(10), as the common CIFAR VGGs (Liu's pytorch-cifar,
+# Zagoruyko's cifar.torch). BN (not in the paper, which initialised deep nets from shallow ones)
+# lets A-E train from scratch with the ResNet paper's CIFAR recipe.
+# Config letter -> (registry name, weight layers of the paper's Table 1).
+CIFAR_VGGS = {"A": ("vgg11_bn_cifar", 11), "B": ("vgg13_bn_cifar", 13),
+              "C": ("vgg16c_bn_cifar", 16), "D": ("vgg16_bn_cifar", 16),
+              "E": ("vgg19_bn_cifar", 19)}
+
+
+def cifar_vgg(config, classes=10, input_shape=None, classifier_activation="softmax", name=None,
+              **kwargs):
+    """VGG `config` (A-E) with batch norm, global average pooling and one Dense(`classes`)."""
+    name = name or CIFAR_VGGS[config.upper()][0]
+    features = VGGModel(config, batch_norm=True, include_top=False, pooling="avg",
+                        input_shape=input_shape or (32, 32, 3), name=name + "_features", **kwargs)
+    outputs = classifier(features.output, classes=classes,
+                         classifier_activation=classifier_activation)
+    # One flat functional model (not a nested one), so it saves, loads and exports as any other.
+    return keras.Model(features.inputs, outputs, name=name)

@@ -97,4 +97,3 @@ def test_cifar_vgg_configs_build_at_32x32_with_a_small_top():
         assert len(weights) == depth - 2, config  # the paper's depth minus two FC-4096 layers
         assert model.layers[-1].units == 10 and model.layers[-2].name == "avg_pool"
         assert model.count_params() < 21e6
-    cifar_vgg.register()  # idempotent
