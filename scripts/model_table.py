@@ -4,8 +4,6 @@
     python scripts/model_table.py --models=resnet18,resnet50
 """
 
-import time
-
 from absl import app, flags
 
 import keras_deepnets as kd
@@ -22,17 +20,15 @@ def main(argv):
                 int(digits or 0), name)
 
     names = FLAGS.models or sorted(kd.list_models(), key=paper_order)
-    print("| model | family | input | parameters | trainable | multiply-adds | build (s) |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| model | family | input | parameters | trainable | multiply-adds |")
+    print("|---|---|---|---:|---:|---:|")
     for name in names:
         info = kd.model_info(name)
-        start = time.perf_counter()
         model = kd.get_model(name)
-        built = time.perf_counter() - start
         stats = kd.model_stats(model)
         size = info.input_size
         print(f"| `{name}` | {info.family} | {size}x{size} | {stats.params:,} | "
-              f"{stats.trainable_params:,} | {stats.mult_adds / 1e9:.3f} G | {built:.1f} |",
+              f"{stats.trainable_params:,} | {stats.mult_adds / 1e9:.3f} G |",
               flush=True)
         del model
 
