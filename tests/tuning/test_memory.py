@@ -49,7 +49,8 @@ def test_trials_leave_no_traced_graphs_behind(tmp_path):
         return metrics[-1]
 
     tuner.run_trial = counting
+    before = live_func_graphs()  # earlier tests in the same process may have left some
     tuner.search()
-    # Without forget_trial_gradients each trial kept its traced train step: 1, 2, 3 graphs.
-    assert graphs == [graphs[0]] * 3 and graphs[0] == 0, graphs
+    # Without forget_trial_gradients each trial kept its traced train step: +1, +2, +3 graphs.
+    assert graphs == [graphs[0]] * 3 and graphs[0] <= before, (before, graphs)
     assert all(m["peak_rss_mb"] >= m["rss_after_mb"] * 0.9 > 0 for m in metrics)
