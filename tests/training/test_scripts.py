@@ -3,6 +3,7 @@ clear errors, and resuming after kill -9."""
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -21,11 +22,12 @@ from training_helpers import ENV, REPO, run_script
     (["--model_dir=/etc/hostname/run"], "error: model_dir '/etc/hostname/run' is not writable"),
 ])
 def test_bad_flags_give_one_clean_line(flags, message, tmp_path):
-    proc = run_script("train_cifar.py", *flags, f"--export_dir={tmp_path}/e", timeout=120)
+    # A model_dir in tmp_path first (a later --model_dir wins), so nothing lands in the repo.
+    proc = run_script("train_cifar.py", f"--model_dir={tmp_path}/m", *flags,
+                      f"--export_dir={tmp_path}/e", timeout=120)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    import re
     assert re.match(message, last), last
 
 
