@@ -56,3 +56,28 @@ def imagenet_sample_dir():
 def cifar10_dir():
     """Folder with train/<class>/*.jpg and test/<class>/*.jpg of CIFAR-10."""
     return extract_shared("cifar10-jpeg.tar.gz")
+
+
+def _randomise_bn(model, seed, biases=False):
+    """Non-trivial BN statistics (and, with `biases`, conv/dense biases). With weights=None a BN
+    is an identity and biases are zero: a wrong weight mapping or preprocessing would then give
+    the same outputs, and a random He-initialised ResNet gives nearly one output for every photo."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
+                               rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
+        elif (biases and isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+              and layer.use_bias):
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.2, bias.shape)])
+
+
+@pytest.fixture(scope="session")
+def randomise_bn():
+    """`randomise_bn(model, seed, biases=False)`: see `_randomise_bn`."""
+    return _randomise_bn

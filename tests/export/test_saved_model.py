@@ -36,22 +36,11 @@ def test_cifar_bytes_signature_matches_pipeline(resnet20_exports, trained_resnet
                      for i in result["classes"][:3, 0]]
 
 
-def _randomise_bn(model, seed):
-    """Random BN statistics: a He-initialised ResNet with identity BNs gives nearly the same
-    output for every photo, and equal top-1s would then prove nothing."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
-                               rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
-
-
 @pytest.fixture(scope="module")
-def imagenet_export(tmp_path_factory):
+def imagenet_export(tmp_path_factory, randomise_bn):
     keras.utils.set_random_seed(0)  # the same random net every run: the test cannot flake
     model = keras_deepnets.get_model("resnet18")
-    _randomise_bn(model, seed=0)
+    randomise_bn(model, seed=0)
     path = export.export_saved_model(model, tmp_path_factory.mktemp("resnet18") / "1")
     return model, path
 

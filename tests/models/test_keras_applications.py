@@ -8,20 +8,6 @@ import keras
 import keras_deepnets as kd
 
 
-def _randomise(model, seed):
-    """Non-trivial BN statistics and conv biases: with weights=None keras.applications' BN is an
-    identity and its biases zero, which would hide a wrong fold or a wrong layer mapping."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
-                               rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
-            kernel, bias = layer.get_weights()
-            layer.set_weights([kernel, rng.normal(0, 0.2, bias.shape)])
-
-
 def _photos(folder, count):
     """`count` real photos (every 100th class), shorter side 256, centre 224 crop, caffe mode."""
     wnids = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -47,10 +33,10 @@ CASES = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, kwargs", CASES, ids=[f"{n}-{k}" for n, k in CASES])
-def test_outputs_equal_keras_applications(name, kwargs, imagenet_sample_dir):
+def test_outputs_equal_keras_applications(name, kwargs, imagenet_sample_dir, randomise_bn):
     kwargs = {"classifier_activation": None, **kwargs} if kwargs.get("include_top", True) else kwargs
     reference = getattr(keras.applications, name)(weights=None, **kwargs)
-    _randomise(reference, seed=len(reference.layers))
+    randomise_bn(reference, seed=len(reference.layers), biases=True)
     ours = kd.from_keras_applications(reference)
     assert type(ours).__name__ in ("ResNetModel", "VGGModel") and ours.name == name.lower()
     x = _photos(imagenet_sample_dir, 4)
@@ -63,9 +49,9 @@ def test_outputs_equal_keras_applications(name, kwargs, imagenet_sample_dir):
     assert np.abs(expected - expected.mean(axis=0)).max() > 1e-3  # photos give different outputs
 
 
-def test_bias_fold_is_what_makes_them_equal(imagenet_sample_dir):
+def test_bias_fold_is_what_makes_them_equal(imagenet_sample_dir, randomise_bn):
     reference = keras.applications.ResNet50(weights=None, classifier_activation=None)
-    _randomise(reference, seed=1)
+    randomise_bn(reference, seed=1, biases=True)
     ours = kd.from_keras_applications(reference)
     x = _photos(imagenet_sample_dir, 2)
     bn = ours.get_layer("conv1_bn")
