@@ -1,5 +1,6 @@
 """Architectures: spec tables (`specs`), custom layers, ResNet blocks, and the two builders."""
 
+from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.layers import LocalResponseNormalization, ZeroPadShortcut
 from keras_deepnets.models.resnet import (
     Plain18, Plain20, Plain32, Plain34, Plain44, Plain50, Plain56, Plain101, Plain110, Plain152,
@@ -9,6 +10,7 @@ from keras_deepnets.models.vgg import (
     VGG, VGG11, VGG11_LRN, VGG13, VGG16, VGG16C, VGG19, VGGModel)
 
 __all__ = [
+    "BatchNormalization",
     "LocalResponseNormalization",
     "ZeroPadShortcut",
     "ResNet",

@@ -8,6 +8,7 @@ so that weights can be copied by name.
 
 from keras import layers
 
+from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.layers import ZeroPadShortcut
 
 SHORTCUTS = (None, "A", "B", "C")
@@ -47,7 +48,7 @@ def conv_bn(x, filters, kernel_size, stride, name, opts, relu):
         padding = "valid"
     x = layers.Conv2D(filters, kernel_size, strides=stride, padding=padding, use_bias=False,
                       kernel_initializer="he_normal", name=name + "_conv")(x)
-    x = layers.BatchNormalization(epsilon=opts.bn_epsilon, momentum=opts.bn_momentum,
+    x = BatchNormalization(epsilon=opts.bn_epsilon, momentum=opts.bn_momentum,
                                   name=name + "_bn")(x)
     if relu:
         x = layers.Activation("relu", name=name + "_relu")(x)

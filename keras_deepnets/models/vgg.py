@@ -10,6 +10,7 @@ Example:
 import keras
 from keras import layers
 
+from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish, make_input,
                                           model_inputs, pool)
 from keras_deepnets.models.layers import LocalResponseNormalization
@@ -97,7 +98,7 @@ class VGGModel(DeepNet):
                 x = layers.Conv2D(filters, kernel, padding="same", name=lname,
                                   activation=None if batch_norm else "relu")(x)
                 if batch_norm:
-                    x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=lname + "_bn")(x)
+                    x = BatchNormalization(epsilon=1e-5, momentum=0.9, name=lname + "_bn")(x)
                     x = layers.Activation("relu", name=lname + "_relu")(x)
             x = layers.MaxPooling2D(2, strides=2, name=f"block{s}_pool")(x)
         if include_top:
