@@ -62,6 +62,8 @@ def define_flags(model, family):
     flags.DEFINE_integer("eval_every", 1, "Evaluate every N epochs.")
     flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
     flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs.")
+    flags.DEFINE_integer("profile", 0, "Write a TensorBoard profiler trace of N training steps "
+                         "(after 2 warm-up steps) into <model_dir>/tensorboard.")
     flags.DEFINE_integer("seed", 0, "Random seed.")
     flags.DEFINE_bool("eval_only", False, "Only evaluate the trained weights.")
     flags.DEFINE_string("weights", None, "--eval_only: weights file (default model_dir's best).")

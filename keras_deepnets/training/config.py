@@ -52,6 +52,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs; 0: no validation
     verbose: int = 1  # 0 silent, 1 progress bar, 2 one line per epoch
     tensorboard: bool = True
+    profile: int = 0  # write a TensorBoard profiler trace of this many training steps
     seed: int = 0
     # Evaluation only.
     eval_only: bool = False
@@ -104,6 +105,8 @@ def make_config(config=None, **overrides):
     for name in ("batch_size", "epochs", "train_steps", "max_examples", "max_val_examples",
                  "image_size", "synthetic_examples"):
         _positive(name, getattr(cfg, name))
+    if not isinstance(cfg.profile, int) or isinstance(cfg.profile, bool) or cfg.profile < 0:
+        raise ConfigError(f"profile must be a number of steps >= 0 (0: no trace); got {cfg.profile!r}.")
     if not isinstance(cfg.eval_every, int) or cfg.eval_every < 0:
         raise ConfigError(f"eval_every must be >= 0 (0: no validation); got {cfg.eval_every!r}.")
     if not isinstance(cfg.backup_steps, int) or cfg.backup_steps < 0:

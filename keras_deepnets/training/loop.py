@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from keras_deepnets import registry
-from keras_deepnets.training import checkpoints, inputs, recipes
+from keras_deepnets.training import checkpoints, inputs, profiling, recipes
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.records import Records, Timer, epoch_line, format_duration
 from keras_deepnets.training.strategy import (ConfigError, is_chief, make_strategy,
@@ -251,6 +251,7 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, **ove
         return _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch,
                     total_steps, epochs, model_fn, on_epoch_end)
     finally:
+        profiling.stop_any()
         _restore_policy(previous_policy)
 
 
@@ -308,6 +309,9 @@ def _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch, tota
     best_path = os.path.join(ckpt_dir, "best.weights.h5")
     last_path = os.path.join(ckpt_dir, "last.weights.h5")
     epoch_images, epoch_seconds = 0, 0.0
+    profiler = profiling.StepProfiler(cfg.model_dir, cfg.profile, chief,
+                                      log=lambda *a: _log(chief, verbose, *a))
+    run_step = 0  # steps run by this process (a resumed run profiles after its own warm-up)
     for epoch in range(start_epoch, epochs):
         first = start_step if epoch == start_epoch else 0
         n_steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
@@ -320,6 +324,8 @@ def _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch, tota
         totals = [0.0] * 4
         t0 = time.time()
         for step in range(first, n_steps):
+            profiler.step(run_step)
+            run_step += 1
             loss_sum, top1, top5, count = (float(v) for v in steps.train_step(next(iterator)))
             global_step += 1
             lr = float(schedule(global_step - 1))
@@ -378,6 +384,7 @@ def _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch, tota
         if on_epoch_end is not None and on_epoch_end(epoch, row):
             stopped = True
             break
+    profiler.stop()
     return _finish(cfg, info, model, records, chief, verbose, timer, base_wall, epoch_images,
                    epoch_seconds, best_path, resumed_from, stopped)
 

@@ -20,6 +20,7 @@ from training_helpers import ENV, REPO, run_script
      "error: batch_size 7 is not divisible by the 2 replicas"),
     (["--data=/no/such/cifar"], "error: Cannot read --data='/no/such/cifar'"),
     (["--model_dir=/etc/hostname/run"], "error: model_dir '/etc/hostname/run' is not writable"),
+    (["--profile=-1"], "error: profile must be a number of steps >= 0 \\(0: no trace\\); got -1"),
 ])
 def test_bad_flags_give_one_clean_line(flags, message, tmp_path):
     # A model_dir in tmp_path first (a later --model_dir wins), so nothing lands in the repo.
@@ -38,6 +39,19 @@ def test_synthetic_data_when_no_data_flag(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "SYNTHETIC data of the right shape" in proc.stdout
     assert "Epoch 1/1" in proc.stdout
+
+
+def test_profile_flag_writes_a_trace_of_the_train_step(tmp_path):
+    proc = run_script("train_cifar.py", "--train_steps=5", "--batch_size=16",
+                      "--synthetic_examples=80", "--profile=2", f"--model_dir={tmp_path}/m",
+                      "--export_dir=", "--verbose=2", timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    traces = list((tmp_path / "m" / "tensorboard" / "plugins" / "profile").glob("*/*.xplane.pb"))
+    assert len(traces) == 1, proc.stdout
+    trace = traces[0].read_bytes()
+    # The trace holds the training step's kernels: the fused BN and the convolution's gradients.
+    assert b"FusedBatchNormV3" in trace and b"Conv2DBackpropFilter" in trace
+    assert "Profiled 2 step(s)" in proc.stdout
 
 
 @pytest.mark.slow
