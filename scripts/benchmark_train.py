@@ -1,110 +1,188 @@
-"""Training throughput of the training core: images/s and achieved GFLOP/s.
+"""Training and inference throughput of the training core, against keras.applications.ResNet50.
 
-    python scripts/benchmark_train.py                      # ResNet-20 @32 b128, ResNet-50 @224 b32
-    python scripts/benchmark_train.py --models=resnet20 --steps=50 --precisions=float32
+    python scripts/benchmark_train.py          # ResNet-20 @32 b128, ResNet-50 and keras.apps @224 b32
+    python scripts/benchmark_train.py --models=resnet20 --precisions=mixed_bfloat16 \
+        --cifar_data=~/.cache/keras_deepnets/cifar10-jpeg        # + step time on real images
+    python scripts/benchmark_train.py --precisions=mixed_float16 --jit_compile   # a GPU machine
 
-Each case times `--steps` training steps (after `--warmup` steps that include tracing) of the
-same `strategy.run` step as training.train (SGD momentum, weight decay, top-1/5 sums), on one
-in-memory batch, so the input pipeline is not measured (scripts/benchmark_input.py does that).
-keras.applications.ResNet50 runs through the same step in the same run, as a reference.
+Each (model, precision) runs in a fresh process (clean dtype policy, graph caches and memory
+figures). It times `--steps` training steps, after `--warmup` steps that include tracing, of the
+same `strategy.run` step as training.train (SGD momentum, weight decay, top-1/5 sums) on one
+in-memory batch ("synthetic"), then the forward pass alone at the same batch ("inference",
+training=False), and, with --cifar_data/--imagenet_data, the same training step fed by the real
+input pipeline (keras_deepnets.data.load with the training preset: decode, augment, batch) that
+shares the machine's cores with the step, as in training.
 
 GFLOP/s = images/s x multiply-adds per image (keras_deepnets.model_stats: convolutions and the
-dense layer, as the ResNet paper's Table 1 counts) x 3 (forward; backward w.r.t. inputs and
-w.r.t. weights each cost about one forward) x 2 (a multiply-add is two floating point ops).
-The matmul ceiling is a square tf.matmul in the same precision: what this machine's TF can reach.
+dense layer, as the ResNet paper's Table 1 counts) x 2 (a multiply-add is two floating point
+ops) x 3 for training (the backward pass w.r.t. inputs and w.r.t. weights each cost about one
+forward) or x 1 for inference. The ceiling is a square tf.matmul in the same precision, measured
+in the same run: what this machine's TF can reach.
+
+Peak memory: on a GPU, TF's allocator peak during the timed steps; on a CPU, the growth of the
+process's peak resident set (ru_maxrss) over the timed steps and their tracing, i.e. what the
+training step adds on top of the model, its optimizer slots and the batch.
 """
 
+import json
+import multiprocessing
 import os
+import resource
 import time
 
 from absl import app, flags
 
-flags.DEFINE_list("models", ["resnet20", "resnet50", "keras.applications.ResNet50"],
-                  "Registry names and/or keras.applications.ResNet50.")
-flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies.")
-flags.DEFINE_integer("steps", None, "Timed steps (default 20 at 32x32, 4 at 224x224).")
+REFERENCE = "keras.applications.ResNet50"
+flags.DEFINE_list("models", ["resnet20", "resnet50", REFERENCE],
+                  f"Registry names and/or {REFERENCE}.")
+flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"],
+                  "Keras dtype policies (mixed_float16 adds dynamic loss scaling, as training).")
+flags.DEFINE_integer("steps", None, "Timed steps (default 20 at 32x32, 5 at 224x224).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps first (tracing, allocation).")
+flags.DEFINE_integer("batch_size", None, "Default 128 at 32x32, 32 at 224x224.")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the matmul for the ceiling.")
+flags.DEFINE_bool("inference", True, "Also time the forward pass (training=False).")
+flags.DEFINE_string("cifar_data", None, "CIFAR-10 folder or TFDS name: also time 32x32 models "
+                    "on real images through the input pipeline.")
+flags.DEFINE_string("imagenet_data", None, "ImageNet-style folder (class folders, or train/): "
+                    "also time 224x224 models on real images through the input pipeline.")
+flags.DEFINE_bool("jit_compile", False, "XLA for the forward/backward pass (as --jit_compile).")
+flags.DEFINE_integer("intra_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
+flags.DEFINE_integer("inter_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
 FLAGS = flags.FLAGS
 
 BATCH = {32: 128, 224: 32}
 
 
-def matmul_gflops(dtype, n):
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _timed(fn, warmup, steps):
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        out = fn()
+    if out is not None:
+        out.numpy()
+    return (time.perf_counter() - t0) / steps
+
+
+def run_case(opts):
+    """One (model, precision) in this process; returns a dict of figures."""
     import tensorflow as tf
 
-    a = tf.random.normal([n, n], dtype=tf.float32)
-    a = tf.cast(a, dtype)
-    step = tf.function(lambda x: tf.matmul(x, x))
-    step(a).numpy()
-    reps, t0 = 5, time.perf_counter()
-    for _ in range(reps):
-        out = step(a)
-    out.numpy()
-    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
-
-
-def time_case(name, policy, steps, warmup):
+    if opts["intra"]:
+        tf.config.threading.set_intra_op_parallelism_threads(opts["intra"])
+    if opts["inter"]:
+        tf.config.threading.set_inter_op_parallelism_threads(opts["inter"])
     import keras
-    import tensorflow as tf
 
+    from keras_deepnets import data as kd_data
+    from keras_deepnets.data.sources import has_splits
     from keras_deepnets import model_stats, registry
     from keras_deepnets.training.loop import _Steps
 
+    name, policy = opts["model"], opts["policy"]
+    build = ((lambda: keras.applications.ResNet50(weights=None)) if name == REFERENCE
+             else (lambda: registry.get_model(name)))
+    macs = model_stats(build()).mult_adds  # float32 build, before the policy changes
     keras.config.set_dtype_policy(policy)
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    try:
-        with strategy.scope():
-            if name == "keras.applications.ResNet50":
-                model = keras.applications.ResNet50(weights=None)
-            else:
-                model = registry.get_model(name)
-            size = model.input_shape[1]
-            optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-            optimizer.build(model.trainable_variables)
-        batch = BATCH[size]
-        run = _Steps(strategy, model, optimizer, batch, 1e-4, 0.0, False, False,
-                     model.output_shape[-1])
-        images = tf.random.uniform([batch, size, size, 3], -1, 1)
-        labels = tf.random.uniform([batch], 0, model.output_shape[-1], tf.int32)
-        data = strategy.experimental_distribute_values_from_function(lambda _: (images, labels))
-        for _ in range(warmup):
-            run.train_step(data)[0].numpy()
-        steps = steps or (20 if size == 32 else 4)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            out = run.train_step(data)
-        out[0].numpy()
-        ips = batch * steps / (time.perf_counter() - t0)
-        keras.config.set_dtype_policy("float32")
-        macs = model_stats(registry.get_model(name) if name in registry.list_models()
-                           else keras.applications.ResNet50(weights=None)).mult_adds
-        return size, batch, ips, ips * macs * 3 * 2 / 1e9
-    finally:
-        keras.config.set_dtype_policy("float32")
+    gpus = tf.config.list_physical_devices("GPU")
+    device = "/gpu:0" if gpus else "/cpu:0"
+    strategy = tf.distribute.OneDeviceStrategy(device)
+    with strategy.scope():
+        model = build()
+        size, classes = model.input_shape[1], model.output_shape[-1]
+        optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(model.trainable_variables)
+    batch = opts["batch"] or BATCH[size]
+    run = _Steps(strategy, model, optimizer, batch, 1e-4, 0.0, opts["jit"],
+                 policy == "mixed_float16", classes)
+    images = tf.random.uniform([batch, size, size, 3], -1, 1)
+    labels = tf.random.uniform([batch], 0, classes, tf.int32)
+    fixed = strategy.experimental_distribute_values_from_function(lambda _: (images, labels))
+    steps = opts["steps"] or (20 if size == 32 else 5)
+    if gpus:
+        tf.config.experimental.reset_memory_stats("GPU:0")
+    rss0 = _peak_rss_mb()
+    train_s = _timed(lambda: run.train_step(fixed)[0], opts["warmup"], steps)
+    peak_mb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if gpus
+               else _peak_rss_mb() - rss0)
+    out = {"model": name, "policy": policy, "size": size, "batch": batch, "macs": macs,
+           "train_ips": batch / train_s, "train_step_ms": 1000 * train_s, "peak_mb": peak_mb}
+    if opts["inference"]:
+        forward = tf.function(lambda x: model(x, training=False), jit_compile=opts["jit"])
+        with tf.device(device):
+            infer_s = _timed(lambda: forward(images), opts["warmup"], steps)
+        out["infer_ips"] = batch / infer_s
+    real = opts["cifar_data"] if size == 32 else opts["imagenet_data"]
+    if real:
+        family_preset = "cifar_train" if size == 32 else "resnet_imagenet_train"
+        split = "train" if has_splits(real) else None
+        dataset = kd_data.load(real, split, preset=family_preset, image_size=size,
+                               batch_size=batch, shuffle=True, seed=0, repeat=True,
+                               drop_remainder=True)
+        iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        out["real_step_ms"] = 1000 * _timed(lambda: run.train_step(next(iterator))[0],
+                                            opts["warmup"], steps)
+    return out
+
+
+def matmul_gflops(policy, n):
+    import tensorflow as tf
+
+    dtype = {"mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}.get(policy, tf.float32)
+    a = tf.cast(tf.random.normal([n, n]), dtype)
+    step = tf.function(lambda x: tf.matmul(x, x))
+    seconds = _timed(lambda: step(a), 1, 5)
+    return 2 * n ** 3 / seconds / 1e9
+
+
+def _in_fresh_process(fn, arg):
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(fn, (arg,))
 
 
 def main(argv):
     del argv
-    import tensorflow as tf
-
     rows = []
     for name in FLAGS.models:
         for policy in FLAGS.precisions:
-            size, batch, ips, gflops = time_case(name, policy, FLAGS.steps, FLAGS.warmup)
-            rows.append((name, f"{size}x{size}", batch, policy, ips, gflops))
-            print(f"  {name} {policy}: {ips:.1f} img/s", flush=True)
-    ceilings = {p: matmul_gflops(tf.bfloat16 if "bfloat16" in p else tf.float32,
-                                 FLAGS.matmul_size) for p in FLAGS.precisions}
-    cpus = os.cpu_count()
-    print(f"\nTraining throughput ({tf.config.list_physical_devices('GPU') and 'GPU' or 'CPU'}, "
-          f"TF {tf.__version__}; matmul ceiling: "
-          + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()) + f"; {cpus} CPU cores)")
-    print("| model | input | batch | precision | images/s | GFLOP/s | % of matmul ceiling |")
-    print("|---|---|---|---|---|---|---|")
-    for name, size, batch, policy, ips, gflops in rows:
-        print(f"| {name} | {size} | {batch} | {policy} | {ips:.1f} | {gflops:.1f} | "
-              f"{100 * gflops / ceilings[policy]:.0f}% |")
+            opts = {"model": name, "policy": policy, "steps": FLAGS.steps,
+                    "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
+                    "inference": FLAGS.inference, "jit": FLAGS.jit_compile,
+                    "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
+                    "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
+                    "intra": FLAGS.intra_op_threads, "inter": FLAGS.inter_op_threads}
+            row = _in_fresh_process(run_case, opts)
+            rows.append(row)
+            print(f"  {json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()})}",
+                  flush=True)
+    import tensorflow as tf
+
+    ceilings = {p: matmul_gflops(p, FLAGS.matmul_size) for p in FLAGS.precisions}
+    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU, {os.cpu_count()} cores"
+    print(f"\nThroughput ({device}; TF {tf.__version__}; XLA {'on' if FLAGS.jit_compile else 'off'}; "
+          "matmul ceiling: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()) + ")")
+    print("| model | input | batch | precision | train img/s | vs keras.apps | train GFLOP/s "
+          "(% ceiling) | peak MB | infer img/s | vs keras.apps | step ms: synthetic / real data |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    ref = {r["policy"]: r for r in rows if r["model"] == REFERENCE}
+    for r in rows:
+        other = ref.get(r["policy"]) if r["size"] == 224 and r["model"] != REFERENCE else None
+        gflops = r["train_ips"] * r["macs"] * 6 / 1e9
+        ratio = f"{r['train_ips'] / other['train_ips']:.2f}x" if other else "-"
+        infer = f"{r['infer_ips']:.1f}" if "infer_ips" in r else "-"
+        iratio = (f"{r['infer_ips'] / other['infer_ips']:.2f}x"
+                  if other and "infer_ips" in r and "infer_ips" in other else "-")
+        real = f"{r['real_step_ms']:.0f}" if "real_step_ms" in r else "-"
+        print(f"| {r['model']} | {r['size']}x{r['size']} | {r['batch']} | {r['policy']} | "
+              f"{r['train_ips']:.1f} | {ratio} | {gflops:.0f} ({100 * gflops / ceilings[r['policy']]:.0f}%) | "
+              f"{r['peak_mb']:.0f} | {infer} | {iratio} | {r['train_step_ms']:.0f} / {real} |")
 
 
 if __name__ == "__main__":
