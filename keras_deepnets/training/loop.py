@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from keras_deepnets import registry
-from keras_deepnets.training import checkpoints, inputs, profiling, recipes
+from keras_deepnets.training import checkpoints, gradients, inputs, profiling, recipes
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.records import Records, Timer, epoch_line, format_duration
 from keras_deepnets.training.strategy import (ConfigError, is_chief, make_strategy,
@@ -248,8 +248,9 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, **ove
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        return _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch,
-                    total_steps, epochs, model_fn, on_epoch_end)
+        with gradients.forget_run_gradients():  # else each call keeps its traced step (~20 MB)
+            return _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch,
+                        total_steps, epochs, model_fn, on_epoch_end)
     finally:
         profiling.stop_any()
         _restore_policy(previous_policy)

@@ -4,19 +4,18 @@ KerasTuner searches are known to grow in memory from trial to trial: each trial'
 optimizer, tf.functions and datasets stay reachable through global state. Two holders matter here:
 
 - Keras's global state (layer name counters, the TF graph): `free_trial_memory` clears it.
-- TensorFlow's gradient registry: `ReplicaContext.all_reduce` (called by Keras's optimizer under
-  any tf.distribute strategy) uses `tf.custom_gradient`, which in a traced function registers a
-  new "CustomGradient-<n>" entry that is never removed and holds the whole traced train step
-  (graph, captured model variables). Measured: +15-20 MB per trial for ResNet-20 without
-  `forget_trial_gradients`, flat with it.
+- TensorFlow's gradient registry, which keeps every run's traced train step:
+  `training.train` clears its own entries (keras_deepnets.training.gradients), and the tuner
+  wraps each trial in the same `forget_trial_gradients` for trials with their own code.
 """
 
-import contextlib
 import gc
 import os
 import threading
 
 import psutil
+
+from keras_deepnets.training import gradients
 
 
 class PeakRSS:
@@ -66,31 +65,7 @@ def free_trial_memory():
     gc.collect()
 
 
-def _gradient_registry():
-    """TensorFlow's private {op type: gradient function} table, or None if TF changed it (then
-    `forget_trial_gradients` does nothing rather than fail)."""
-    try:
-        from tensorflow.python.framework import ops
-
-        registry = ops._gradient_registry._registry
-    except (ImportError, AttributeError):
-        return None
-    return registry if isinstance(registry, dict) else None
-
-
-@contextlib.contextmanager
-def forget_trial_gradients():
-    """Removes the custom gradients registered while the block ran (see the module docstring).
-
-    Only entries added inside the block go: they belong to the trial's traced functions, which
-    are garbage once the trial is over; gradients registered by imports stay.
-    """
-    registry = _gradient_registry()
-    before = set(registry) if registry is not None else set()
-    try:
-        yield
-    finally:
-        if registry is not None:
-            for key in set(registry) - before:
-                if key.startswith("CustomGradient-"):
-                    del registry[key]
+# The gradient-registry fix lives in the training core (every `training.train` call uses it);
+# the tuner keeps its name for it.
+_gradient_registry = gradients._gradient_registry
+forget_trial_gradients = gradients.forget_run_gradients
