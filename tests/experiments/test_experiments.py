@@ -1,9 +1,14 @@
-"""Every experiment's plot, table and JSON, with the training core replaced by a stand-in
-(conftest.fake_train), so the five experiments take seconds; the real core: test_end_to_end.py."""
+"""Every experiment's plot, table and JSON from a tiny-budget run through the real training core
+on real CIFAR-10 images (conftest.experiment_run: each experiment is trained once per session
+and its outputs are shared by these tests)."""
+
+import json
+import os
+import shutil
 
 import pytest
 
-from experiment_helpers import check_outputs
+from experiment_helpers import check_outputs, read_csv, table_row
 from keras_deepnets import experiments, registry
 from keras_deepnets.experiments import cifar_vgg
 
@@ -13,74 +18,172 @@ def test_the_five_experiments():
                                               "vgg"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", experiments.list_experiments())
-def test_tiny_budget_run_writes_plot_table_and_json(name, fake_core, tiny_cifar, tmp_path):
-    record = experiments.run_experiment(name, str(tiny_cifar), budget=2, output_dir=str(tmp_path),
-                                        max_examples=96, batch_size=32)
-    record, table = check_outputs(tmp_path, name, budget=2, repeats=1, steps_per_epoch=3)
-    assert fake_core.calls == [s.model for s in experiments.get_experiment(name).series]
-    assert record["outputs"]["plot"].endswith(f"{name}.png")
+def test_tiny_budget_run_writes_plot_table_and_json(name, experiment_run):
+    run = experiment_run(name)
+    record, table = check_outputs(run.output_dir, name)
+    flags = record["flags"]
+    assert flags["budget"] == run.args["budget"] and flags["data"] == run.data
+    assert flags["max_examples"] == 20 and flags["max_val_examples"] == 10
+    for r in record["runs"]:
+        config = r["config"]
+        assert config["data"] == run.data and config["export_dir"] == ""
+        assert config["max_examples"] == 20 and config["steps_per_epoch"] == 2
+        # The ResNet paper's CIFAR recipe, for the CIFAR-sized VGGs too.
+        assert config["momentum"] == 0.9 and config["weight_decay"] == 1e-4
+        assert os.path.isfile(os.path.join(r["model_dir"], "checkpoints", "last.weights.h5"))
+    assert f"Budget {flags['budget']} epoch(s) = {2 * flags['budget']} iterations of batch 10 " \
+           "on 20 training images" in table
 
 
-def test_paper_numbers_and_findings_in_the_tables(fake_core, tiny_cifar, tmp_path):
-    for name in ("degradation", "residual", "depth"):
-        experiments.run_experiment(name, str(tiny_cifar), budget=1, output_dir=str(tmp_path),
-                                   max_examples=64, batch_size=32)
-    degradation = (tmp_path / "degradation.md").read_text()
-    assert "plain-56 has higher training error than plain-20" in degradation
-    assert "reproduced (final train error plain-56" in degradation  # the stand-in degrades
-    depth = (tmp_path / "depth.md").read_text()
+@pytest.mark.slow
+def test_reproduce_script_prints_the_table(experiment_run):
+    run = experiment_run("degradation")  # run through scripts/reproduce.py
+    table = (run.output_dir / "degradation.md").read_text()
+    assert table in run.stdout
+    assert (f"Plot {run.output_dir / 'degradation.png'}, table {run.output_dir / 'degradation.md'}"
+            f", record {run.output_dir / 'degradation.json'}.") in run.stdout
+
+
+@pytest.mark.slow
+def test_paper_numbers_and_sources_in_the_tables(experiment_run):
+    depth = (experiment_run("depth").output_dir / "depth.md").read_text()
     for label, paper in (("ResNet-20", "8.75"), ("ResNet-32", "7.51"), ("ResNet-44", "7.17"),
-                         ("ResNet-56", "6.97"), ("ResNet-110", "6.43 (6.61 +- 0.16")):
-        assert f"| {label} |" in depth and paper in depth
-    assert "Table 6" in depth
-    residual = (tmp_path / "residual.md").read_text()
-    assert "Fig. 6 (middle)" in residual and "8.75" in residual and "6.97" in residual
-
-
-def test_shortcuts_and_vgg_tables_say_they_are_imagenet_analogues(fake_core, tiny_cifar, tmp_path):
-    for name in ("shortcuts", "vgg"):
-        experiments.run_experiment(name, str(tiny_cifar), budget=1, output_dir=str(tmp_path),
-                                   max_examples=32, batch_size=32)
-    shortcuts = (tmp_path / "shortcuts.md").read_text()
+                         ("ResNet-56", "6.97"), ("ResNet-110", "6.43 (6.61 +- 0.16 over 5 runs)")):
+        assert table_row(depth, label)[4] == paper
+    assert "Table 6" in depth and "first 400 iterations" in depth
+    residual = (experiment_run("residual").output_dir / "residual.md").read_text()
+    assert "Fig. 6 (middle)" in residual
+    assert table_row(residual, "ResNet-20")[4] == "8.75"
+    assert table_row(residual, "ResNet-56")[4] == "6.97"
+    degradation = (experiment_run("degradation").output_dir / "degradation.md").read_text()
+    assert table_row(degradation, "plain-56")[4] == "no number: Fig. 6 shows the curves only"
+    assert "- Paper: plain-56 has higher training error than plain-20" in degradation
+    shortcuts = (experiment_run("shortcuts").output_dir / "shortcuts.md").read_text()
     assert "ImageNet" in shortcuts and "analogue" in shortcuts
-    for number in ("28.54", "25.03", "24.52", "24.19"):
-        assert number in shortcuts
-    vgg = (tmp_path / "vgg.md").read_text()
+    for label, paper in (("plain-32", "28.54 (plain-34)"), ("ResNet-32 A", "25.03 (ResNet-34 A)"),
+                         ("ResNet-32 B", "24.52 (ResNet-34 B)"),
+                         ("ResNet-32 C", "24.19 (ResNet-34 C)")):
+        assert table_row(shortcuts, label)[4] == paper
+    vgg = (experiment_run("vgg").output_dir / "vgg.md").read_text()
     assert "ImageNet" in vgg and "Dense(10)" in vgg
+    assert [table_row(vgg, s.label)[4] for s in experiments.get_experiment("vgg").series] == [
+        "29.60", "28.70", "28.10", "27.00", "27.30"]
 
 
-def test_repeats_give_mean_and_std(fake_core, tiny_cifar, tmp_path):
-    record = experiments.run_experiment("residual", str(tiny_cifar), budget=1, repeats=3, seed=5,
-                                        output_dir=str(tmp_path), max_examples=64, batch_size=32)
-    check_outputs(tmp_path, "residual", budget=1, repeats=3, steps_per_epoch=2)
-    assert [r["seed"] for r in record["runs"]] == [5, 6, 7, 5, 6, 7]
-    row = next(l for l in (tmp_path / "residual.md").read_text().splitlines()
-               if l.startswith("| ResNet-20 |"))
-    assert "±" in row and "3 run(s) per model" in (tmp_path / "residual.md").read_text()
+@pytest.mark.slow
+def test_shortcut_options_build_different_models(experiment_run):
+    """ResNet-32 A, B, C are the same net with other shortcuts: A is parameter-free, B projects
+    where the shape changes (2 stages), C everywhere."""
+    record = experiment_run("shortcuts").record
+    import h5py
+
+    sizes = {}
+    for r in record["runs"]:
+        with open(os.path.join(r["model_dir"], "summary.json")) as f:
+            assert json.load(f)["model"] == r["model"]
+        counts = []
+        with h5py.File(os.path.join(r["model_dir"], "checkpoints", "last.weights.h5")) as f:
+            f.visititems(lambda _, v: counts.append(v.size) if isinstance(v, h5py.Dataset)
+                         else None)
+        sizes[r["label"]] = sum(counts)  # the trained weights, BN statistics included
+    assert sizes["plain-32"] == sizes["ResNet-32 A"] < sizes["ResNet-32 B"] < sizes["ResNet-32 C"]
 
 
-def test_departures_from_the_recipe_are_recorded_and_said(fake_core, tiny_cifar, tmp_path):
-    record = experiments.run_experiment("residual", str(tiny_cifar), budget=1, warmup_epochs=1.0,
-                                        output_dir=str(tmp_path), max_examples=32, batch_size=32)
+@pytest.mark.slow
+def test_repeats_give_mean_and_std(experiment_run):
+    run = experiment_run("residual")  # repeats=2, seed=5; check_outputs checks mean ± std
+    record, table = check_outputs(run.output_dir, "residual")
+    assert [r["seed"] for r in record["runs"]] == [5, 6, 5, 6]
+    assert "2 run(s) per model" in table and "±" in table_row(table, "ResNet-56")[2]
+    # Other seeds: other initial weights and batches, so other curves.
+    by_label = {}
+    for r in record["runs"]:
+        by_label.setdefault(r["label"], []).append(r["curves"])
+    for label, (first, second) in by_label.items():
+        assert first["iteration"] == second["iteration"]
+        losses = [[float(row["loss"]) for row in read_csv(os.path.join(r["model_dir"],
+                                                                       "train_steps.csv"))]
+                  for r in record["runs"] if r["label"] == label]
+        assert losses[0] != losses[1], label
+
+
+@pytest.mark.slow
+def test_departures_from_the_recipe_are_recorded_and_said(experiment_run):
+    run = experiment_run("vgg")  # warmup_epochs=1.0
+    record = run.record
     assert record["flags"]["overrides"] == {"warmup_epochs": 1.0}
-    assert record["runs"][0]["config"]["warmup_epochs"] == 1.0
-    assert "Changed from the paper's recipe: warmup_epochs=1.0." in (
-        tmp_path / "residual.md").read_text()
+    table = (run.output_dir / "vgg.md").read_text()
+    assert "Changed from the paper's recipe: warmup_epochs=1.0." in table
+    for r in record["runs"]:
+        assert r["config"]["warmup_epochs"] == 1.0
+        # The core warmed up: the lr ramps up over the first epoch (2 iterations) instead of
+        # dropping at 50% of the budget as the recipe alone would.
+        lrs = [float(row["lr"]) for row in read_csv(os.path.join(r["model_dir"],
+                                                                 "train_steps.csv"))]
+        assert lrs[0] == pytest.approx(lrs[1] / 2), lrs
+    residual = (experiment_run("residual").output_dir / "residual.md").read_text()
+    assert "Changed from the paper's recipe" not in residual
 
 
-def test_series_subset_and_resume(fake_core, tiny_cifar, tmp_path):
-    kwargs = dict(budget=1, output_dir=str(tmp_path), max_examples=32, batch_size=32)
-    experiments.run_experiment("depth", str(tiny_cifar), series=["resnet110", "ResNet-20"],
-                               **kwargs)
-    check_outputs(tmp_path, "depth", 1, 1, 1, labels=["ResNet-20", "ResNet-110"])
-    assert fake_core.calls == ["resnet20", "resnet110"]
-    # The same command again: nothing is retrained, the outputs are re-drawn from the record.
-    experiments.run_experiment("depth", str(tiny_cifar), series=["resnet110", "ResNet-20"],
-                               **kwargs)
-    assert fake_core.calls == ["resnet20", "resnet110"]
+@pytest.mark.slow
+def test_cifar_vgg_series_are_the_cifar_configs(experiment_run):
+    record = experiment_run("vgg").record
+    assert [r["config"]["model"] for r in record["runs"]] == [
+        name for name, _ in cifar_vgg.CONFIGS.values()]
+
+
+@pytest.mark.slow
+def test_same_command_again_redraws_without_training(experiment_run, tmp_path, monkeypatch):
+    run = experiment_run("depth")
+    monkeypatch.setenv("KERAS_DEEPNETS_CACHE", run.cache)
+    out = tmp_path / "depth"
+    shutil.copytree(run.output_dir, out)
+    for suffix in ("png", "md"):
+        (out / f"depth.{suffix}").unlink()
+    trained = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*") if p.is_file()}
+    record = experiments.run_experiment("depth", run.data, output_dir=str(out), **run.args)
+    assert record["runs"] == run.record["runs"]  # nothing trained again
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*") if p.is_file()} == trained
+    check_outputs(out, "depth")  # plot and table re-drawn from the record
     with pytest.raises(ValueError, match="holds a run with other settings"):
-        experiments.run_experiment("depth", str(tiny_cifar), **{**kwargs, "budget": 2})
+        experiments.run_experiment("depth", run.data, output_dir=str(out),
+                                   **{**run.args, "budget": 2})
+
+
+@pytest.mark.slow
+def test_an_interrupted_experiment_resumes(experiment_run, tmp_path, monkeypatch):
+    """Killed after its last run trained but before the record was written: the same command
+    takes that run from the training core's backup (no new iteration) and completes the record."""
+    run = experiment_run("residual")
+    monkeypatch.setenv("KERAS_DEEPNETS_CACHE", run.cache)
+    out = tmp_path / "residual"
+    shutil.copytree(run.output_dir, out)
+    record = json.loads((out / "residual.json").read_text())
+    lost = record["runs"].pop()
+    (out / "residual.json").write_text(json.dumps(record))
+    steps_csv = out / "runs" / "resnet-56-r1" / "train_steps.csv"
+    before = steps_csv.read_text()
+    resumed = experiments.run_experiment("residual", run.data, output_dir=str(out), **run.args)
+    assert resumed["runs"][:-1] == record["runs"]
+    assert resumed["runs"][-1]["curves"] == lost["curves"]
+    assert resumed["runs"][-1]["final"] == lost["final"]
+    assert steps_csv.read_text() == before  # no iteration was run again
+    check_outputs(out, "residual")
+
+
+@pytest.mark.slow
+def test_series_subset(cifar10_tiny, tmp_path, monkeypatch):
+    """--series trains only the named series (by registry name here); the table has their rows
+    only and no finding that needs a missing series."""
+    from conftest import TINY
+
+    monkeypatch.setenv("KERAS_DEEPNETS_CACHE", str(tmp_path / "cache"))
+    experiments.run_experiment("residual", str(cifar10_tiny), budget=1, output_dir=str(tmp_path),
+                               series=["resnet20"], **TINY)
+    record, table = check_outputs(tmp_path, "residual", labels=["ResNet-20"])
+    assert "- Paper:" not in table
 
 
 def test_every_series_is_a_cifar_registry_model():
