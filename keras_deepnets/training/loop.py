@@ -352,8 +352,10 @@ def _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch, tota
                             ("top5", totals[2] / n), ("lr", lr)])
             if cfg.backup_steps and global_step % cfg.backup_steps == 0 and step + 1 < n_steps:
                 step_in_epoch.assign(step + 1)
-                last_good = backup.save(global_step)
+                # Records first: a kill between the two leaves records ahead of the backup,
+                # which resuming trims; the other order would lose the steps in between.
                 records.flush_steps()
+                last_good = backup.save(global_step)
         seconds = time.time() - t0
         n = max(totals[3], 1.0)
         epoch_images += totals[3]
@@ -378,8 +380,8 @@ def _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch, tota
                 checkpoints.save_weights(model, best_path)
         if chief:
             checkpoints.save_weights(model, last_path)
+        records.add_epoch(row)  # before the backup, as above
         last_good = backup.save(global_step)
-        records.add_epoch(row)
         remaining = (total_steps - global_step) * seconds / max(n_steps - first, 1)
         _log(chief, verbose, epoch_line(row, epochs, remaining))
         if on_epoch_end is not None and on_epoch_end(epoch, row):
