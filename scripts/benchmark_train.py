@@ -46,6 +46,9 @@ flags.DEFINE_string("cifar_data", None, "CIFAR-10 folder or TFDS name: also time
                     "on real images through the input pipeline.")
 flags.DEFINE_string("imagenet_data", None, "ImageNet-style folder (class folders, or train/): "
                     "also time 224x224 models on real images through the input pipeline.")
+flags.DEFINE_bool("loop", True, "Also run training.train itself on synthetic data (2 epochs of "
+                  "--steps steps) and report its second epoch's img/s: the loop's own overhead "
+                  "(host syncs, records, synthetic input) on top of the step.")
 flags.DEFINE_bool("jit_compile", False, "XLA for the forward/backward pass (as --jit_compile).")
 flags.DEFINE_integer("intra_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
 flags.DEFINE_integer("inter_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
@@ -119,6 +122,8 @@ def run_case(opts):
         with tf.device(device):
             infer_s = _timed(lambda: forward(images), opts["warmup"], steps)
         out["infer_ips"] = batch / infer_s
+    if opts["loop"]:
+        out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build)
     real = opts["cifar_data"] if size == 32 else opts["imagenet_data"]
     if real:
         family_preset = "cifar_train" if size == 32 else "resnet_imagenet_train"
@@ -130,6 +135,22 @@ def run_case(opts):
         out["real_step_ms"] = 1000 * _timed(lambda: run.train_step(next(iterator))[0],
                                             opts["warmup"], steps)
     return out
+
+
+def _loop_ips(name, policy, batch, steps, jit, build):
+    import tempfile
+
+    from keras_deepnets import training
+
+    precision = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(policy, "float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = training.train(
+            model="resnet50" if name == REFERENCE else name,
+            model_fn=(lambda **kw: build()) if name == REFERENCE else None,
+            use_synthetic_data=True, synthetic_examples=batch * steps, batch_size=batch,
+            epochs=2, eval_every=0, export_dir="", verbose=0, tensorboard=False, backup_steps=0,
+            mixed_precision=precision, jit_compile=jit, model_dir=tmp)
+    return result.history[1]["images_per_sec"]
 
 
 def matmul_gflops(policy, n):
@@ -154,7 +175,7 @@ def main(argv):
         for policy in FLAGS.precisions:
             opts = {"model": name, "policy": policy, "steps": FLAGS.steps,
                     "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
-                    "inference": FLAGS.inference, "jit": FLAGS.jit_compile,
+                    "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
                     "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
                     "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
                     "intra": FLAGS.intra_op_threads, "inter": FLAGS.inter_op_threads}
@@ -169,8 +190,9 @@ def main(argv):
     print(f"\nThroughput ({device}; TF {tf.__version__}; XLA {'on' if FLAGS.jit_compile else 'off'}; "
           "matmul ceiling: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()) + ")")
     print("| model | input | batch | precision | train img/s | vs keras.apps | train GFLOP/s "
-          "(% ceiling) | peak MB | infer img/s | vs keras.apps | step ms: synthetic / real data |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "(% ceiling) | peak MB | infer img/s | vs keras.apps | step ms: synthetic / real data | "
+          "train() loop img/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     ref = {r["policy"]: r for r in rows if r["model"] == REFERENCE}
     for r in rows:
         other = ref.get(r["policy"]) if r["size"] == 224 and r["model"] != REFERENCE else None
@@ -180,9 +202,11 @@ def main(argv):
         iratio = (f"{r['infer_ips'] / other['infer_ips']:.2f}x"
                   if other and "infer_ips" in r and "infer_ips" in other else "-")
         real = f"{r['real_step_ms']:.0f}" if "real_step_ms" in r else "-"
+        loop = f"{r['loop_ips']:.1f}" if "loop_ips" in r else "-"
         print(f"| {r['model']} | {r['size']}x{r['size']} | {r['batch']} | {r['policy']} | "
               f"{r['train_ips']:.1f} | {ratio} | {gflops:.0f} ({100 * gflops / ceilings[r['policy']]:.0f}%) | "
-              f"{r['peak_mb']:.0f} | {infer} | {iratio} | {r['train_step_ms']:.0f} / {real} |")
+              f"{r['peak_mb']:.0f} | {infer} | {iratio} | {r['train_step_ms']:.0f} / {real} | "
+              f"{loop} |")
 
 
 if __name__ == "__main__":
