@@ -65,7 +65,7 @@ def _seed_pairs(seed):
 
 def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, image_size=None,
          batch_size=None, shuffle=None, seed=None, input_context=None, repeat=False, cache=False,
-         drop_remainder=False, max_examples=None, strict=False,
+         drop_remainder=False, max_examples=None, subset_seed=None, strict=False,
          num_parallel_calls=tf.data.AUTOTUNE, private_threads=None, labels_file=None,
          label_offset=0):
     """A `tf.data.Dataset` of `(images, labels)`: float32 [B, H, W, 3] augmented and normalised,
@@ -87,7 +87,8 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
         input_context: a `tf.distribute.InputContext` (from `distribute_datasets_from_function`):
             this worker's shard only.
         repeat: repeat forever. cache: keep decoded images in memory (small datasets).
-        max_examples: a subset of this many examples, the same for a given seed.
+        max_examples: a subset of this many examples, the same for a given `subset_seed`
+            (default `seed`); a training run keeps one subset while reshuffling every epoch.
         strict: raise on the first bad image instead of skipping it (skips are logged).
         private_threads: size of a private thread pool for this pipeline.
         labels_file, label_offset: for flat folders + labels file; label_offset=1 also for
@@ -106,7 +107,7 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
         batch_size = input_context.get_per_replica_batch_size(batch_size)
 
     ds = source.records(shuffle=shuffle and not cache, seed=seed, input_context=input_context,
-                        max_examples=max_examples)
+                        max_examples=max_examples, subset_seed=subset_seed)
     if cache:
         ds = ds.map(lambda b, y: (decode.decode_full(b), y), num_parallel_calls=num_parallel_calls)
         if not strict:

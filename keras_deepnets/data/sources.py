@@ -64,8 +64,10 @@ class Source:
     def count(self):
         raise NotImplementedError
 
-    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None):
-        """`(bytes, int32 label)` examples; file-level shuffle, sharded per input pipeline."""
+    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None,
+                subset_seed=None):
+        """`(bytes, int32 label)` examples; file-level shuffle, sharded per input pipeline.
+        `subset_seed` picks the `max_examples` subset where it is random (default: `seed`)."""
         raise NotImplementedError
 
     def info(self):
@@ -91,11 +93,14 @@ class FolderSource(Source):
     def count(self):
         return len(self.paths)
 
-    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None):
+    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None,
+                subset_seed=None):
         paths, labels = np.asarray(self.paths), np.asarray(self.labels, np.int32)
         if max_examples is not None and max_examples < len(paths):
-            # A random subset (not the first classes), the same one for a given seed.
-            keep = np.sort(np.random.default_rng(seed or 0).permutation(len(paths))[:max_examples])
+            # A random subset (not the first classes, which sorted folders would give), the same
+            # one for a given subset_seed: training shuffles with seed + epoch but keeps its subset.
+            pick = seed if subset_seed is None else subset_seed
+            keep = np.sort(np.random.default_rng(pick or 0).permutation(len(paths))[:max_examples])
             paths, labels = paths[keep], labels[keep]
         if len(paths) == 0:
             raise ValueError(f"{self.location} holds no usable image.")
@@ -205,7 +210,8 @@ class TFRecordSource(Source):
             self._scan_labels()
         return self._count
 
-    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None):
+    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None,
+                subset_seed=None):  # the first max_examples: no subset to pick
         if max_examples is not None:
             # The first records of the shards in file order: the same subset every time.
             ds = _shard(self._raw().take(max_examples), input_context)
@@ -258,7 +264,8 @@ class TFDSSource(Source):
     def count(self):
         return int(self.builder.info.splits[self.split].num_examples)
 
-    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None):
+    def records(self, *, shuffle=False, seed=None, input_context=None, max_examples=None,
+                subset_seed=None):  # the first max_examples: no subset to pick
         import tensorflow_datasets as tfds
 
         file_shuffle = shuffle and max_examples is None

@@ -21,7 +21,8 @@ class TrainConfig:
     data_dir: str = None
     use_synthetic_data: bool = False
     synthetic_examples: int = 1024
-    max_examples: int = None  # train on the first N images (smoke runs, tests)
+    max_examples: int = None  # train on a subset of N images, the same every epoch (folders: a
+    # random one chosen by seed; TFDS and TFRecords: the first N)
     max_val_examples: int = None
     validation_split: int = 0  # hold out N training images as validation (CIFAR's 45k/5k)
     image_size: int = None  # default: the model's input size

@@ -102,7 +102,8 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
         ds = _data().load(cfg.data, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
                           image_size=plan_.image_size, batch_size=global_batch, shuffle=True,
                           seed=cfg.seed + epoch, input_context=input_context, repeat=True,
-                          drop_remainder=True, max_examples=plan_.train_examples)
+                          drop_remainder=True, max_examples=plan_.train_examples,
+                          subset_seed=cfg.seed)  # one subset for the run, reshuffled per epoch
         return ds.skip(skip) if skip else ds
 
     return dataset_fn
