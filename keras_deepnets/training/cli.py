@@ -55,6 +55,8 @@ def define_flags(model, family):
     flags.DEFINE_enum("mixed_precision", d.mixed_precision, PRECISIONS,
                       "auto: float16 on GPUs, bfloat16 on CPUs/TPUs.")
     flags.DEFINE_bool("jit_compile", False, "XLA-compile the forward/backward pass.")
+    flags.DEFINE_integer("steps_per_loop", 1, "Training steps per tf.function call: fewer host "
+                         "round trips (GPUs, small models); records stay per step.")
     flags.DEFINE_bool("sync_bn", False, "BatchNormalization over the global batch.")
     flags.DEFINE_string("model_dir", None, "Backups, checkpoints, logs; default runs/<model>.")
     flags.DEFINE_string("export_dir", None, "Default saved_models/<model>; '' to skip.")

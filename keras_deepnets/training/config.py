@@ -45,6 +45,7 @@ class TrainConfig:
     tpu: str = None
     mixed_precision: str = "float32"  # auto | float32 | float16 | bfloat16
     jit_compile: bool = False
+    steps_per_loop: int = 1  # training steps per tf.function call (one host sync per loop)
     sync_bn: bool = False
     # Outputs.
     model_dir: str = None  # default runs/<model>
@@ -104,7 +105,7 @@ def make_config(config=None, **overrides):
     cfg.lr_boundaries = _as_tuple(cfg.lr_boundaries, float)
     cfg.eval_scales = _as_tuple(cfg.eval_scales, int)
     for name in ("batch_size", "epochs", "train_steps", "max_examples", "max_val_examples",
-                 "image_size", "synthetic_examples"):
+                 "image_size", "synthetic_examples", "steps_per_loop"):
         _positive(name, getattr(cfg, name))
     if not isinstance(cfg.profile, int) or isinstance(cfg.profile, bool) or cfg.profile < 0:
         raise ConfigError(f"profile must be a number of steps >= 0 (0: no trace); got {cfg.profile!r}.")

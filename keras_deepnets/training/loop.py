@@ -181,7 +181,24 @@ class _Steps:
         def eval_step(batch):
             return reduce(strategy.run(replica_eval, args=batch))
 
-        self.train_step, self.eval_step = train_step, eval_step
+        @tf.function
+        def train_loop(iterator, n):
+            # `steps_per_loop` steps in one call (Keras's steps_per_execution, Model Garden's
+            # steps_per_loop): one host round trip per n steps instead of per step, which
+            # matters where a step is short (small models, GPUs). Per-step stats come back.
+            rows = tf.TensorArray(tf.float32, size=n)
+            for i in tf.range(n):
+                rows = rows.write(i, tf.stack(reduce(strategy.run(replica_train,
+                                                                  args=next(iterator)))))
+            return rows.stack()
+
+        self.train_step, self.train_loop, self.eval_step = train_step, train_loop, eval_step
+
+    def run(self, iterator, n):
+        """n training steps from `iterator`; their [loss sum, top-1, top-5, count] rows."""
+        if n == 1:
+            return [[float(v) for v in self.train_step(next(iterator))]]
+        return self.train_loop(iterator, tf.constant(n, tf.int32)).numpy().tolist()
 
     def evaluate(self, dist_dataset):
         totals = [0.0] * 4
@@ -324,34 +341,39 @@ def _run(cfg, info, recipe, plan, strategy, policy, chief, steps_per_epoch, tota
                if chief and verbose == 1 else None)
         totals = [0.0] * 4
         t0 = time.time()
-        for step in range(first, n_steps):
+        step = first  # steps done in this epoch
+        while step < n_steps:
+            chunk = min(cfg.steps_per_loop, n_steps - step)
+            if cfg.backup_steps:  # chunks end on backup steps: backups stay where they were
+                chunk = min(chunk, cfg.backup_steps - global_step % cfg.backup_steps)
             profiler.step(run_step)
-            run_step += 1
-            loss_sum, top1, top5, count = (float(v) for v in steps.train_step(next(iterator)))
-            global_step += 1
-            lr = float(schedule(global_step - 1))
-            batch_loss = loss_sum / max(count, 1)
-            if not math.isfinite(batch_loss):
-                bad_steps += 1
-                if bad_steps >= patience:
-                    records.flush_steps()
-                    raise TrainingDiverged(
-                        f"Loss is {batch_loss} at epoch {epoch + 1}, step {step + 1} (global step "
-                        f"{global_step}); training stopped. The last good checkpoint is kept: "
-                        f"{last_good or 'none was saved yet'}"
-                        f"{' and ' + last_path if os.path.exists(last_path) else ''}. Lower --lr "
-                        "or use a warm-up.")
-                continue
-            bad_steps = 0
-            totals = [t + v for t, v in zip(totals, (loss_sum, top1, top5, count))]
-            records.add_step(global_step, epoch + 1, lr, batch_loss, 1.0 - top1 / max(count, 1))
-            if bar:
-                n = totals[3]
-                bar.update(step + 1 - first if first else step + 1,
-                           [("loss", totals[0] / n), ("top1", totals[1] / n),
-                            ("top5", totals[2] / n), ("lr", lr)])
-            if cfg.backup_steps and global_step % cfg.backup_steps == 0 and step + 1 < n_steps:
-                step_in_epoch.assign(step + 1)
+            run_step += chunk
+            for loss_sum, top1, top5, count in steps.run(iterator, chunk):
+                step += 1
+                global_step += 1
+                lr = float(schedule(global_step - 1))
+                batch_loss = loss_sum / max(count, 1)
+                if not math.isfinite(batch_loss):
+                    bad_steps += 1
+                    if bad_steps >= patience:
+                        records.flush_steps()
+                        raise TrainingDiverged(
+                            f"Loss is {batch_loss} at epoch {epoch + 1}, step {step} (global step "
+                            f"{global_step}); training stopped. The last good checkpoint is kept: "
+                            f"{last_good or 'none was saved yet'}"
+                            f"{' and ' + last_path if os.path.exists(last_path) else ''}. Lower --lr "
+                            "or use a warm-up.")
+                    continue
+                bad_steps = 0
+                totals = [t + v for t, v in zip(totals, (loss_sum, top1, top5, count))]
+                records.add_step(global_step, epoch + 1, lr, batch_loss, 1.0 - top1 / max(count, 1))
+                if bar:
+                    n = totals[3]
+                    bar.update(step - first,
+                               [("loss", totals[0] / n), ("top1", totals[1] / n),
+                                ("top5", totals[2] / n), ("lr", lr)])
+            if cfg.backup_steps and global_step % cfg.backup_steps == 0 and step < n_steps:
+                step_in_epoch.assign(step)
                 # Records first: a kill between the two leaves records ahead of the backup,
                 # which resuming trims; the other order would lose the steps in between.
                 records.flush_steps()

@@ -17,20 +17,25 @@ _ACTIVE = {"on": False}
 
 
 class StepProfiler:
-    """Call `step(i)` before the run's i-th step (0-based, counted from this run's start)."""
+    """Call `step(i)` before the run's i-th step (0-based, counted from this run's start); one
+    trace per run."""
 
     def __init__(self, model_dir, steps, enabled=True, log=print):
         self.steps, self.enabled, self.log = int(steps or 0), enabled, log
         self.logdir = os.path.join(model_dir, "tensorboard")
         self.start_at, self.stop_at = SKIP, SKIP + self.steps
+        self._started = False
 
     def step(self, i):
+        """Before the steps from i on (with --steps_per_loop > 1 the trace starts and stops at
+        loop boundaries, so it covers N steps rounded up to whole loops)."""
         if not self.steps or not self.enabled:
             return
-        if i == self.start_at:
+        if self.start_at <= i < self.stop_at and not self._started:
+            self._started = True
             tf.profiler.experimental.start(self.logdir)
             _ACTIVE["on"] = True
-        elif i == self.stop_at:
+        elif i >= self.stop_at:
             self.stop()
 
     def stop(self):

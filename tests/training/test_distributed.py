@@ -26,8 +26,9 @@ def test_mirrored_and_mixed_precision_follow_one_device_float32(cifar10_dir, tmp
     """4 steps of the same global batches (the input is seeded, so replica 0 gets the first 32
     and replica 1 the next 32 images of each one-device batch of 64).
 
-    - Mirrored over 2 logical CPUs with sync_bn computes the same function; only the order of
-      float32 sums differs (all-reduce, BN moments), ~1e-6 relative, grown by 4 SGD steps: 1e-3.
+    - Mirrored over 2 logical CPUs with sync_bn, 2 steps per tf.function call, computes the same
+      function; only the order of float32 sums differs (all-reduce, BN moments), ~1e-6
+      relative, grown by 4 SGD steps: 1e-3.
     - mixed_bfloat16: activations carry 8 mantissa bits (~0.4% relative per op); the loss (in
       float32) stays within 3% of float32's over these steps, while the loss itself moves by
       far more than that between steps, so the test does see a different trajectory if broken.
@@ -36,7 +37,7 @@ def test_mirrored_and_mixed_precision_follow_one_device_float32(cifar10_dir, tmp
     """
     runs = [_common(cifar10_dir, tmp_path / "one", distribution_strategy="one_device"),
             _common(cifar10_dir, tmp_path / "mir", distribution_strategy="mirrored",
-                    sync_bn=True),
+                    sync_bn=True, steps_per_loop=2),
             _common(cifar10_dir, tmp_path / "bf16", distribution_strategy="one_device",
                     mixed_precision="bfloat16"),
             _common(cifar10_dir, tmp_path / "f16", distribution_strategy="mirrored",
