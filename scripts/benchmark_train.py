@@ -49,6 +49,7 @@ flags.DEFINE_string("imagenet_data", None, "ImageNet-style folder (class folders
 flags.DEFINE_bool("loop", True, "Also run training.train itself on synthetic data (2 epochs of "
                   "--steps steps) and report its second epoch's img/s: the loop's own overhead "
                   "(host syncs, records, synthetic input) on top of the step.")
+flags.DEFINE_integer("steps_per_loop", 1, "The train() loop's --steps_per_loop.")
 flags.DEFINE_bool("jit_compile", False, "XLA for the forward/backward pass (as --jit_compile).")
 flags.DEFINE_integer("intra_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
 flags.DEFINE_integer("inter_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
@@ -123,7 +124,8 @@ def run_case(opts):
             infer_s = _timed(lambda: forward(images), opts["warmup"], steps)
         out["infer_ips"] = batch / infer_s
     if opts["loop"]:
-        out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build)
+        out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build,
+                                    opts["steps_per_loop"])
     real = opts["cifar_data"] if size == 32 else opts["imagenet_data"]
     if real:
         family_preset = "cifar_train" if size == 32 else "resnet_imagenet_train"
@@ -137,7 +139,7 @@ def run_case(opts):
     return out
 
 
-def _loop_ips(name, policy, batch, steps, jit, build):
+def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop):
     import tempfile
 
     from keras_deepnets import training
@@ -149,7 +151,8 @@ def _loop_ips(name, policy, batch, steps, jit, build):
             model_fn=(lambda **kw: build()) if name == REFERENCE else None,
             use_synthetic_data=True, synthetic_examples=batch * steps, batch_size=batch,
             epochs=2, eval_every=0, export_dir="", verbose=0, tensorboard=False, backup_steps=0,
-            mixed_precision=precision, jit_compile=jit, model_dir=tmp)
+            mixed_precision=precision, jit_compile=jit, steps_per_loop=steps_per_loop,
+            model_dir=tmp)
     return result.history[1]["images_per_sec"]
 
 
@@ -176,6 +179,7 @@ def main(argv):
             opts = {"model": name, "policy": policy, "steps": FLAGS.steps,
                     "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
                     "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
+                    "steps_per_loop": FLAGS.steps_per_loop,
                     "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
                     "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
                     "intra": FLAGS.intra_op_threads, "inter": FLAGS.inter_op_threads}
