@@ -23,10 +23,16 @@ flags.DEFINE_integer("budget", None, "Epochs per run (the paper: ~182).")
 flags.DEFINE_string("output_dir", None, "Outputs and runs; default runs/reproduce/<experiment>.")
 flags.DEFINE_integer("repeats", 1, "Runs per model (mean and std in the table).")
 flags.DEFINE_list("series", None, "Only these series, e.g. plain-20,plain-56 (default all).")
-flags.DEFINE_integer("max_examples", None, "Train on the first N images (a smaller machine).")
+flags.DEFINE_integer("max_examples", None, "Train on a fixed subset of N images (a smaller "
+                     "machine).")
 flags.DEFINE_integer("max_val_examples", None, "Test on the first N test images.")
 flags.DEFINE_integer("batch_size", None, "Default the paper's 128.")
 flags.DEFINE_integer("seed", 0, "Seed of the first repeat (repeat i: seed + i).")
+flags.DEFINE_float("warmup_epochs", None, "A warm-up for every run (a departure from the recipe, "
+                   "said in the table), e.g. 1 with --warmup_lr=0.01 for short deep runs.")
+flags.DEFINE_float("warmup_lr", None, "Constant warm-up lr (the paper's ResNet-110: 0.01).")
+flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16", "auto"],
+                  "Training precision (default float32, as the paper).")
 flags.DEFINE_integer("verbose", 2, "Training output: 0 silent, 1 progress bar, 2 a line per epoch.")
 FLAGS = flags.FLAGS
 
@@ -46,7 +52,9 @@ def main(argv):
             name, FLAGS.data, FLAGS.budget, FLAGS.output_dir or f"runs/reproduce/{name}",
             repeats=FLAGS.repeats, series=FLAGS.series, max_examples=FLAGS.max_examples,
             max_val_examples=FLAGS.max_val_examples, batch_size=FLAGS.batch_size,
-            seed=FLAGS.seed, data_dir=FLAGS.data_dir, verbose=FLAGS.verbose)
+            seed=FLAGS.seed, data_dir=FLAGS.data_dir, verbose=FLAGS.verbose,
+            **{k: FLAGS[k].value for k in ("warmup_epochs", "warmup_lr", "mixed_precision")
+               if FLAGS[k].value is not None})
     except ValueError as e:  # the training core's ConfigError is a ValueError too
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:

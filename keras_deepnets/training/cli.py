@@ -46,6 +46,8 @@ def define_flags(model, family):
                       "--boundaries_in=steps).")
     flags.DEFINE_enum("boundaries_in", None, ["epochs", "steps"], "Unit of --lr_boundaries.")
     flags.DEFINE_float("warmup_epochs", 0.0, "Linear warm-up (Goyal et al. 2017).")
+    flags.DEFINE_float("warmup_lr", None, "With --warmup_epochs: a constant lr during the warm-up "
+                       "instead of the ramp (the paper's ResNet-110 uses 0.01).")
     flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.")
     flags.DEFINE_enum("distribution_strategy", "auto", STRATEGIES, "tf.distribute strategy.")
     flags.DEFINE_integer("num_gpus", None, "GPUs to use (default all).")

@@ -37,6 +37,7 @@ class TrainConfig:
     lr_boundaries: tuple = None  # when lr divides by 10 (step), in `boundaries_in` units
     boundaries_in: str = None  # "epochs" or "steps"
     warmup_epochs: float = 0.0  # linear warm-up (Goyal et al. 2017), e.g. 5 for batch 8k
+    warmup_lr: float = None  # with warmup_epochs: a constant warm-up lr instead (ResNet-110's 0.01)
     label_smoothing: float = 0.0
     # Hardware.
     distribution_strategy: str = "auto"
@@ -116,6 +117,10 @@ def make_config(config=None, **overrides):
     for name in ("lr", "momentum"):
         if getattr(cfg, name) is not None and not getattr(cfg, name) > 0 and name == "lr":
             raise ConfigError(f"lr must be positive; got {cfg.lr!r}.")
+    if cfg.warmup_lr is not None and (not cfg.warmup_lr > 0 or not cfg.warmup_epochs):
+        raise ConfigError(f"warmup_lr must be positive and goes with warmup_epochs > 0 (the "
+                          f"warm-up's length); got warmup_lr={cfg.warmup_lr!r}, warmup_epochs="
+                          f"{cfg.warmup_epochs!r}.")
     if cfg.momentum is not None and not 0 <= cfg.momentum < 1:
         raise ConfigError(f"momentum must be in [0, 1); got {cfg.momentum!r}.")
     if cfg.weight_decay is not None and cfg.weight_decay < 0:

@@ -107,7 +107,7 @@ def _schedule(cfg, recipe, steps_per_epoch, total_steps, plateau_drops):
         unit = recipe.boundaries_in
     step_bounds = [int(round(b * (steps_per_epoch if unit == "epochs" else 1))) for b in bounds]
     warmup = int(round(cfg.warmup_epochs * steps_per_epoch)) or recipe.warmup_steps
-    warmup_lr = recipe.warmup_lr if not cfg.warmup_epochs else None
+    warmup_lr = recipe.warmup_lr if not cfg.warmup_epochs else cfg.warmup_lr
     return recipes.LearningRate(cfg.lr if cfg.lr else recipe.default_lr(cfg.batch_size), kind,
                                 step_bounds, total_steps, warmup, warmup_lr, plateau_drops)
 

@@ -31,6 +31,16 @@ def test_resnet110_constant_warmup_then_0_1():
     assert recipes.recipe_for("resnet56", "cifar").warmup_steps == 0
 
 
+def test_constant_warmup_for_any_model_from_the_config():
+    # ResNet-110's start (0.01, then 0.1) given to ResNet-56 for a short run: 1 epoch of 64 steps.
+    cfg = training.make_config(model="resnet56", batch_size=128, warmup_epochs=1, warmup_lr=0.01)
+    s = _schedule(cfg, recipes.CIFAR, 64, 512, None)
+    np.testing.assert_allclose(lr_at(s, 0, 63, 64, 256), [0.01, 0.01, 0.1, 0.01], rtol=1e-6)
+    with pytest.raises(training.ConfigError, match="warmup_lr must be positive and goes with "
+                                                   "warmup_epochs > 0"):
+        training.make_config(model="resnet56", warmup_lr=0.01)
+
+
 def test_short_runs_keep_the_drops_at_the_same_fractions():
     cfg = training.make_config(model="resnet20", batch_size=128, epochs=4)
     s = _schedule(cfg, recipes.CIFAR, 100, 400, None)
