@@ -24,8 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for `import ex
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TRAIN_PER_CLASS, TEST_PER_CLASS = 2, 1
-# 20 training images at batch 10: 2 iterations an epoch; one test batch of 10 images.
-TINY = {"max_examples": 20, "max_val_examples": 10, "batch_size": 10}
+from experiment_helpers import TINY  # noqa: E402 (after the sys.path line)
 # How each experiment is run, once per session. Between them they cover: the command line
 # (degradation), more than one epoch (degradation, residual), repeats with mean and std and a
 # first seed (residual), series named by registry name and label in any order (depth), and a

@@ -8,6 +8,10 @@ import struct
 
 from keras_deepnets.experiments import get_experiment, report
 
+# 20 training images at batch 10: 2 iterations an epoch; one test batch of 10 images. (Here, not
+# in conftest.py: `from conftest import` picks whichever conftest the full suite loaded first.)
+TINY = {"max_examples": 20, "max_val_examples": 10, "batch_size": 10}
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -177,7 +177,7 @@ def test_an_interrupted_experiment_resumes(experiment_run, tmp_path, monkeypatch
 def test_series_subset(cifar10_tiny, tmp_path, monkeypatch):
     """--series trains only the named series (by registry name here); the table has their rows
     only and no finding that needs a missing series."""
-    from conftest import TINY
+    from experiment_helpers import TINY
 
     monkeypatch.setenv("KERAS_DEEPNETS_CACHE", str(tmp_path / "cache"))
     experiments.run_experiment("residual", str(cifar10_tiny), budget=1, output_dir=str(tmp_path),
