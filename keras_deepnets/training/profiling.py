@@ -39,15 +39,15 @@ class StepProfiler:
             self.stop()
 
     def stop(self):
-        if _ACTIVE["on"]:
-            tf.profiler.experimental.stop()
-            _ACTIVE["on"] = False
+        if stop_any():
             self.log(f"Profiled {self.steps} step(s) into {self.logdir}/plugins/profile "
                      f"(view: tensorboard --logdir {self.logdir}, Profile tab).")
 
 
 def stop_any():
-    """Stops a trace left running by a run that ended early (error, short run)."""
-    if _ACTIVE["on"]:
-        tf.profiler.experimental.stop()
-        _ACTIVE["on"] = False
+    """Stops a trace left running (also by a run that ended early); True if one was."""
+    if not _ACTIVE["on"]:
+        return False
+    tf.profiler.experimental.stop()
+    _ACTIVE["on"] = False
+    return True
