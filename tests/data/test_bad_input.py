@@ -72,6 +72,23 @@ def test_decodable_files_load_with_right_labels_and_bad_ones_are_logged(bad_fold
     np.testing.assert_allclose(images["b/cmyk.JPEG"], images["b/bmp_named.JPEG"], atol=25)
 
 
+def test_listing_again_remembers_verdicts_but_sees_files_changed_in_place(small_imagenet,
+                                                                          tmp_path):
+    """Verdicts are kept per (path, size, mtime): a second listing reads no file it has checked,
+    yet a file damaged or repaired since is checked again."""
+    root = tmp_path / "d"
+    shutil.copytree(small_imagenet, root)
+    first = sources.resolve(root)
+    victim = sorted(root.rglob("*.JPEG"))[2]
+    raw = victim.read_bytes()
+    victim.write_bytes(raw[: len(raw) // 2])
+    damaged = sources.resolve(root)
+    assert str(victim) in first.paths and str(victim) not in damaged.paths
+    assert len(damaged.paths) == len(first.paths) - 1
+    victim.write_bytes(raw)
+    assert sources.resolve(root).paths == first.paths
+
+
 def test_strict_raises_naming_the_file(bad_folder):
     root, _, bad = bad_folder
     with pytest.raises(data.BadImageError, match=r"a[/\\](truncated|zero)\.JPEG"):
