@@ -3,7 +3,7 @@ normalised `(images, labels)`; `synthetic`: random data of the same structure.
 
 Speed: file names are shuffled before any file is read; random crops of JPEGs decode only the
 crop window; maps run in parallel with AUTOTUNE; batches are prefetched; `cache=True` keeps the
-decoded images of a small dataset in memory; `private_threads` gives the pipeline its own thread
+decoded images of a small dataset in memory (CIFAR: once per process, augmented by the batch); `private_threads` gives the pipeline its own thread
 pool. With a `seed`, order and augmentation are the same every run (stateless random ops, one
 seed per example); without one, tf.data may reorder for speed.
 """
@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from keras_deepnets.data import augment, decode, mean, sources
+from keras_deepnets.data import augment, decode, in_memory, mean, sources
 
 logger = logging.getLogger("keras_deepnets.data")
 
@@ -86,7 +86,10 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
             source's).
         input_context: a `tf.distribute.InputContext` (from `distribute_datasets_from_function`):
             this worker's shard only.
-        repeat: repeat forever. cache: keep decoded images in memory (small datasets).
+        repeat: repeat forever.
+        cache: keep decoded images in memory (small datasets). With a CIFAR preset, a batch
+            size and images of the preset's size, they are decoded once per process (every
+            epoch's `load` reuses them) and augmented a batch at a time (`in_memory`).
         max_examples: a subset of this many examples, the same for a given `subset_seed`
             (default `seed`); a training run keeps one subset while reshuffling every epoch.
         strict: raise on the first bad image instead of skipping it (skips are logged).
@@ -106,6 +109,18 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
     if input_context is not None and batch_size is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
 
+    if subset_seed is None:
+        subset_seed = seed
+    if cache and batch_size is not None and hasattr(preset, "batch_from_pixels"):
+        copy = in_memory.decoded(source, (preset.image_size, preset.image_size),
+                                 max_examples=max_examples, subset_seed=subset_seed,
+                                 strict=strict)
+        if copy is not None:
+            ds = in_memory.dataset(copy, preset.batch_from_pixels, batch_size, shuffle=shuffle,
+                                   seed=seed, input_context=input_context, repeat=repeat,
+                                   drop_remainder=drop_remainder, seeds=_seed_pairs(seed),
+                                   num_parallel_calls=num_parallel_calls)
+            return _finish(ds, seed, shuffle, private_threads)
     ds = source.records(shuffle=shuffle and not cache, seed=seed, input_context=input_context,
                         max_examples=max_examples, subset_seed=subset_seed)
     if cache:
@@ -130,6 +145,10 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder,
                       num_parallel_calls=num_parallel_calls)
+    return _finish(ds, seed, shuffle, private_threads)
+
+
+def _finish(ds, seed, shuffle, private_threads):
     ds = ds.prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     # Only an unseeded shuffle gives up the order, letting tf.data hand out whatever is ready.

@@ -75,7 +75,8 @@ class Source:
                            self.split, self.location)
 
 
-def _shard(ds, input_context):
+def shard_for(ds, input_context):
+    """This input pipeline's share of `ds` (all of it without a context or with one pipeline)."""
     if input_context is not None and input_context.num_input_pipelines > 1:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     return ds
@@ -104,7 +105,7 @@ class FolderSource(Source):
             paths, labels = paths[keep], labels[keep]
         if len(paths) == 0:
             raise ValueError(f"{self.location} holds no usable image.")
-        ds = _shard(tf.data.Dataset.from_tensor_slices((paths, labels)), input_context)
+        ds = shard_for(tf.data.Dataset.from_tensor_slices((paths, labels)), input_context)
         if shuffle:
             # File names are small: shuffle them all, before any file is read.
             ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
@@ -187,12 +188,12 @@ class TFRecordSource(Source):
     def _raw(self, shuffle=False, seed=None, input_context=None):
         files = tf.data.Dataset.from_tensor_slices(self.files)
         if input_context is not None and len(self.files) >= input_context.num_input_pipelines:
-            files, input_context = _shard(files, input_context), None
+            files, input_context = shard_for(files, input_context), None
         if shuffle:
             files = files.shuffle(len(self.files), seed=seed, reshuffle_each_iteration=True)
         ds = files.interleave(tf.data.TFRecordDataset, cycle_length=min(len(self.files), 8),
                               num_parallel_calls=tf.data.AUTOTUNE)
-        return _shard(ds, input_context)  # record-level when there are fewer files than workers
+        return shard_for(ds, input_context)  # record-level when there are fewer files than workers
 
     def _parse(self, record):
         example = tf.io.parse_single_example(record, TFRECORD_FEATURES)
@@ -214,7 +215,7 @@ class TFRecordSource(Source):
                 subset_seed=None):  # the first max_examples: no subset to pick
         if max_examples is not None:
             # The first records of the shards in file order: the same subset every time.
-            ds = _shard(self._raw().take(max_examples), input_context)
+            ds = shard_for(self._raw().take(max_examples), input_context)
             ds = ds.shuffle(max_examples, seed=seed) if shuffle else ds
         else:
             ds = self._raw(shuffle, seed, input_context)
@@ -277,7 +278,7 @@ class TFDSSource(Source):
         ds = ds.map(lambda ex: (ex[self.image_key], tf.cast(ex[self.label_key], tf.int32)),
                     num_parallel_calls=tf.data.AUTOTUNE)
         if max_examples is not None:
-            ds = _shard(ds.take(max_examples), input_context)
+            ds = shard_for(ds.take(max_examples), input_context)
             return ds.shuffle(max_examples, seed=seed) if shuffle else ds
         return ds.shuffle(SHUFFLE_BUFFER, seed=seed) if shuffle else ds
 
