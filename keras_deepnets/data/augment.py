@@ -251,24 +251,27 @@ class CifarPreset(Preset):
     def from_pixels(self, image, seed):
         return self.finish(image, seed)
 
-    def batch_from_pixels(self, images, seed):
+    def batch_from_pixels(self, images, bits):
         """`from_pixels` for a batch of uint8 [B, size, size, 3] images at once (the in-memory
-        path): each image gets its own crop offset (uniform in [0, 2 * padding]) and flip, but
-        the crops are two gathers for the batch instead of a chain of small ops per image."""
+        path). `bits`: int64 [B] uniform random values, one per image, from which each image's
+        crop offsets (uniform in [0, 2 * padding]) and flip are read, so an image's augmentation
+        does not depend on the batch it lands in (one device's batch of 64 and two replicas'
+        32 each see the same crops). The crops are two gathers for the whole batch instead of a
+        chain of small ops per image."""
         images = tf.cast(images, tf.float32) - self.mean
         if not self.training:
             return images
         pad, size = self.padding, self.image_size
         images = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-        batch = tf.shape(images)[0]
-        offset_seed, flip_seed = _seeds(seed, 2)
-        offsets = tf.random.stateless_uniform([2, batch], offset_seed, 0, 2 * pad + 1,
-                                              dtype=tf.int32)
-        flip = tf.random.stateless_uniform([batch], flip_seed, 0, 2, dtype=tf.int32) > 0
+        span = 2 * pad + 1
+        # floormod/floordiv keep negative draws in range; the bias of 2^64 mod 162 is 1e-17.
+        dy = tf.cast(tf.math.floormod(bits, span), tf.int32)
+        dx = tf.cast(tf.math.floormod(bits // span, span), tf.int32)
+        flip = tf.math.floormod(bits // (span * span), 2) > 0
         steps = tf.range(size)
-        rows = offsets[0][:, None] + steps
+        rows = dy[:, None] + steps
         # A flip reads the crop's columns right to left: the flip costs nothing extra.
-        cols = offsets[1][:, None] + tf.where(flip[:, None], size - 1 - steps, steps)
+        cols = dx[:, None] + tf.where(flip[:, None], size - 1 - steps, steps)
         images = tf.gather(images, rows, axis=1, batch_dims=1)
         return tf.gather(images, cols, axis=2, batch_dims=1)
 

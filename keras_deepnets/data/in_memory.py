@@ -93,18 +93,20 @@ def decoded(source, image_shape, *, max_examples=None, subset_seed=None, strict=
 
 
 def dataset(copy, batch_fn, batch_size, *, shuffle=False, seed=None, input_context=None,
-            repeat=False, drop_remainder=False, seeds=None, num_parallel_calls=tf.data.AUTOTUNE):
-    """Batches `(batch_fn(images, seed), labels)` drawn from a decoded copy: indices are
-    sharded for the input pipeline, shuffled whole (every epoch a new order), batched, then
-    gathered and augmented a batch at a time. `seeds`: a dataset of [2] seeds, one per batch."""
+            repeat=False, drop_remainder=False, num_parallel_calls=tf.data.AUTOTUNE):
+    """Batches `(batch_fn(images, bits), labels)` drawn from a decoded copy: indices are
+    sharded for the input pipeline, shuffled whole (every epoch a new order), paired with one
+    random int64 each (a stream seeded by `seed`, so augmentation does not depend on the batch
+    size), batched, then gathered and augmented a batch at a time."""
     images, labels = copy
-    ds = sources.shard_for(tf.data.Dataset.range(int(labels.shape[0])), input_context)
+    count = int(labels.shape[0])
+    ds = sources.shard_for(tf.data.Dataset.range(count), input_context)
     if shuffle:
-        ds = ds.shuffle(int(labels.shape[0]), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = tf.data.Dataset.zip((ds, seeds))
-    return ds.map(lambda index, s: (batch_fn(tf.gather(images, index), s),
+    bits = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((ds, bits)).batch(batch_size, drop_remainder=drop_remainder)
+    return ds.map(lambda index, b: (batch_fn(tf.gather(images, index), b),
                                     tf.gather(labels, index)),
                   num_parallel_calls=num_parallel_calls)

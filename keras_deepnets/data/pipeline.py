@@ -118,7 +118,7 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
         if copy is not None:
             ds = in_memory.dataset(copy, preset.batch_from_pixels, batch_size, shuffle=shuffle,
                                    seed=seed, input_context=input_context, repeat=repeat,
-                                   drop_remainder=drop_remainder, seeds=_seed_pairs(seed),
+                                   drop_remainder=drop_remainder,
                                    num_parallel_calls=num_parallel_calls)
             return _finish(ds, seed, shuffle, private_threads)
     ds = source.records(shuffle=shuffle and not cache, seed=seed, input_context=input_context,

@@ -55,7 +55,8 @@ def test_batch_crops_are_the_per_image_crops_all_drawn_independently(decoded, me
     _, images, _ = decoded
     preset = augment.get_preset("cifar_train", mean=mean)
     batch = np.resize(images[:8], (4096, 32, 32, 3))  # each image 512 times
-    out = preset.batch_from_pixels(tf.constant(batch), tf.constant([3, 4], tf.int64)).numpy()
+    bits = tf.random.stateless_uniform([4096], [3, 4], minval=None, maxval=None, dtype=tf.int64)
+    out = preset.batch_from_pixels(tf.constant(batch), bits).numpy()
     table = _lookup(images[:8], mean)
     drawn = [table.get(np.ascontiguousarray(x).tobytes()) for x in out]
     assert None not in drawn, "an output is not a padded crop (or its flip) of an input"
@@ -64,14 +65,14 @@ def test_batch_crops_are_the_per_image_crops_all_drawn_independently(decoded, me
     assert len(counts) == 2 * (2 * PAD + 1) ** 2  # all 81 offsets, flipped and not
     assert max(counts.values()) < 3 * 4096 / len(counts)
     assert 0.45 < np.mean([d[3] for d in drawn]) < 0.55
-    again = preset.batch_from_pixels(tf.constant(batch), tf.constant([3, 4], tf.int64)).numpy()
-    np.testing.assert_array_equal(out, again)  # stateless: same seed, same batch
+    again = preset.batch_from_pixels(tf.constant(batch), bits).numpy()
+    np.testing.assert_array_equal(out, again)  # the draws decide, nothing else
 
 
 def test_batch_eval_is_the_per_image_eval(decoded, mean):
     source, images, _ = decoded
     preset = augment.get_preset("cifar_eval", mean=mean)
-    batch = preset.batch_from_pixels(tf.constant(images[:16]), tf.constant([0, 0], tf.int64))
+    batch = preset.batch_from_pixels(tf.constant(images[:16]), tf.range(16, dtype=tf.int64))
     for image, path, got in zip(images, source.paths, batch.numpy()):
         np.testing.assert_array_equal(got, preset.from_pixels(image, [0, 0]).numpy())
         np.testing.assert_array_equal(got, preset(tf.io.read_file(path), [0, 0]).numpy())
@@ -105,6 +106,17 @@ def test_cached_order_and_crops_follow_the_seed_and_change_per_epoch(small_cifar
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], other[0])
     assert not np.array_equal(np.concatenate(first[:3]), np.concatenate(first[3:]))
+
+
+def test_augmentation_does_not_depend_on_the_batch_size(small_cifar):
+    """One device's batch of 40 and two replicas' 20 each must see the same crops (the
+    Mirrored-vs-one-device training test relies on it)."""
+    def stream(batch_size):
+        ds = data.load(small_cifar, "train", preset="cifar_train", batch_size=batch_size,
+                       seed=4, cache=True, repeat=True)
+        return np.concatenate([x.numpy() for x, _ in ds.take(240 // batch_size)])
+
+    np.testing.assert_array_equal(stream(40), stream(20))
 
 
 def test_decoded_once_per_process(small_cifar):
