@@ -55,6 +55,8 @@ flags.DEFINE_integer("rounds", 3, "With real data: rounds of synthetic and real-
                      "in turn; the best round of each is shown.")
 flags.DEFINE_bool("input_cache", True, "Real data as training.train reads it (CIFAR decoded once "
                   "and augmented by the batch); --noinput_cache: the per-image path.")
+flags.DEFINE_integer("input_threads", 0, "A private thread pool of this size for the real-data "
+                     "pipeline (load's private_threads); 0: tf.data's shared pool.")
 flags.DEFINE_bool("jit_compile", False, "XLA for the forward/backward pass (as --jit_compile).")
 flags.DEFINE_integer("intra_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
 flags.DEFINE_integer("inter_op_threads", 0, "tf.config.threading; 0 keeps TF's default.")
@@ -140,7 +142,8 @@ def run_case(opts):
                                batch_size=batch, shuffle=True, seed=0, repeat=True,
                                drop_remainder=True,
                                cache=opts["input_cache"] and keeps_decoded(
-                                   "cifar" if size == 32 else "imagenet"))
+                                   "cifar" if size == 32 else "imagenet"),
+                               private_threads=opts["input_threads"] or None)
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         fed = lambda: run.train_step(next(iterator))[0]  # noqa: E731
         _timed(fed, opts["warmup"], 1)
@@ -196,7 +199,7 @@ def main(argv):
                     "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
                     "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
                     "steps_per_loop": FLAGS.steps_per_loop, "rounds": FLAGS.rounds,
-                    "input_cache": FLAGS.input_cache,
+                    "input_cache": FLAGS.input_cache, "input_threads": FLAGS.input_threads,
                     "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
                     "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
                     "intra": FLAGS.intra_op_threads, "inter": FLAGS.inter_op_threads}

@@ -4,7 +4,8 @@ Why: on 2 CPU cores the per-image path (read, decode, pad, crop, flip: a chain o
 each 32x32 image) runs at about 10k images/s, and every core-second it takes is taken from the
 training step (ResNet-20's step was 11-19% slower on real data than on synthetic data). Decoded
 CIFAR-10 is 150 MB: decoding it once per process and drawing whole batches with two gathers
-(`CifarPreset.batch_from_pixels`) runs at about 100k images/s, so the step keeps the cores.
+(`CifarPreset.batch_from_pixels`) runs at about 70k images/s through `load`, so the step keeps
+the cores.
 
 `pipeline.load(..., cache=True)` takes this path when the preset has a batched form and every
 image already has the preset's size; otherwise it keeps tf.data's per-dataset cache. The copy is
@@ -70,13 +71,16 @@ def decoded(source, image_shape, *, max_examples=None, subset_seed=None, strict=
     """`(images uint8 [N, H, W, 3], labels int32 [N])` of the source (its `max_examples` subset),
     decoded once per process; None when the dataset is too large or not every image is
     `image_shape` (H, W)."""
+    count = source.count()
+    if max_examples is None or max_examples >= count:
+        # The whole split whatever the seed: every epoch's `load(seed=...)` finds this copy.
+        max_examples = subset_seed = None
+    else:
+        count = max_examples
     key = _key(source, image_shape, max_examples, subset_seed, strict)
     if key in _copies:
         _copies.move_to_end(key)
         return _copies[key]
-    count = source.count()
-    if max_examples:
-        count = min(count, max_examples)
     if count * image_shape[0] * image_shape[1] * 3 > MAX_BYTES:
         logger.info("%s: %d images are too many to keep decoded in memory; using the per-image "
                     "path", source.location, count)

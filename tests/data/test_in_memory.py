@@ -119,14 +119,25 @@ def test_augmentation_does_not_depend_on_the_batch_size(small_cifar):
     np.testing.assert_array_equal(stream(40), stream(20))
 
 
-def test_decoded_once_per_process(small_cifar):
+def test_decoded_once_per_process(small_cifar, monkeypatch):
+    """Every epoch's `load` (a new seed each) reuses the first one's decoded copy."""
     in_memory.clear()
-    source = sources.resolve(small_cifar, "train")
-    data.load(small_cifar, "train", preset="cifar_train", batch_size=8, seed=0, cache=True)
-    copy = in_memory.decoded(source, (32, 32), subset_seed=0)
-    data.load(small_cifar, "train", preset="cifar_train", batch_size=8, seed=1, cache=True)
-    assert in_memory.decoded(source, (32, 32), subset_seed=0) is copy
+    calls = []
+    real_decode_all = in_memory._decode_all
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real_decode_all(*args, **kwargs)
+
+    monkeypatch.setattr(in_memory, "_decode_all", counting)
+    for epoch in range(3):
+        ds = data.load(small_cifar, "train", preset="cifar_train", batch_size=8, seed=epoch,
+                       cache=True)
+        assert sum(int(tf.size(y)) for _, y in ds) == 120
+    assert len(calls) == 1
+    copy = in_memory.decoded(sources.resolve(small_cifar, "train"), (32, 32))
     assert copy[0].dtype == tf.uint8 and copy[0].shape == (120, 32, 32, 3)
+    assert len(calls) == 1
 
 
 def test_cached_eval_equals_the_uncached_pipeline(small_cifar):
@@ -181,5 +192,4 @@ def test_images_of_another_size_take_the_per_image_path(small_cifar, tmp_path):
                    preset_options={"mean": np.zeros((32, 32, 3), np.float32)})
     shapes = [x.shape for x, _ in ds]
     assert sum(s[0] for s in shapes) == 121 and {s[1:] for s in shapes} == {(32, 32, 3)}
-    source = sources.resolve(root)
-    assert in_memory.decoded(source, (32, 32), subset_seed=0) is None
+    assert in_memory.decoded(sources.resolve(root), (32, 32)) is None

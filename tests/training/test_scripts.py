@@ -4,6 +4,7 @@ clear errors, and resuming after kill -9."""
 import csv
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,3 +141,24 @@ def _check_bytes_signature(export_dir, cifar10_dir):
     names = {n.decode() for n in out["class_names"].numpy().ravel()}
     assert names <= {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                      "ship", "truck"}
+
+
+def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_path):
+    """The benchmark runs the training core's step on synthetic and real CIFAR batches (the
+    in-memory path train() uses) and prints the issue's figures; the numbers are not judged."""
+    for folder in sorted((cifar10_dir / "train").iterdir()):  # 10 real images per class
+        (tmp_path / "train" / folder.name).mkdir(parents=True)
+        for image in sorted(folder.iterdir())[:10]:
+            shutil.copy(image, tmp_path / "train" / folder.name / image.name)
+    proc = run_script("benchmark_train.py", "--models=resnet20", "--precisions=float32",
+                      "--steps=1", "--warmup=1", "--rounds=1", "--batch_size=16",
+                      "--matmul_size=256", "--noloop", f"--cifar_data={tmp_path}",
+                      timeout=300, env={**ENV, "KERAS_DEEPNETS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| resnet20 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:4] == ["resnet20", "32x32", "16", "float32"]
+    assert float(cells[4]) > 0 and float(cells[8]) > 0  # train and inference img/s
+    assert re.fullmatch(r"\d+ \(\d+%\)", cells[6])  # GFLOP/s against the measured ceiling
+    assert re.fullmatch(r"\d+ / \d+", cells[10])  # step ms on synthetic / real data
+    assert "matmul ceiling: float32" in proc.stdout
