@@ -160,5 +160,5 @@ def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_pa
     assert cells[:4] == ["resnet20", "32x32", "16", "float32"]
     assert float(cells[4]) > 0 and float(cells[8]) > 0  # train and inference img/s
     assert re.fullmatch(r"\d+ \(\d+%\)", cells[6])  # GFLOP/s against the measured ceiling
-    assert re.fullmatch(r"\d+ / \d+", cells[10])  # step ms on synthetic / real data
+    assert re.fullmatch(r"\d+ / \d+ / \d+", cells[10])  # synthetic / one real batch / pipeline
     assert "matmul ceiling: float32" in proc.stdout
