@@ -151,7 +151,7 @@ def run_case(opts):
         # Three inputs: random numbers; one real batch reused (the same step on real pixels,
         # no pipeline); the pipeline. Rounds in turn, best of each: 2 shared cores drift by
         # +-5% between rounds, which would otherwise show up as (or hide) the pipeline's cost.
-        inputs = {"paired_step_ms": lambda: fixed, "real_batch_step_ms": lambda: one_real,
+        inputs = {"synthetic_step_ms": lambda: fixed, "real_batch_step_ms": lambda: one_real,
                   "real_step_ms": lambda: next(iterator)}
         best = dict.fromkeys(inputs, float("inf"))
         for make in inputs.values():
@@ -232,7 +232,7 @@ def main(argv):
         infer = f"{r['infer_ips']:.1f}" if "infer_ips" in r else "-"
         iratio = (f"{r['infer_ips'] / other['infer_ips']:.2f}x"
                   if other and "infer_ips" in r and "infer_ips" in other else "-")
-        steps_ms = (" / ".join(f"{r[k]:.0f}" for k in ("paired_step_ms", "real_batch_step_ms",
+        steps_ms = (" / ".join(f"{r[k]:.0f}" for k in ("synthetic_step_ms", "real_batch_step_ms",
                                                        "real_step_ms"))
                     if "real_step_ms" in r else f"{r['train_step_ms']:.0f}")
         loop = f"{r['loop_ips']:.1f}" if "loop_ips" in r else "-"

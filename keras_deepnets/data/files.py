@@ -112,9 +112,9 @@ def _problems(paths):
 
 def check_images(paths, strict=False, what="images"):
     """Returns the indices of the paths that pass `image_problem`; logs or raises for the rest."""
-    keys = [_stamp(p) for p in paths]
-    todo = [i for i, key in enumerate(keys) if key is None or key not in _verdicts]
-    problems = [None if key is None else _verdicts.get(key) for key in keys]
+    keys = [_stamp(p) for p in paths]  # None (unreadable) is never a key of _verdicts
+    problems = [_verdicts.get(key) for key in keys]
+    todo = [i for i, key in enumerate(keys) if key not in _verdicts]
     # Chunks, not one future per file: 50k futures cost more than the checks they would run.
     chunks = [todo[i:i + 256] for i in range(0, len(todo), 256)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:

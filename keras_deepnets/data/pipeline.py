@@ -3,9 +3,10 @@ normalised `(images, labels)`; `synthetic`: random data of the same structure.
 
 Speed: file names are shuffled before any file is read; random crops of JPEGs decode only the
 crop window; maps run in parallel with AUTOTUNE; batches are prefetched; `cache=True` keeps the
-decoded images of a small dataset in memory (CIFAR: once per process, augmented by the batch); `private_threads` gives the pipeline its own thread
-pool. With a `seed`, order and augmentation are the same every run (stateless random ops, one
-seed per example); without one, tf.data may reorder for speed.
+decoded images of a small dataset in memory (CIFAR: once per process, augmented by the batch);
+`private_threads` gives the pipeline its own thread pool. With a `seed`, order and augmentation
+are the same every run (stateless random ops, one seed or random draw per example); without one,
+tf.data may reorder for speed.
 """
 
 import logging
