@@ -95,7 +95,7 @@ def run_case(opts):
     from keras_deepnets.data.sources import has_splits
     from keras_deepnets import model_stats, registry
     from keras_deepnets.training.inputs import keeps_decoded
-    from keras_deepnets.training.loop import _Steps
+    from keras_deepnets.training import StepFunctions
 
     name, policy = opts["model"], opts["policy"]
     build = ((lambda: keras.applications.ResNet50(weights=None)) if name == REFERENCE
@@ -113,8 +113,9 @@ def run_case(opts):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
     batch = opts["batch"] or BATCH[size]
-    run = _Steps(strategy, model, optimizer, batch, 1e-4, 0.0, opts["jit"],
-                 policy == "mixed_float16", classes)
+    run = StepFunctions(strategy, model, optimizer, global_batch=batch, classes=classes,
+                        weight_decay=1e-4, jit_compile=opts["jit"],
+                        loss_scaled=policy == "mixed_float16")
     images = tf.random.uniform([batch, size, size, 3], -1, 1)
     labels = tf.random.uniform([batch], 0, classes, tf.int32)
     fixed = strategy.experimental_distribute_values_from_function(lambda _: (images, labels))

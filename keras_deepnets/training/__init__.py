@@ -10,7 +10,12 @@ Example:
 
 from keras_deepnets.training.config import TrainConfig, make_config
 from keras_deepnets.training.evaluate import evaluate
-from keras_deepnets.training.loop import TrainingDiverged, TrainResult, set_sync_bn, train
+from keras_deepnets.training.actions import Action, Step, TrainingDiverged
+from keras_deepnets.training.building import set_sync_bn
+from keras_deepnets.training.loop import plan_run, run_epochs, train
+from keras_deepnets.training.run import RunSpec, TrainingRun, TrainResult
+from keras_deepnets.training.state import TrainState
+from keras_deepnets.training.steps import StepFunctions
 from keras_deepnets.training.recipes import (CIFAR, IMAGENET, VGG_IMAGENET, LearningRate, Recipe,
                                              decayed_kernels, recipe_for, weight_decay_loss)
 from keras_deepnets.training.strategy import (ConfigError, configure_cpu_devices, make_strategy,
@@ -19,4 +24,5 @@ from keras_deepnets.training.strategy import (ConfigError, configure_cpu_devices
 __all__ = ["TrainConfig", "make_config", "train", "evaluate", "TrainResult", "TrainingDiverged",
            "ConfigError", "make_strategy", "configure_cpu_devices", "resolve_precision",
            "LearningRate", "Recipe", "recipe_for", "CIFAR", "IMAGENET", "VGG_IMAGENET",
-           "decayed_kernels", "weight_decay_loss", "set_sync_bn"]
+           "decayed_kernels", "weight_decay_loss", "set_sync_bn", "StepFunctions", "TrainState",
+           "TrainingRun", "RunSpec", "plan_run", "run_epochs", "Action", "Step"]

@@ -94,6 +94,20 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_lr = None if warmup_lr is None else float(warmup_lr)
         self.plateau_drops = plateau_drops
 
+    def describe(self):
+        """One phrase for the run's first lines: only the drops this schedule makes."""
+        shape = {"step": (f"/10 at steps {', '.join(str(b) for b in self.boundaries)}"
+                          if self.boundaries else "no drops"),
+                 "cosine": f"half cosine to 0 at step {self.total_steps}",
+                 "constant": "no drops",
+                 "plateau": "/10 when the validation top-1 stops improving"}[self.schedule]
+        warmup = ""
+        if self.warmup_steps:
+            warmup = (f"; linear warm-up over {self.warmup_steps} steps"
+                      if self.warmup_lr is None
+                      else f"; warm-up at {self.warmup_lr:g} for {self.warmup_steps} steps")
+        return f"lr {self.base_lr:g} ({self.schedule}: {shape}{warmup})"
+
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         lr = tf.constant(self.base_lr, tf.float32)
@@ -117,6 +131,36 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
         return {"base_lr": self.base_lr, "schedule": self.schedule,
                 "boundaries": list(self.boundaries), "total_steps": self.total_steps,
                 "warmup_steps": self.warmup_steps, "warmup_lr": self.warmup_lr}
+
+
+def make_schedule(cfg, recipe, steps_per_epoch, total_steps, plateau_drops=None):
+    """The run's `LearningRate`, in iterations, from its config and recipe.
+
+    Without explicit boundaries, a run shorter or longer than the recipe's keeps the recipe's
+    boundaries at the same fractions of the run (CIFAR's 32k and 48k of 64k become 50% and 75%),
+    so budgeted runs still see both drops. Only the step schedule has boundaries.
+    """
+    kind = cfg.lr_schedule or recipe.lr_schedule
+    step_bounds = ()
+    if kind == "step":
+        step_bounds = _step_boundaries(cfg, recipe, steps_per_epoch, total_steps)
+    warmup = int(round(cfg.warmup_epochs * steps_per_epoch)) or recipe.warmup_steps
+    warmup_lr = recipe.warmup_lr if not cfg.warmup_epochs else cfg.warmup_lr
+    return LearningRate(cfg.lr if cfg.lr else recipe.default_lr(cfg.batch_size), kind,
+                        step_bounds, total_steps, warmup, warmup_lr, plateau_drops)
+
+
+def _step_boundaries(cfg, recipe, steps_per_epoch, total_steps):
+    unit = cfg.boundaries_in or ("epochs" if cfg.lr_boundaries else recipe.boundaries_in)
+    if cfg.lr_boundaries is not None:
+        bounds = cfg.lr_boundaries
+    else:
+        recipe_total = recipe.total_steps if recipe.boundaries_in == "steps" else recipe.epochs
+        run_total = (total_steps if recipe.boundaries_in == "steps"
+                     else total_steps / steps_per_epoch)
+        bounds = [b * run_total / recipe_total for b in recipe.boundaries]
+        unit = recipe.boundaries_in
+    return [int(round(b * (steps_per_epoch if unit == "epochs" else 1))) for b in bounds]
 
 
 def decayed_kernels(model):

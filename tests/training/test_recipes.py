@@ -7,7 +7,7 @@ import tensorflow as tf
 import keras_deepnets
 from keras_deepnets import training
 from keras_deepnets.training import recipes
-from keras_deepnets.training.loop import _schedule
+from keras_deepnets.training.recipes import make_schedule
 
 
 def lr_at(schedule, *steps):
@@ -17,7 +17,7 @@ def lr_at(schedule, *steps):
 def test_cifar_step_schedule_is_the_papers():
     # Section 4.2: 0.1, /10 at 32k and 48k iterations, stop at 64k.
     cfg = training.make_config(model="resnet56", batch_size=128)
-    s = _schedule(cfg, recipes.CIFAR, 391, 64000, None)
+    s = make_schedule(cfg, recipes.CIFAR, 391, 64000, None)
     assert s.boundaries == (32000, 48000)
     np.testing.assert_allclose(lr_at(s, 0, 31999, 32000, 47999, 48000, 63999),
                                [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
@@ -26,7 +26,7 @@ def test_cifar_step_schedule_is_the_papers():
 def test_resnet110_constant_warmup_then_0_1():
     recipe = recipes.recipe_for("resnet110", "cifar")
     cfg = training.make_config(model="resnet110", batch_size=128)
-    s = _schedule(cfg, recipe, 391, 64000, None)
+    s = make_schedule(cfg, recipe, 391, 64000, None)
     np.testing.assert_allclose(lr_at(s, 0, 399, 400, 32000), [0.01, 0.01, 0.1, 0.01], rtol=1e-6)
     assert recipes.recipe_for("resnet56", "cifar").warmup_steps == 0
 
@@ -34,7 +34,7 @@ def test_resnet110_constant_warmup_then_0_1():
 def test_constant_warmup_for_any_model_from_the_config():
     # ResNet-110's start (0.01, then 0.1) given to ResNet-56 for a short run: 1 epoch of 64 steps.
     cfg = training.make_config(model="resnet56", batch_size=128, warmup_epochs=1, warmup_lr=0.01)
-    s = _schedule(cfg, recipes.CIFAR, 64, 512, None)
+    s = make_schedule(cfg, recipes.CIFAR, 64, 512, None)
     np.testing.assert_allclose(lr_at(s, 0, 63, 64, 256), [0.01, 0.01, 0.1, 0.01], rtol=1e-6)
     with pytest.raises(training.ConfigError, match="warmup_lr must be positive and goes with "
                                                    "warmup_epochs > 0"):
@@ -43,7 +43,7 @@ def test_constant_warmup_for_any_model_from_the_config():
 
 def test_short_runs_keep_the_drops_at_the_same_fractions():
     cfg = training.make_config(model="resnet20", batch_size=128, epochs=4)
-    s = _schedule(cfg, recipes.CIFAR, 100, 400, None)
+    s = make_schedule(cfg, recipes.CIFAR, 100, 400, None)
     assert s.boundaries == (200, 300)
 
 
@@ -52,7 +52,7 @@ def test_imagenet_linear_scaling_and_goyal_warmup():
     assert recipes.IMAGENET.default_lr(1024) == pytest.approx(0.4)
     cfg = training.make_config(model="resnet50", batch_size=1024, warmup_epochs=5)
     cfg.batch_size = 1024
-    s = _schedule(cfg, recipes.IMAGENET, 1000, 90000, None)
+    s = make_schedule(cfg, recipes.IMAGENET, 1000, 90000, None)
     assert s.boundaries == (30000, 60000) and s.warmup_steps == 5000
     np.testing.assert_allclose(lr_at(s, 0, 2499, 4999, 5000, 30000),
                                [0.4 / 5000, 0.2, 0.4, 0.4, 0.04], rtol=1e-5)
@@ -67,6 +67,21 @@ def test_cosine_and_plateau():
     assert float(p(10)) == pytest.approx(0.001)
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         recipes.LearningRate(0.1, "exp")
+
+
+@pytest.mark.parametrize("kind, says, never", [
+    ("step", "/10 at steps 195, 292", None),
+    ("constant", "no drops", "/10"),
+    ("cosine", "half cosine to 0 at step 390", "/10"),
+    ("plateau", "when the validation top-1 stops improving", "at steps"),
+])
+def test_run_description_names_only_the_drops_the_schedule_makes(kind, says, never):
+    # A constant run once printed "/10 at steps 195, 292": drops it never made.
+    cfg = training.make_config(model="resnet20", batch_size=128, lr_schedule=kind)
+    s = make_schedule(cfg, recipes.CIFAR, 39, 390, tf.Variable(0, dtype=tf.int64))
+    assert says in s.describe()
+    if never:
+        assert never not in s.describe() and (kind == "step" or s.boundaries == ())
 
 
 def test_weight_decay_is_caffes_on_kernels_only():

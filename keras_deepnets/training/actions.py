@@ -1,0 +1,177 @@
+"""The side jobs of a training run, as small objects with hooks (Keras callbacks, Orbit actions).
+
+A `TrainingRun` calls, in the order of its `actions` list:
+    on_epoch_begin(run, epoch)      before an epoch's first step
+    before_steps(run, n)            before each call of n steps (`steps_per_loop`)
+    on_steps(run, steps)            after it, with the `Step`s whose loss was finite
+    on_epoch_end(run, row)          after the epoch's row (training and validation figures)
+    on_train_end(run)               once, when the run stops (also after an error)
+`run` exposes what an action reads: `cfg`, `chief`, `model`, `state`, `records`, `backup`,
+`global_step`, `step` (in the epoch), `n_steps`, `first` (the epoch's first step, after a
+resume), `totals` (the epoch's sums so far), `improved` (this epoch set a new best score),
+`best_path`, `last_path`, `last_good`, and `log(...)` (prints on the chief when verbose).
+
+Add a per-epoch action by subclassing `Action` and passing it in `train(..., actions=[...])`;
+add a metric to the step in steps.py. Order matters where files are involved: the weight
+files and the records are written before the backup, so that a kill between the two leaves
+records ahead of the backup (resuming trims them) instead of losing the steps in between.
+"""
+
+import math
+import os
+import typing
+
+import keras
+
+from keras_deepnets.training import checkpoints, profiling
+from keras_deepnets.training.records import epoch_line
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Step(typing.NamedTuple):
+    """One training step's figures: the batch's mean loss and its sums."""
+
+    global_step: int
+    epoch: int  # 1-based
+    lr: float
+    loss: float
+    top1: float  # hits in the global batch
+    top5: float
+    count: float  # examples in the global batch
+
+
+class Action:
+    """A side job; override the hooks it needs (each is a no-op here)."""
+
+    def on_epoch_begin(self, run, epoch):
+        pass
+
+    def before_steps(self, run, n):
+        pass
+
+    def on_steps(self, run, steps):
+        pass
+
+    def on_epoch_end(self, run, row):
+        pass
+
+    def on_train_end(self, run):
+        pass
+
+
+class DivergenceStop:
+    """Drops non-finite steps before the actions see them; stops the run after `patience` in a
+    row (1 in float32; 10 with float16's loss scaler, which skips overflowing steps itself)."""
+
+    def __init__(self, patience):
+        self.patience, self.bad = patience, 0
+
+    def finite(self, run, steps):
+        kept = []
+        for s in steps:
+            if math.isfinite(s.loss):
+                self.bad = 0
+                kept.append(s)
+                continue
+            self.bad += 1
+            if self.bad >= self.patience:
+                run.records.flush_steps()
+                raise TrainingDiverged(self.message(run, s))
+        return kept
+
+    @staticmethod
+    def message(run, s):
+        last = os.path.exists(run.last_path)
+        return (f"Loss is {s.loss} at epoch {s.epoch}, step {run.step} (global step "
+                f"{s.global_step}); training stopped. The last good checkpoint is kept: "
+                f"{run.last_good or 'none was saved yet'}"
+                f"{' and ' + run.last_path if last else ''}. Lower --lr or use a warm-up.")
+
+
+class ProgressBar(Action):
+    """Keras's progress bar over the epoch's steps (chief, verbose=1)."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_epoch_begin(self, run, epoch):
+        self.bar = None
+        if run.chief and run.cfg.verbose == 1:
+            self.bar = keras.utils.Progbar(run.n_steps,
+                                           stateful_metrics=["loss", "top1", "top5", "lr"])
+
+    def on_steps(self, run, steps):
+        if self.bar is None or not steps:
+            return
+        t = run.totals
+        self.bar.update(run.step - run.first, [("loss", t.mean("loss")), ("top1", t.mean("top1")),
+                                               ("top5", t.mean("top5")), ("lr", steps[-1].lr)])
+
+
+class StepRecords(Action):
+    """Per-step rows (train_steps.csv, TensorBoard) and the epoch rows (history.csv)."""
+
+    def on_steps(self, run, steps):
+        for s in steps:
+            run.records.add_step(s.global_step, s.epoch, s.lr, s.loss, 1.0 - s.top1 / max(s.count, 1))
+
+    def on_epoch_end(self, run, row):
+        run.records.add_epoch(row)
+
+
+class WeightFiles(Action):
+    """checkpoints/best.weights.h5 (the best score so far) and last.weights.h5 (chief only)."""
+
+    def on_epoch_end(self, run, row):
+        if not run.chief:
+            return
+        if run.improved:
+            checkpoints.save_weights(run.model, run.best_path)
+        checkpoints.save_weights(run.model, run.last_path)
+
+
+class Backups(Action):
+    """The resumable backup every `backup_steps` iterations inside an epoch and at its end."""
+
+    def on_steps(self, run, steps):
+        every = run.cfg.backup_steps
+        if every and run.global_step % every == 0 and run.step < run.n_steps:
+            run.state.step_in_epoch.assign(run.step)
+            run.records.flush_steps()  # records first, as the module docstring says
+            run.last_good = run.backup.save(run.global_step)
+
+    def on_epoch_end(self, run, row):
+        run.last_good = run.backup.save(run.global_step)
+
+
+class EpochLine(Action):
+    """One line per epoch: figures, lr, img/s and the time left."""
+
+    def on_epoch_end(self, run, row):
+        done = max(run.step - run.first, 1)
+        remaining = (run.total_steps - run.global_step) * row["epoch_seconds"] / done
+        run.log(epoch_line(row, run.epochs, remaining))
+
+
+class Profile(Action):
+    """`--profile=N`: a TensorBoard trace of N steps after the run's warm-up steps."""
+
+    def __init__(self, run_cfg, chief, log):
+        self.profiler = profiling.StepProfiler(run_cfg.model_dir, run_cfg.profile, chief, log=log)
+        self.run_step = 0  # steps run by this process (a resumed run profiles after its warm-up)
+
+    def before_steps(self, run, n):
+        self.profiler.step(self.run_step)
+        self.run_step += n
+
+    def on_train_end(self, run):
+        self.profiler.stop()
+
+
+def default_actions(cfg, chief, log):
+    """The side jobs every run has, in the order their files must be written."""
+    return [Profile(cfg, chief, log), WeightFiles(), StepRecords(), ProgressBar(), Backups(),
+            EpochLine()]

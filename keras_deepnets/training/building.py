@@ -1,0 +1,36 @@
+"""The run's model: the registry's constructor (or a tuner's `model_fn`) with the data's
+classes and image size, and synchronised BN when asked."""
+
+import keras
+
+from keras_deepnets import registry
+from keras_deepnets.training.strategy import ConfigError
+
+
+def set_sync_bn(model, synchronized):
+    """Switches every BatchNormalization layer to cross-replica statistics (or back).
+
+    Keras 3 reads `synchronized` when the layer is called (TensorFlow backend), so the built
+    model needs no rebuild: the same weights then normalise with the global batch's moments.
+    """
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = synchronized
+
+
+def build_model(spec):
+    """The run's model (under the strategy's scope): the registry's, or `model_fn`'s."""
+    cfg, plan = spec.cfg, spec.plan
+    kwargs = {"classes": plan.classes}
+    if plan.image_size != spec.info.input_size:
+        kwargs["input_shape"] = (plan.image_size, plan.image_size, 3)
+    if cfg.shortcut is not None:
+        kwargs["shortcut"] = cfg.shortcut
+    try:
+        model = (spec.model_fn(**kwargs) if spec.model_fn
+                 else registry.get_model(spec.info.name, **kwargs))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if cfg.sync_bn:
+        set_sync_bn(model, True)
+    return model

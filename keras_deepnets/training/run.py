@@ -1,0 +1,292 @@
+"""`TrainingRun`: one run's model, optimizer, step functions, state, records and side jobs, with
+the four calls a controller makes (`training.train` is that controller):
+
+    run = TrainingRun(spec)          # builds under the strategy's scope
+    run.restore()                    # from the latest backup, if any
+    for epoch in run.epochs_left():
+        run.train_epoch(epoch)       # steps, with the actions' on_steps hooks
+        row = run.end_epoch(epoch)   # evaluation, score, state, the actions' on_epoch_end
+    result = run.finish()            # summary, curves, export
+
+Data flow: input (inputs.py) -> StepFunctions (steps.py) -> DivergenceStop -> epoch totals and
+actions (actions.py: records, progress bar, backups) -> end of epoch: evaluation, TrainState
+(state.py: score, best, plateau) -> actions (weight files, records, backup, epoch line).
+"""
+
+import dataclasses
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_deepnets.training import actions as actions_lib
+from keras_deepnets.training import checkpoints, exporting, inputs, recipes
+from keras_deepnets.training.records import Records, Timer, format_duration
+from keras_deepnets.training.state import TrainState, score_key
+from keras_deepnets.training.building import build_model
+from keras_deepnets.training.steps import StepFunctions
+from keras_deepnets.training.strategy import strategy_name
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """What `train` decided before anything is built: the config with the recipe's defaults
+    filled in, the data plan, the strategy and precision, and the run's length."""
+
+    cfg: object
+    info: object  # registry.ModelInfo
+    recipe: object
+    plan: object  # inputs.plan(...)
+    strategy: object
+    policy: str
+    chief: bool
+    steps_per_epoch: int
+    total_steps: int
+    epochs: int
+    model_fn: object = None
+
+
+class EpochTotals:
+    """Sums of the epoch's finite steps (loss is summed per example, as in the step)."""
+
+    def __init__(self):
+        self.loss = self.top1 = self.top5 = self.count = 0.0
+
+    def add(self, step):
+        self.loss += step.loss * step.count
+        self.top1 += step.top1
+        self.top5 += step.top5
+        self.count += step.count
+
+    def mean(self, name):
+        return getattr(self, name) / max(self.count, 1.0)
+
+
+class TrainingRun:
+    """One run; see the module docstring for the calls and their order."""
+
+    def __init__(self, spec, extra_actions=()):
+        self.spec, self.cfg, self.chief = spec, spec.cfg, spec.chief
+        self.steps_per_epoch, self.total_steps = spec.steps_per_epoch, spec.total_steps
+        self.epochs = spec.epochs
+        self.timer, self.base_wall = Timer(), 0.0
+        keras.utils.set_random_seed(self.cfg.seed)  # same initial weights on every worker
+        self._build()
+        self.records = Records(self.cfg.model_dir, self.chief, self.cfg.tensorboard)
+        ckpt_dir = os.path.join(self.cfg.model_dir, "checkpoints")
+        if self.chief:
+            os.makedirs(ckpt_dir, exist_ok=True)
+        self.best_path = os.path.join(ckpt_dir, "best.weights.h5")
+        self.last_path = os.path.join(ckpt_dir, "last.weights.h5")
+        self.actions = actions_lib.default_actions(self.cfg, self.chief, self.log) + list(
+            extra_actions)
+        self.divergence = actions_lib.DivergenceStop(10 if self.loss_scaled else 1)
+        self.val_dist = self._validation()
+        self.resumed_from = self.last_good = None
+        self.start_epoch = self.start_step = self.global_step = 0
+        self.images, self.seconds = 0.0, 0.0  # over the epochs this process trained
+        self.improved, self.stopped = False, False
+
+    def _build(self):
+        spec, cfg = self.spec, self.cfg
+        self.loss_scaled = spec.policy == "mixed_float16"
+        has_validation = bool(spec.plan.val_examples and cfg.eval_every)
+        with spec.strategy.scope():
+            self.model = build_model(spec)
+            self.state = TrainState(score_key(has_validation))
+            self.schedule = recipes.make_schedule(cfg, spec.recipe, self.steps_per_epoch,
+                                                  self.total_steps, self.state.plateau_drops)
+            optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum)
+            if self.loss_scaled:  # dynamic loss scaling: float16's range is too small
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
+        self.optimizer = optimizer
+        self.steps = StepFunctions(spec.strategy, self.model, optimizer,
+                                   global_batch=cfg.batch_size, classes=spec.plan.classes,
+                                   weight_decay=cfg.weight_decay,
+                                   label_smoothing=cfg.label_smoothing,
+                                   jit_compile=cfg.jit_compile, loss_scaled=self.loss_scaled)
+        self.backup = checkpoints.Backup(cfg.model_dir, spec.strategy, model=self.model,
+                                         optimizer=optimizer, **self.state.trackables())
+
+    def _validation(self):
+        spec = self.spec
+        if not (spec.plan.val_examples and self.cfg.eval_every):
+            return None
+        return spec.strategy.distribute_datasets_from_function(
+            inputs.val_dataset_fn(self.cfg, spec.info, spec.plan, self.cfg.batch_size))
+
+    def log(self, *args):
+        if self.chief and self.cfg.verbose:
+            print(*args, flush=True)
+
+    # -- the controller's calls ------------------------------------------------------------
+
+    def restore(self):
+        """Continues from the latest backup, if there is one (records cut to its step)."""
+        self.resumed_from = self.last_good = self.backup.restore()
+        self.start_epoch = int(self.state.epoch.numpy())
+        self.start_step = int(self.state.step_in_epoch.numpy())
+        self.global_step = int(self.optimizer.iterations.numpy())
+        if self.resumed_from:
+            self.records.restore(self.start_epoch, self.global_step)
+            self.base_wall = self.records.epochs[-1]["wall_seconds"] if self.records.epochs else 0.0
+            self.log(f"Resuming from backup {self.resumed_from}: epoch {self.start_epoch + 1}, "
+                     f"step {self.start_step}/{self.steps_per_epoch} of the epoch (global step "
+                     f"{self.global_step}).")
+        self.log(describe_run(self))
+        self.records.write_flags(self.cfg.to_dict(), {
+            "policy": self.spec.policy, "strategy": strategy_name(self.spec.strategy),
+            "replicas": self.spec.strategy.num_replicas_in_sync,
+            "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
+            "data_source": self.spec.plan.source})
+        return self.resumed_from
+
+    def epochs_left(self):
+        return range(self.start_epoch, self.epochs)
+
+    def train_epoch(self, epoch):
+        """Runs the epoch's remaining steps (after a resume, from the backup's step)."""
+        self.first = self.start_step if epoch == self.start_epoch else 0
+        self.n_steps = min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
+        self.step, self.totals, self.lr = self.first, EpochTotals(), None
+        iterator = iter(self.spec.strategy.distribute_datasets_from_function(
+            inputs.train_dataset_fn(self.cfg, self.spec.info, self.spec.plan,
+                                    self.cfg.batch_size, epoch, self.first)))
+        self._each("on_epoch_begin", epoch)
+        t0 = time.time()
+        while self.step < self.n_steps:
+            n = self._chunk()
+            self._each("before_steps", n)
+            steps = self.divergence.finite(self, self._steps(epoch, self.steps.run(iterator, n)))
+            for s in steps:
+                self.totals.add(s)
+            self._each("on_steps", steps)
+        self.epoch_seconds = time.time() - t0
+
+    def _chunk(self):
+        """Steps in the next call: `steps_per_loop`, cut where the epoch ends and at backup
+        steps (so backups stay where they are without loops)."""
+        n = min(self.cfg.steps_per_loop, self.n_steps - self.step)
+        if self.cfg.backup_steps:
+            n = min(n, self.cfg.backup_steps - self.global_step % self.cfg.backup_steps)
+        return n
+
+    def _steps(self, epoch, rows):
+        out = []
+        for loss_sum, top1, top5, count in rows:
+            self.step += 1
+            self.global_step += 1
+            self.lr = float(self.schedule(self.global_step - 1))
+            out.append(actions_lib.Step(self.global_step, epoch + 1, self.lr,
+                                        loss_sum / max(count, 1), top1, top5, count))
+        return out
+
+    def end_epoch(self, epoch):
+        """Evaluates (every `eval_every` epochs and the last), scores the epoch, updates the
+        state and runs the actions' epoch-end jobs; returns the epoch's row."""
+        t = self.totals
+        row = {"epoch": epoch + 1, "step": self.global_step, "lr": self.lr,
+               "loss": t.mean("loss"), "top1": t.mean("top1"), "top5": t.mean("top5"),
+               "images_per_sec": t.count / max(self.epoch_seconds, 1e-9),
+               "epoch_seconds": self.epoch_seconds}
+        self.images += t.count
+        self.seconds += self.epoch_seconds
+        last = epoch + 1 == self.epochs
+        if self.val_dist is not None and ((epoch + 1) % self.cfg.eval_every == 0 or last):
+            row.update(self.steps.evaluate(self.val_dist))
+        row["wall_seconds"] = self.base_wall + self.timer()
+        score = self.state.score(row)
+        if self.schedule.schedule == "plateau" and self.state.plateaued(score, self.records.epochs):
+            self.state.plateau_drops.assign(self.state.plateau_drops + 1)
+        self.state.end_epoch(epoch + 1)
+        self.improved = self.state.update_best(score)
+        self._each("on_epoch_end", row)
+        return row
+
+    def finish(self):
+        """Ends the side jobs, writes the summary and curves, exports; returns the
+        `TrainResult`."""
+        self._each("on_train_end")
+        history, key = self.records.epochs, self.state.score_key
+        scored = [r for r in history if r.get(key) is not None]
+        best = max(scored, key=lambda r: r[key]) if scored else {}
+        wall = self.base_wall + self.timer()
+        summary = {"model": self.spec.info.name, "epochs": len(history),
+                   "steps": int(history[-1]["step"]) if history else 0,
+                   "best_epoch": best.get("epoch"), "best_top1": best.get(key),
+                   "best_top5": best.get(key.replace("top1", "top5")), "metric": key,
+                   "final": history[-1] if history else {}, "wall_seconds": wall,
+                   "images_per_sec": self.images / self.seconds if self.seconds else None,
+                   "stopped_early": self.stopped, "best_weights": self.best_path}
+        curves = self.records.plot(f"{self.spec.info.name}: top-1 error")
+        self.records.write_summary(summary)
+        self.records.close()
+        exported = None
+        if self.cfg.export_dir and self.chief:
+            exported = exporting.export_trained(self.model, self.spec.info, self.cfg)
+        self.log(done_line(summary, curves, exported and self.cfg.export_dir))
+        return TrainResult(history=history, steps=self.records.steps, best=best,
+                           summary=summary, model=self.model, model_dir=self.cfg.model_dir,
+                           curves_png=curves, export=exported, resumed_from=self.resumed_from)
+
+    def end_train(self):
+        """The side jobs' end without a summary (the run stopped on an error)."""
+        self._each("on_train_end")
+
+    def _each(self, hook, *args):
+        for action in self.actions:
+            getattr(action, hook)(self, *args)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the curves (per-epoch `history`, per-iteration `steps`), the best
+    epoch, the file paths, and the trained model (in memory)."""
+
+    history: list
+    steps: list
+    best: dict
+    summary: dict
+    model: object
+    model_dir: str
+    curves_png: str = None
+    export: dict = None
+    resumed_from: str = None
+
+    def series(self, key):
+        """One column of the per-epoch history, e.g. `result.series("val_top1")`."""
+        return [row.get(key) for row in self.history]
+
+
+def done_line(summary, curves, export_dir):
+    """The run's last line."""
+    if summary["best_top1"] is None:
+        best = "no scored epoch"
+    else:
+        best = (f"best {summary['metric']} {summary['best_top1']:.4f} (top-5 "
+                f"{summary['best_top5']:.4f}) at epoch {summary['best_epoch']}")
+    ips = summary["images_per_sec"]
+    return (f"Done: {summary['epochs']} epoch(s) in {format_duration(summary['wall_seconds'])}; "
+            f"{best}; " + (f"{ips:.1f} img/s. " if ips else "")
+            + (f"Curves: {curves}. " if curves else "")
+            + (f"Exported to {export_dir}." if export_dir else ""))
+
+
+def describe_run(run):
+    """The run's first lines: data, strategy, precision, length, recipe, model_dir."""
+    cfg, plan, strategy = run.cfg, run.spec.plan, run.spec.strategy
+    data = (f"SYNTHETIC data of the right shape ({plan.image_size}x{plan.image_size}x3, "
+            f"{plan.classes} classes, {plan.train_examples} images): no --data was given, so "
+            "this run only shows the whole loop working" if plan.synthetic
+            else f"{cfg.data}: {plan.train_examples} training images, {plan.val_examples} "
+                 f"validation images ({plan.val_split or 'none'}), {plan.classes} classes")
+    return (f"Training {run.spec.info.name} on {data}.\n"
+            f"  {strategy_name(strategy)} strategy, {strategy.num_replicas_in_sync} replica(s), "
+            f"policy {run.spec.policy}, global batch {cfg.batch_size}, {run.steps_per_epoch} "
+            f"steps/epoch, {run.epochs} epoch(s) = {run.total_steps} steps.\n"
+            f"  SGD momentum {cfg.momentum}, {run.schedule.describe()}, weight decay "
+            f"{cfg.weight_decay:g} on conv/dense kernels, label smoothing {cfg.label_smoothing}; "
+            f"epochs ranked by {run.state.score_key}.\n"
+            f"  model_dir {cfg.model_dir}")

@@ -1,0 +1,62 @@
+"""`TrainState`: the counters a run needs to continue after a crash, and the one scoring rule.
+
+The state is tf.Variables, created under the strategy's scope and saved in every backup with
+the model and the optimizer (whose iteration count is the global step): completed epochs, the
+step inside the current epoch, the plateau drops so far, and the best score so far. Something
+new that must survive a restart (e.g. an average of the weights) belongs here too, with its
+name in `trackables()`.
+
+The score: one per run, chosen when the run starts (`score_key`): validation top-1 when the run
+evaluates, training top-1 when it has no validation. Epochs without evaluation
+(`eval_every > 1`) do not compete, so the best checkpoint, the plateau drops and the summary's
+best epoch always rank the same number.
+"""
+
+import tensorflow as tf
+
+
+def score_key(has_validation):
+    """The key of a history row that ranks epochs in this run."""
+    return "val_top1" if has_validation else "top1"
+
+
+class TrainState:
+    """The run's resumable counters (create under `strategy.scope()`)."""
+
+    def __init__(self, score_key):
+        self.score_key = score_key
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="completed_epochs")
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        # Read by the lr schedule inside the replica step: one value, whatever the replica.
+        self.plateau_drops = tf.Variable(
+            0, dtype=tf.int64, trainable=False, name="plateau_drops",
+            synchronization=tf.VariableSynchronization.ON_READ,
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_top1")
+
+    def trackables(self):
+        """What a backup saves besides the model and optimizer (the names are the checkpoint's
+        keys: renaming one orphans older backups)."""
+        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                "plateau_drops": self.plateau_drops, "best_top1": self.best_score}
+
+    def score(self, row):
+        """The epoch's score, or None when it was not evaluated (it then does not compete)."""
+        return row.get(self.score_key)
+
+    def update_best(self, score):
+        """True when `score` beats every earlier scored epoch (it becomes the best)."""
+        if score is None or score <= float(self.best_score.numpy()):
+            return False
+        self.best_score.assign(score)
+        return True
+
+    def plateaued(self, score, history):
+        """The paper's "divided by 10 when the error plateaus": no gain of 0.1 point in the
+        score over the best earlier scored epoch."""
+        earlier = [s for s in (self.score(r) for r in history) if s is not None]
+        return score is not None and bool(earlier) and score <= max(earlier) + 1e-3
+
+    def end_epoch(self, epoch):
+        self.epoch.assign(epoch)
+        self.step_in_epoch.assign(0)

@@ -1,0 +1,140 @@
+"""The step: one replica's forward/backward pass and update, and the cross-replica functions
+the loop (and `scripts/benchmark_train.py`) call, built once per run.
+
+Every step returns the same four sums, reduced over replicas: [loss sum, top-1 hits, top-5
+hits, examples] (`STAT_NAMES`). Add a metric by adding a sum to `_stats` (and its name here);
+the loop divides sums by examples, so replicas and loops of steps need no other change.
+
+Example:
+    >>> steps = StepFunctions(strategy, model, optimizer, global_batch=128, classes=10)
+    >>> rows = steps.run(iterator, 4)             # 4 steps; one row of sums per step
+    >>> steps.evaluate(dist_val)["val_top1"]      # doctest: +SKIP
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_deepnets.training import recipes
+
+STAT_NAMES = ("loss_sum", "top1", "top5", "count")
+
+
+class StepFunctions:
+    """The replica and cross-replica step functions of one run.
+
+    Args:
+        strategy: the tf.distribute.Strategy the model and optimizer were built under.
+        model, optimizer: built under `strategy.scope()` (the optimizer already built).
+        global_batch: the batch over all replicas (the loss is a sum / global batch).
+        classes: the number of classes (top-5 becomes top-k with k = min(5, classes)).
+        weight_decay: Caffe's L2 decay on conv/dense kernels (`recipes.weight_decay_loss`).
+        label_smoothing: the cross-entropy's smoothing (0 = the papers' loss).
+        jit_compile: XLA for the forward/backward pass (the update stays outside).
+        loss_scaled: the optimizer is a LossScaleOptimizer (mixed_float16).
+    """
+
+    def __init__(self, strategy, model, optimizer, *, global_batch, classes, weight_decay=0.0,
+                 label_smoothing=0.0, jit_compile=False, loss_scaled=False):
+        self.strategy, self.model, self.optimizer = strategy, model, optimizer
+        self.global_batch, self.classes = global_batch, classes
+        self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
+        self.loss_scaled = loss_scaled
+        self._kernels = recipes.decayed_kernels(model)
+        self._replicas = strategy.num_replicas_in_sync
+        self._top5 = min(5, classes)
+        self._grads_and_stats = (tf.function(self._forward_backward, jit_compile=True)
+                                 if jit_compile else self._forward_backward)
+        self.train_step = tf.function(self._train_step)
+        self.eval_step = tf.function(self._eval_step, reduce_retracing=True)
+        self.train_loop = tf.function(self._train_loop)
+
+    # -- replica functions ------------------------------------------------------------------
+
+    def _per_example_loss(self, labels, probs):
+        if self.label_smoothing:
+            onehot = tf.one_hot(labels, self.classes)
+            return keras.losses.categorical_crossentropy(onehot, probs,
+                                                         label_smoothing=self.label_smoothing)
+        return keras.losses.sparse_categorical_crossentropy(labels, probs)
+
+    def _stats(self, labels, probs, losses):
+        probs = tf.cast(probs, tf.float32)
+        labels = tf.cast(labels, tf.int32)
+        return (tf.reduce_sum(losses),
+                tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, 1), tf.float32)),
+                tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, self._top5), tf.float32)),
+                tf.cast(tf.shape(labels)[0], tf.float32))
+
+    def _forward_backward(self, images, labels):
+        with tf.GradientTape() as tape:
+            probs = tf.cast(self.model(images, training=True), tf.float32)  # softmax in float32
+            losses = self._per_example_loss(labels, probs)
+            # Sum over the replica's examples / the global batch, plus 1/replicas of the decay:
+            # the optimizer sums gradients over replicas, giving the global mean loss and the
+            # decay applied once.
+            loss = (tf.reduce_sum(losses) / self.global_batch
+                    + recipes.weight_decay_loss(self._kernels, self.weight_decay) / self._replicas)
+            scaled = self.optimizer.scale_loss(loss) if self.loss_scaled else loss
+        grads = tape.gradient(scaled, self.model.trainable_variables)
+        return grads, self._stats(labels, probs, losses)
+
+    def _replica_train(self, images, labels):
+        grads, out = self._grads_and_stats(images, labels)
+        if self.loss_scaled and self._replicas > 1:
+            grads = _skip_everywhere_if_any_nonfinite(grads)
+        self.optimizer.apply(grads, self.model.trainable_variables)
+        return out
+
+    def _replica_eval(self, images, labels):
+        probs = tf.cast(self.model(images, training=False), tf.float32)
+        return self._stats(labels, probs, self._per_example_loss(labels, probs))
+
+    # -- cross-replica functions (traced once each) ----------------------------------------
+
+    def _reduce(self, per_replica):
+        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for v in per_replica]
+
+    def _train_step(self, batch):
+        return self._reduce(self.strategy.run(self._replica_train, args=batch))
+
+    def _eval_step(self, batch):
+        return self._reduce(self.strategy.run(self._replica_eval, args=batch))
+
+    def _train_loop(self, iterator, n):
+        # `steps_per_loop` steps in one call (Keras's steps_per_execution, Model Garden's
+        # steps_per_loop): one host round trip per n steps instead of per step, which matters
+        # where a step is short (small models, GPUs). Per-step stats come back.
+        rows = tf.TensorArray(tf.float32, size=n)
+        for i in tf.range(n):
+            out = self._reduce(self.strategy.run(self._replica_train, args=next(iterator)))
+            rows = rows.write(i, tf.stack(out))
+        return rows.stack()
+
+    # -- what the loop calls -----------------------------------------------------------------
+
+    def run(self, iterator, n):
+        """n training steps from `iterator`; one row of `STAT_NAMES` sums per step."""
+        if n == 1:
+            return [[float(v) for v in self.train_step(next(iterator))]]
+        return self.train_loop(iterator, tf.constant(n, tf.int32)).numpy().tolist()
+
+    def evaluate(self, dist_dataset):
+        """Loss, top-1 and top-5 over a whole distributed dataset (`val_*` keys)."""
+        totals = [0.0] * len(STAT_NAMES)
+        for batch in dist_dataset:
+            totals = [t + float(v) for t, v in zip(totals, self.eval_step(batch))]
+        n = max(totals[3], 1.0)
+        return {"val_loss": totals[0] / n, "val_top1": totals[1] / n, "val_top5": totals[2] / n,
+                "val_examples": int(totals[3])}
+
+
+def _skip_everywhere_if_any_nonfinite(grads):
+    """LossScaleOptimizer decides "finite" from the first replica's *local* gradients under
+    MirroredStrategy; make a non-finite gradient anywhere non-finite everywhere, so that all
+    replicas skip the step and lower the scale together."""
+    local = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+    bad = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(local, tf.float32))
+    poison = tf.where(bad > 0.0, float("nan"), 1.0)
+    return [g * tf.cast(poison, g.dtype) for g in grads]
