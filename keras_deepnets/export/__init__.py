@@ -8,10 +8,12 @@ full-integer int8), with measured fidelity.
     >>> export.export_model("resnet20", weights="w.weights.h5", formats=["saved_model", "tflite"],
     ...                     quantize=["none", "int8"], representative_data="cifar10")  # +SKIP
 
-`scripts/export.py` is the command line; the training scripts call `export_model` at the end.
+`scripts/export.py` is the command line; training ends with `export_keras_and_saved_model`: the
+`.keras` file and the next SavedModel version, in `export_model`'s layout.
 """
 
-from keras_deepnets.export.bundle import FORMATS, export_model, next_version
+from keras_deepnets.export.bundle import (FORMATS, export_keras_and_saved_model, export_model,
+                                         next_version)
 from keras_deepnets.export.saved_model import (CLASSIFY_BYTES, SERVING_DEFAULT,
                                                export_saved_model, load_signature)
 from keras_deepnets.export.source import ExportError, load_model
@@ -19,7 +21,8 @@ from keras_deepnets.export.tflite import QUANTIZE_MODES, LiteRTModel, export_tfl
 from keras_deepnets.export.verify import (Fidelity, compare, format_table, tie_aware_agreement,
                                           verify)
 
-__all__ = ["export_saved_model", "export_tflite", "export_model", "load_model", "load_signature",
+__all__ = ["export_saved_model", "export_tflite", "export_model", "export_keras_and_saved_model",
+           "load_model", "load_signature",
            "LiteRTModel", "verify", "compare", "tie_aware_agreement", "format_table", "Fidelity",
            "ExportError",
            "QUANTIZE_MODES", "FORMATS", "SERVING_DEFAULT", "CLASSIFY_BYTES", "next_version"]

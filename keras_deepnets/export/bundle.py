@@ -3,15 +3,19 @@
 Layout under `output_dir` (default `saved_models/<name>/`), as TF Serving expects it:
 
     saved_models/resnet20/1/                  SavedModel (version 1; the next export is 2)
+    saved_models/resnet20/resnet20.keras      the Keras model (training's end-of-run export)
     saved_models/resnet20/resnet20_int8.tflite
     saved_models/resnet20/resnet20_float32.tflite ...
 
-TF Serving loads the highest numeric sub-folder and ignores the `.tflite` files beside it.
+TF Serving loads the highest numeric sub-folder and ignores the files beside it. Training writes
+the same layout (`export_keras_and_saved_model`): each run adds the next version, so a server
+watching the folder picks up a new model and a rollback is a folder away.
 """
 
 import os
 import tempfile
 
+from keras_deepnets import data as data_lib
 from keras_deepnets.export import inputs, saved_model, tflite
 from keras_deepnets.export.source import ExportError, image_size as resolve_image_size
 from keras_deepnets.export.source import load_model, model_name
@@ -29,8 +33,6 @@ def next_version(base_dir):
 
 def class_names_from(data, classes):
     """The class names of a dataset spec when it has `classes` of them, else None."""
-    from keras_deepnets import data as data_lib
-
     try:
         names = data_lib.describe(data, "train" if inputs.sources.has_splits(data) else None)
     except (ValueError, FileNotFoundError):
@@ -100,3 +102,18 @@ def export_model(model, output_dir=None, *, weights=None, formats=("saved_model"
                     saved, path, quantize=mode, representative_data=representative_data,
                     num_calibration=num_calibration, int8_io=int8_io and mode == "int8")
     return paths
+
+
+def export_keras_and_saved_model(model, export_dir, **options):
+    """What training writes at the end of a run: `<export_dir>/<model.name>.keras` (replaced by
+    each run) and the next SavedModel version `<export_dir>/<n>/` through `export_model`, so that
+    training and `scripts/export.py` share one layout that TF Serving loads. `options` go to
+    `export_model` (e.g. `preprocessing`, `class_names`). Returns {"keras": path,
+    "saved_model": path}."""
+    model = load_model(model)
+    export_dir = os.fspath(export_dir)
+    os.makedirs(export_dir, exist_ok=True)
+    keras_path = os.path.join(export_dir, f"{model.name}.keras")
+    model.save(keras_path)
+    paths = export_model(model, export_dir, formats=("saved_model",), **options)
+    return {"keras": keras_path, "saved_model": paths["saved_model"]}

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from keras_deepnets.export import inputs
 from keras_deepnets.export.source import ExportError, image_size as resolve_image_size
+from keras_deepnets.preprocessing import imagenet_class_names, imagenet_wnids
 
 logger = logging.getLogger("keras_deepnets.export")
 
@@ -128,8 +129,6 @@ def default_class_names(classes):
     cached), else None."""
     if classes != 1000:
         return None
-    from keras_deepnets.preprocessing import imagenet_class_names, imagenet_wnids
-
     names = imagenet_class_names()
     return [names.get(wnid, wnid) for wnid in imagenet_wnids()]
 

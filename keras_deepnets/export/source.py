@@ -10,6 +10,11 @@ import zipfile
 
 import keras
 
+# Importing anything under keras_deepnets runs the package's __init__ first, which registers its
+# layers and models with Keras: `.keras` files load without a further import here.
+from keras_deepnets.registry import get_model, model_info
+from keras_deepnets.weights import load_weights_file
+
 
 class ExportError(ValueError):
     """A user-facing export problem: bad model path, mode, data or input."""
@@ -19,15 +24,11 @@ def _load_keras_file(path, weights):
     if not zipfile.is_zipfile(path):
         raise ExportError(f"{path} is not a Keras model: a .keras file is a zip archive written "
                           "by model.save().")
-    import keras_deepnets  # noqa: F401  (registers the package's layers and models)
-
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a damaged or foreign archive
         raise ExportError(f"Could not load {path} as a Keras model: {error}") from None
     if weights is not None:
-        from keras_deepnets.weights import load_weights_file
-
         load_weights_file(model, weights)
     return model
 
@@ -37,8 +38,6 @@ def load_model(model, weights=None):
     None, "imagenet" or a `.weights.h5` / `.keras` file)."""
     if isinstance(model, keras.Model):
         if weights is not None:
-            from keras_deepnets.weights import load_weights_file
-
             load_weights_file(model, weights)
         return model
     if not isinstance(model, (str, os.PathLike)) or not str(model):
@@ -52,8 +51,6 @@ def load_model(model, weights=None):
         return _load_keras_file(path, weights)
     if path.endswith((".keras", ".h5")) or os.sep in path:
         raise ExportError(f"Model file {path} does not exist.")
-    from keras_deepnets.registry import get_model, model_info
-
     try:
         model_info(path)
     except ValueError as error:

@@ -1,4 +1,4 @@
-"""Backups for resuming after a crash or `kill -9`, best/last weights, and the final export.
+"""Backups for resuming after a crash or `kill -9`, and best/last weights.
 
 The backup (model_dir/backup) is a tf.train.Checkpoint of the model, the optimizer (its
 iteration count is the global step), the completed epochs and the step inside the current epoch:
@@ -54,16 +54,3 @@ def save_weights(model, path):
     model.save_weights(tmp)
     os.replace(tmp, path)
 
-
-def export_model(model, export_dir, **serving):
-    """The trained model as `<export_dir>/<name>.keras` and a SavedModel in
-    `<export_dir>/saved_model` with keras_deepnets.export's serving signatures (`serving` goes to
-    `export_saved_model`: preprocessing, class_names)."""
-    from keras_deepnets.export import export_saved_model
-
-    os.makedirs(export_dir, exist_ok=True)
-    keras_path = os.path.join(export_dir, f"{model.name}.keras")
-    model.save(keras_path)
-    saved_model = os.path.join(export_dir, "saved_model")
-    export_saved_model(model, saved_model, **serving)
-    return {"keras": keras_path, "saved_model": saved_model}

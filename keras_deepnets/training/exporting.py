@@ -3,15 +3,15 @@ signature that preprocesses as the run evaluated."""
 
 import keras
 
-from keras_deepnets import data
-from keras_deepnets.training import checkpoints, inputs
+from keras_deepnets import data, export
+from keras_deepnets.training import inputs
 from keras_deepnets.training.building import set_sync_bn
 
 
 def export_trained(model, info, cfg):
     """Exports the run's model to `cfg.export_dir`; returns the written paths."""
-    return checkpoints.export_model(float32_copy(model), cfg.export_dir,
-                                    **serving_inputs(cfg, info))
+    return export.export_keras_and_saved_model(float32_copy(model), cfg.export_dir,
+                                               **serving_inputs(cfg, info))
 
 
 def serving_inputs(cfg, info):

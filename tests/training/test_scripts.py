@@ -77,7 +77,8 @@ def test_short_resnet20_run_beats_chance(cifar10_dir, tmp_path):
     for name in ("curves.png", "train_steps.csv", "checkpoints/best.weights.h5",
                  "checkpoints/last.weights.h5", "tensorboard/train", "backup/checkpoint"):
         assert (model_dir / name).exists(), name
-    assert (export_dir / "resnet20.keras").is_file() and (export_dir / "saved_model").is_dir()
+    # export_model's layout: the SavedModel as TF Serving's version 1, the .keras file beside it.
+    assert (export_dir / "resnet20.keras").is_file() and (export_dir / "1").is_dir()
     _check_bytes_signature(export_dir, cifar10_dir)
     # --eval_only on the same held-out images gives the last epoch's accuracy back.
     proc = run_script("train_cifar.py", f"--data={cifar10_dir}", "--max_val_examples=1000",
@@ -129,7 +130,7 @@ def _check_bytes_signature(export_dir, cifar10_dir):
 
     photos = sorted((cifar10_dir / "test" / "ship").iterdir())[:8] + sorted(
         (cifar10_dir / "test" / "frog").iterdir())[:8]
-    signature = tf.saved_model.load(str(export_dir / "saved_model")).signatures[
+    signature = tf.saved_model.load(str(export_dir / "1")).signatures[
         "classify_image_bytes"]
     out = signature(image_bytes=tf.constant([p.read_bytes() for p in photos]))
     model = keras.models.load_model(export_dir / "resnet20.keras")
