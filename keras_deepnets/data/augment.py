@@ -56,7 +56,9 @@ def _channel_affine(mode):
     the Keras backend (the tensor path of preprocess_input runs on the backend's ops)."""
     probe = np.concatenate([np.zeros((1, 3)), np.eye(3)]).astype(np.float32)
     out = np.asarray(preprocess_input(probe.copy(), mode=mode), np.float32)
-    return tf.constant(out[1:] - out[0]), tf.constant(out[0])
+    # numpy, not tf.constant: a tensor made at import would initialise TensorFlow's devices,
+    # after which logical CPU devices (MirroredStrategy without GPUs) can no longer be set up.
+    return out[1:] - out[0], out[0]
 
 
 _CAFFE = _channel_affine("caffe")

@@ -33,7 +33,9 @@ CLASSIFY_BYTES = "classify_image_bytes"
 # Magic numbers of the containers tf.io.decode_image reads.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM")
 # An evaluation preset ignores its seed; the map needs one tensor all the same.
-_NO_SEED = tf.constant([0, 0], tf.int64)
+# numpy, not tf.constant: a tensor made at import would initialise TensorFlow's devices, after
+# which logical CPU devices (MirroredStrategy without GPUs) can no longer be set up.
+_NO_SEED = np.zeros(2, np.int64)
 
 
 def _ends_in_softmax(model):
