@@ -9,7 +9,8 @@ from keras_deepnets.training.building import set_sync_bn
 
 
 def export_trained(model, info, cfg):
-    """Exports the run's model to `cfg.export_dir`; returns the written paths."""
+    """Exports the run's model to `cfg.export_dir` (`<name>.keras` and the next SavedModel
+    version `<n>/`, the layout of `export.export_model`); returns the written paths."""
     return export.export_keras_and_saved_model(float32_copy(model), cfg.export_dir,
                                                **serving_inputs(cfg, info))
 
