@@ -14,6 +14,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from keras_deepnets.metrics import top_k_hits
 from keras_deepnets.training import recipes
 
 STAT_NAMES = ("loss_sum", "top1", "top5", "count")
@@ -60,9 +61,11 @@ class StepFunctions:
     def _stats(self, labels, probs, losses):
         probs = tf.cast(probs, tf.float32)
         labels = tf.cast(labels, tf.int32)
+        # The package's one top-k rule (metrics.py), so --eval_only and the multi-crop
+        # evaluation count exactly the hits the training records count.
         return (tf.reduce_sum(losses),
-                tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, 1), tf.float32)),
-                tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, self._top5), tf.float32)),
+                tf.reduce_sum(top_k_hits(labels, probs, 1)),
+                tf.reduce_sum(top_k_hits(labels, probs, self._top5)),
                 tf.cast(tf.shape(labels)[0], tf.float32))
 
     def _forward_backward(self, images, labels):
