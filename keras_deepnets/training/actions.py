@@ -123,14 +123,17 @@ class StepRecords(Action):
 
 
 class WeightFiles(Action):
-    """checkpoints/best.weights.h5 (the best score so far) and last.weights.h5 (chief only)."""
+    """checkpoints/best.weights.h5 (the best score so far) and last.weights.h5 (chief only),
+    with the weights that were evaluated (the moving average when the recipe keeps one)."""
 
     def on_epoch_end(self, run, row):
-        if not run.chief:
-            return
-        if run.improved:
-            checkpoints.save_weights(run.model, run.best_path)
-        checkpoints.save_weights(run.model, run.last_path)
+        # Every worker swaps (the swap is a local assignment, and the workers' copies stay
+        # equal); only the chief writes.
+        with run.state.evaluated_weights():
+            if run.chief and run.improved:
+                checkpoints.save_weights(run.model, run.best_path)
+            if run.chief:
+                checkpoints.save_weights(run.model, run.last_path)
 
 
 class Backups(Action):

@@ -10,7 +10,7 @@ from absl import flags, logging
 
 from keras_deepnets import registry
 from keras_deepnets.training.config import TrainConfig
-from keras_deepnets.training.recipes import SCHEDULES
+from keras_deepnets.training.recipes import RECIPES, SCHEDULES
 from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
 
 FLAGS = flags.FLAGS
@@ -48,7 +48,12 @@ def define_flags(model, family):
     flags.DEFINE_float("warmup_epochs", 0.0, "Linear warm-up (Goyal et al. 2017).")
     flags.DEFINE_float("warmup_lr", None, "With --warmup_epochs: a constant lr during the warm-up "
                        "instead of the ramp (the paper's ResNet-110 uses 0.01).")
-    flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.")
+    flags.DEFINE_enum("recipe", "paper", RECIPES, "The paper's recipe, or 'fast' (CIFAR "
+                      "models: time to accuracy; see docs/training.md). Flags set below win.")
+    flags.DEFINE_float("label_smoothing", None, "Label smoothing; default the recipe's (0).")
+    flags.DEFINE_bool("nesterov", None, "Nesterov momentum; default the recipe's (paper: off).")
+    flags.DEFINE_float("ema_decay", None, "Evaluate, save and export a moving average of the "
+                       "weights with this decay per step; 0 for none; default the recipe's.")
     flags.DEFINE_enum("distribution_strategy", "auto", STRATEGIES, "tf.distribute strategy.")
     flags.DEFINE_integer("num_gpus", None, "GPUs to use (default all).")
     flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into N logical devices "

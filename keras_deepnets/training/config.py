@@ -7,6 +7,7 @@ import dataclasses
 import os
 
 from keras_deepnets import registry
+from keras_deepnets.training.recipes import RECIPES
 from keras_deepnets.training.strategy import ConfigError
 
 
@@ -26,7 +27,9 @@ class TrainConfig:
     max_val_examples: int = None
     validation_split: int = 0  # hold out N training images as validation (CIFAR's 45k/5k)
     image_size: int = None  # default: the model's input size
-    # The recipe (None: the paper's, see recipes.py).
+    # The recipe: "paper" (the paper's, the default) or "fast" (time to accuracy, CIFAR models);
+    # the fields below left at None take the recipe's values (see recipes.py).
+    recipe: str = "paper"
     batch_size: int = None  # global, over all replicas
     epochs: int = None
     train_steps: int = None  # stop after this many iterations in all (smoke runs)
@@ -38,7 +41,9 @@ class TrainConfig:
     boundaries_in: str = None  # "epochs" or "steps"
     warmup_epochs: float = 0.0  # linear warm-up (Goyal et al. 2017), e.g. 5 for batch 8k
     warmup_lr: float = None  # with warmup_epochs: a constant warm-up lr instead (ResNet-110's 0.01)
-    label_smoothing: float = 0.0
+    label_smoothing: float = None
+    nesterov: bool = None  # Nesterov momentum (Sutskever et al. 2013)
+    ema_decay: float = None  # evaluate/save/export a moving average of the weights; 0: none
     # Hardware.
     distribution_strategy: str = "auto"
     num_gpus: int = None
@@ -85,6 +90,18 @@ def _as_tuple(value, cast):
     return tuple(cast(v) for v in str(value).replace(" ", "").split(",") if v)
 
 
+def _check_recipe_fields(cfg):
+    if cfg.recipe not in RECIPES:
+        raise ConfigError(f"recipe must be one of {', '.join(RECIPES)}; got {cfg.recipe!r}.")
+    if cfg.label_smoothing is not None and not 0 <= cfg.label_smoothing < 1:
+        raise ConfigError(f"label_smoothing must be in [0, 1); got {cfg.label_smoothing!r}.")
+    if cfg.ema_decay is not None and not 0 <= cfg.ema_decay < 1:
+        raise ConfigError(f"ema_decay must be in [0, 1) (0: no moving average of the weights); "
+                          f"got {cfg.ema_decay!r}.")
+    if cfg.nesterov not in (None, True, False):
+        raise ConfigError(f"nesterov must be True or False; got {cfg.nesterov!r}.")
+
+
 def make_config(config=None, **overrides):
     """A checked TrainConfig from a TrainConfig, a dict, or keyword arguments."""
     if config is None:
@@ -125,8 +142,7 @@ def make_config(config=None, **overrides):
         raise ConfigError(f"momentum must be in [0, 1); got {cfg.momentum!r}.")
     if cfg.weight_decay is not None and cfg.weight_decay < 0:
         raise ConfigError(f"weight_decay must be >= 0; got {cfg.weight_decay!r}.")
-    if not 0 <= cfg.label_smoothing < 1:
-        raise ConfigError(f"label_smoothing must be in [0, 1); got {cfg.label_smoothing!r}.")
+    _check_recipe_fields(cfg)
     if cfg.boundaries_in not in (None, "epochs", "steps"):
         raise ConfigError(f"boundaries_in must be 'epochs' or 'steps'; got {cfg.boundaries_in!r}.")
     if cfg.eval_crops not in (1, 10):

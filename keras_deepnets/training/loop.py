@@ -78,10 +78,14 @@ def plan_run(cfg, strategy=None, model_fn=None):
     """Fills the recipe's defaults into `cfg`, makes the strategy, checks the batch against
     the replicas and the data, and fixes the run's length; returns a `RunSpec`."""
     info = registry.model_info(cfg.model)
-    recipe = recipes.recipe_for(cfg.model, info.family)
+    try:
+        recipe = recipes.recipe_for(cfg.model, info.family, cfg.recipe)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for name in ("momentum", "weight_decay", "nesterov", "label_smoothing", "ema_decay"):
+        if getattr(cfg, name) is None:  # what the user did not set comes from the recipe
+            setattr(cfg, name, getattr(recipe, name))
     cfg.batch_size = cfg.batch_size or recipe.batch_size
-    cfg.momentum = recipe.momentum if cfg.momentum is None else cfg.momentum
-    cfg.weight_decay = recipe.weight_decay if cfg.weight_decay is None else cfg.weight_decay
     strategy = strategy or make_strategy(cfg.distribution_strategy, cfg.num_gpus,
                                          cfg.num_cpu_devices, cfg.tpu)
     replicas = strategy.num_replicas_in_sync

@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from keras_deepnets.training import actions as actions_lib
-from keras_deepnets.training import checkpoints, exporting, inputs, recipes
+from keras_deepnets.training import checkpoints, ema, exporting, inputs, recipes
 from keras_deepnets.training.records import Records, Timer, format_duration
 from keras_deepnets.training.state import TrainState, score_key
 from keras_deepnets.training.building import build_model
@@ -94,10 +94,13 @@ class TrainingRun:
         has_validation = bool(spec.plan.val_examples and cfg.eval_every)
         with spec.strategy.scope():
             self.model = build_model(spec)
-            self.state = TrainState(score_key(has_validation))
+            average = (ema.WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay
+                       else None)
+            self.state = TrainState(score_key(has_validation), average)
             self.schedule = recipes.make_schedule(cfg, spec.recipe, self.steps_per_epoch,
                                                   self.total_steps, self.state.plateau_drops)
-            optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum)
+            optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum,
+                                             nesterov=bool(cfg.nesterov))
             if self.loss_scaled:  # dynamic loss scaling: float16's range is too small
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
@@ -106,7 +109,8 @@ class TrainingRun:
                                    global_batch=cfg.batch_size, classes=spec.plan.classes,
                                    weight_decay=cfg.weight_decay,
                                    label_smoothing=cfg.label_smoothing,
-                                   jit_compile=cfg.jit_compile, loss_scaled=self.loss_scaled)
+                                   jit_compile=cfg.jit_compile, loss_scaled=self.loss_scaled,
+                                   average=average)
         self.backup = checkpoints.Backup(cfg.model_dir, spec.strategy, model=self.model,
                                          optimizer=optimizer, **self.state.trackables())
 
@@ -195,7 +199,8 @@ class TrainingRun:
         self.seconds += self.epoch_seconds
         last = epoch + 1 == self.epochs
         if self.val_dist is not None and ((epoch + 1) % self.cfg.eval_every == 0 or last):
-            row.update(self.steps.evaluate(self.val_dist))
+            with self.state.evaluated_weights():  # the average, when the recipe keeps one
+                row.update(self.steps.evaluate(self.val_dist))
         row["wall_seconds"] = self.base_wall + self.timer()
         score = self.state.score(row)
         if self.schedule.schedule == "plateau" and self.state.plateaued(score, self.records.epochs):
@@ -209,13 +214,16 @@ class TrainingRun:
         """Ends the side jobs, writes the summary and curves, exports; returns the
         `TrainResult`."""
         self._each("on_train_end")
+        if self.state.average is not None:  # the result and the export hold the average
+            self.state.average.copy_to_model()
         history, key = self.records.epochs, self.state.score_key
         scored = [r for r in history if r.get(key) is not None]
         best = max(scored, key=lambda r: r[key]) if scored else {}
         wall = self.base_wall + self.timer()
         summary = {"model": self.spec.info.name, "epochs": len(history),
                    "steps": int(history[-1]["step"]) if history else 0,
-                   "best_epoch": best.get("epoch"), "best_top1": best.get(key),
+                   "best_epoch": int(best["epoch"]) if best else None,
+                   "best_top1": best.get(key),
                    "best_top5": best.get(key.replace("top1", "top5")), "metric": key,
                    "final": history[-1] if history else {}, "wall_seconds": wall,
                    "images_per_sec": self.images / self.seconds if self.seconds else None,
@@ -286,7 +294,9 @@ def describe_run(run):
             f"  {strategy_name(strategy)} strategy, {strategy.num_replicas_in_sync} replica(s), "
             f"policy {run.spec.policy}, global batch {cfg.batch_size}, {run.steps_per_epoch} "
             f"steps/epoch, {run.epochs} epoch(s) = {run.total_steps} steps.\n"
-            f"  SGD momentum {cfg.momentum}, {run.schedule.describe()}, weight decay "
-            f"{cfg.weight_decay:g} on conv/dense kernels, label smoothing {cfg.label_smoothing}; "
-            f"epochs ranked by {run.state.score_key}.\n"
+            f"  The {cfg.recipe} recipe: SGD momentum {cfg.momentum}"
+            f"{' (Nesterov)' if cfg.nesterov else ''}, {run.schedule.describe()}, weight decay "
+            f"{cfg.weight_decay:g} on conv/dense kernels, label smoothing {cfg.label_smoothing}"
+            f"{f', moving average of the weights (decay {cfg.ema_decay:g})' if cfg.ema_decay else ''}"
+            f"; epochs ranked by {run.state.score_key}.\n"
             f"  model_dir {cfg.model_dir}")

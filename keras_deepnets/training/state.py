@@ -2,15 +2,17 @@
 
 The state is tf.Variables, created under the strategy's scope and saved in every backup with
 the model and the optimizer (whose iteration count is the global step): completed epochs, the
-step inside the current epoch, the plateau drops so far, and the best score so far. Something
-new that must survive a restart (e.g. an average of the weights) belongs here too, with its
-name in `trackables()`.
+step inside the current epoch, the plateau drops so far, the best score so far, and the
+weights' moving average when the recipe has one (ema.py). Something new that must survive a
+restart belongs here too, with its name in `trackables()`.
 
 The score: one per run, chosen when the run starts (`score_key`): validation top-1 when the run
 evaluates, training top-1 when it has no validation. Epochs without evaluation
 (`eval_every > 1`) do not compete, so the best checkpoint, the plateau drops and the summary's
 best epoch always rank the same number.
 """
+
+import contextlib
 
 import tensorflow as tf
 
@@ -23,8 +25,9 @@ def score_key(has_validation):
 class TrainState:
     """The run's resumable counters (create under `strategy.scope()`)."""
 
-    def __init__(self, score_key):
+    def __init__(self, score_key, average=None):
         self.score_key = score_key
+        self.average = average  # an ema.WeightAverage, or None
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="completed_epochs")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
         # Read by the lr schedule inside the replica step: one value, whatever the replica.
@@ -37,8 +40,16 @@ class TrainState:
     def trackables(self):
         """What a backup saves besides the model and optimizer (the names are the checkpoint's
         keys: renaming one orphans older backups)."""
-        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                "plateau_drops": self.plateau_drops, "best_top1": self.best_score}
+        saved = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                 "plateau_drops": self.plateau_drops, "best_top1": self.best_score}
+        if self.average is not None:
+            saved["weight_average"] = self.average.checkpointable()
+        return saved
+
+    def evaluated_weights(self):
+        """A context in which the model holds the weights that are evaluated, saved as
+        best/last and exported: the average when there is one, else the trained weights."""
+        return self.average.in_model() if self.average is not None else contextlib.nullcontext()
 
     def score(self, row):
         """The epoch's score, or None when it was not evaluated (it then does not compete)."""

@@ -32,14 +32,15 @@ class StepFunctions:
         label_smoothing: the cross-entropy's smoothing (0 = the papers' loss).
         jit_compile: XLA for the forward/backward pass (the update stays outside).
         loss_scaled: the optimizer is a LossScaleOptimizer (mixed_float16).
+        average: an `ema.WeightAverage` updated after every step, or None.
     """
 
     def __init__(self, strategy, model, optimizer, *, global_batch, classes, weight_decay=0.0,
-                 label_smoothing=0.0, jit_compile=False, loss_scaled=False):
+                 label_smoothing=0.0, jit_compile=False, loss_scaled=False, average=None):
         self.strategy, self.model, self.optimizer = strategy, model, optimizer
         self.global_batch, self.classes = global_batch, classes
         self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
-        self.loss_scaled = loss_scaled
+        self.loss_scaled, self.average = loss_scaled, average
         self._kernels = recipes.decayed_kernels(model)
         self._replicas = strategy.num_replicas_in_sync
         self._top5 = min(5, classes)
@@ -99,7 +100,10 @@ class StepFunctions:
                 for v in per_replica]
 
     def _train_step(self, batch):
-        return self._reduce(self.strategy.run(self._replica_train, args=batch))
+        out = self._reduce(self.strategy.run(self._replica_train, args=batch))
+        if self.average is not None:
+            self.average.update(self.strategy)
+        return out
 
     def _eval_step(self, batch):
         return self._reduce(self.strategy.run(self._replica_eval, args=batch))
@@ -110,8 +114,7 @@ class StepFunctions:
         # where a step is short (small models, GPUs). Per-step stats come back.
         rows = tf.TensorArray(tf.float32, size=n)
         for i in tf.range(n):
-            out = self._reduce(self.strategy.run(self._replica_train, args=next(iterator)))
-            rows = rows.write(i, tf.stack(out))
+            rows = rows.write(i, tf.stack(self._train_step(next(iterator))))
         return rows.stack()
 
     # -- what the loop calls -----------------------------------------------------------------
