@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_deepnets.data import augment, decode, sources
+from keras_deepnets.metrics import top_k_hits
 
 RESNET_SCALES = (224, 256, 384, 480, 640)
 VGG_SCALES = (256, 384, 512)
@@ -127,7 +128,8 @@ def evaluate_crops(model, data, split=None, crops=1, scales=None, *, flip=False,
             "dense". Scores are averaged over all scales.
         flip: also average the horizontally flipped image (for "dense"; 10-crop has flips).
     Returns:
-        {"top1": float, "top5": float, "num_examples": int}.
+        {"top1": float, "top5": float, "num_examples": int}; hits by `metrics.top_k_hits`, the
+        training step's rule (classes tied with the true class do not push it out).
     """
     if crops not in (1, 10, "dense"):
         raise ValueError(f"crops must be 1, 10 or 'dense'; got {crops!r}.")
@@ -142,11 +144,11 @@ def evaluate_crops(model, data, split=None, crops=1, scales=None, *, flip=False,
     correct1 = correct5 = total = 0
 
     def tally(scores, labels):
+        # The training step's rule (metrics.top_k_hits): ties with the true class count as hits.
         nonlocal correct1, correct5, total
         k = min(5, scores.shape[-1])
-        top = np.argsort(-scores, axis=-1)[:, :k]
-        correct1 += int(np.sum(top[:, 0] == labels))
-        correct5 += int(np.sum(np.any(top == labels[:, None], axis=1)))
+        correct1 += int(np.sum(top_k_hits(labels, scores, 1).numpy()))
+        correct5 += int(np.sum(top_k_hits(labels, scores, k).numpy()))
         total += len(labels)
 
     if crops == "dense":

@@ -9,9 +9,10 @@ only finds the weights and the split.
 import os
 
 import keras
-import numpy as np
+import tensorflow as tf
 
 from keras_deepnets import registry
+from keras_deepnets.metrics import top_k_hits
 from keras_deepnets.training import inputs
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.strategy import ConfigError
@@ -30,21 +31,26 @@ def find_weights(cfg):
 
 
 def _centre_crop_accuracy(model, cfg, info, plan):
-    """Single centre crop through the family's eval preset (CIFAR: the per-pixel mean)."""
+    """Single centre crop through the family's eval preset (CIFAR: the per-pixel mean).
+
+    The same images, batches and arithmetic as the training loop's validation: the same `load`
+    call (CIFAR decoded once, `cache=`), float32 scores and `metrics.top_k_hits`, so that
+    `--eval_only` on the best weights prints the top-1/top-5 recorded for that epoch."""
     _, eval_preset = inputs.presets(info.name, info.family)
     ds = inputs._data().load(cfg.val_data or cfg.data, plan.val_split, data_dir=cfg.data_dir,
                              preset=eval_preset, image_size=plan.image_size,
                              batch_size=cfg.batch_size or 128, shuffle=False,
-                             max_examples=plan.val_examples)
-    top1 = top5 = total = 0
+                             max_examples=plan.val_examples,
+                             cache=inputs.keeps_decoded(info.family))
+    top5 = min(5, plan.classes)
+    top1_hits = top5_hits = total = 0.0
     for images, labels in ds:
-        scores = keras.ops.convert_to_numpy(model(images, training=False))
-        top = np.argsort(-scores, axis=-1)[:, :min(5, scores.shape[-1])]
-        labels = labels.numpy()
-        top1 += int(np.sum(top[:, 0] == labels))
-        top5 += int(np.sum(np.any(top == labels[:, None], axis=1)))
-        total += len(labels)
-    return {"top1": top1 / max(total, 1), "top5": top5 / max(total, 1), "num_examples": total}
+        scores = tf.cast(model(images, training=False), tf.float32)
+        top1_hits += float(tf.reduce_sum(top_k_hits(labels, scores, 1)))
+        top5_hits += float(tf.reduce_sum(top_k_hits(labels, scores, top5)))
+        total += int(labels.shape[0])
+    n = max(total, 1)
+    return {"top1": top1_hits / n, "top5": top5_hits / n, "num_examples": int(total)}
 
 
 def evaluate(config=None, keras_model=None, **overrides):
