@@ -68,7 +68,7 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
          batch_size=None, shuffle=None, seed=None, input_context=None, repeat=False, cache=False,
          drop_remainder=False, max_examples=None, subset_seed=None, strict=False,
          num_parallel_calls=tf.data.AUTOTUNE, private_threads=None, labels_file=None,
-         label_offset=0):
+         label_offset=0, download=True):
     """A `tf.data.Dataset` of `(images, labels)`: float32 [B, H, W, 3] augmented and normalised,
     int32 [B] (no batch dimension when `batch_size` is None).
 
@@ -97,13 +97,15 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
         private_threads: size of a private thread pool for this pipeline.
         labels_file, label_offset: for flat folders + labels file; label_offset=1 also for
             TFRecords with 1-based labels (TensorFlow's build_imagenet_data.py).
+        download: a TFDS dataset missing from `data_dir` is downloaded and prepared first (as
+            `tfds.load`); False raises instead. Offline, either way: one line saying what to do.
     """
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
     if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
         raise ValueError(f"max_examples must be a positive integer or None; got {max_examples!r}.")
     source = sources.resolve(data, split, data_dir=data_dir, strict=strict,
-                             labels_file=labels_file, label_offset=label_offset)
+                             labels_file=labels_file, label_offset=label_offset, download=download)
     preset = build_preset(preset, data, source=source, split=split, data_dir=data_dir,
                           image_size=image_size, preset_options=preset_options)
     shuffle = preset.training if shuffle is None else shuffle

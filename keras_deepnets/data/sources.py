@@ -5,6 +5,7 @@
 and shuffled at the file level, which `pipeline.load` decodes and augments.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -13,7 +14,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_deepnets.data import files
+from keras_deepnets.data import files, tfds_prepare
 
 SPLIT_ALIASES = {"train": ("train",),
                  "validation": ("validation", "val", "test"),
@@ -223,12 +224,27 @@ class TFRecordSource(Source):
         return ds.map(self._parse, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+@contextlib.contextmanager
+def _absl_errors_only():
+    """TFDS's is_prepared() warns "Variant folder ... has no dataset_info.json" through absl for
+    every dataset not prepared yet, a line before the one that says what to do; hide it."""
+    from absl import logging as absl_logging
+
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(min(level, absl_logging.ERROR))  # absl: lower is quieter
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(level)
+
+
 class TFDSSource(Source):
-    """A prepared TFDS dataset, read with its images still encoded (decoded by the pipeline)."""
+    """A TFDS dataset, read with its images still encoded (decoded by the pipeline); prepared
+    first when missing, unless `download=False` (`tfds_prepare`)."""
 
     kind = "tfds"
 
-    def __init__(self, name, split, data_dir=None):
+    def __init__(self, name, split, data_dir=None, download=True):
         import tensorflow_datasets as tfds
 
         try:
@@ -238,16 +254,14 @@ class TFDSSource(Source):
                 f"data={name!r} is not an existing folder or TFRecord pattern, and not a TFDS "
                 f"dataset ({type(e).__name__}: {str(e).splitlines()[0]}). data must be a TFDS "
                 "name (e.g. 'cifar10', 'imagenet2012'), a folder or a TFRecord file pattern.") from None
-        if not self.builder.is_prepared():
-            message = (f"TFDS dataset {name!r} is not prepared in "
-                       f"{data_dir or tfds.core.constants.DATA_DIR} (this code never downloads). "
-                       "Prepare it first: `tfds build "
-                       f"{name}{' --data_dir ' + str(data_dir) if data_dir else ''}`.")
-            manual = getattr(self.builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
-            if manual:
-                message += (" It needs a manual download: " + " ".join(manual.split()) +
-                            f" Put the files in {self.builder._data_dir_root}/downloads/manual/.")
-            raise FileNotFoundError(message)
+        with _absl_errors_only():
+            prepared = self.builder.is_prepared()
+        if not prepared:
+            # As tfds.load: download and prepare a missing dataset unless told not to; manual
+            # downloads (ImageNet) and offline machines get one line saying what to do.
+            if not download or getattr(self.builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None):
+                raise tfds_prepare.not_prepared(self.builder)
+            tfds_prepare.download_and_prepare(self.builder)
         info = self.builder.info
         self.image_key = next((k for k, f in info.features.items()
                                if isinstance(f, tfds.features.Image)), None)
@@ -311,17 +325,20 @@ def _sliced(source, split, start, stop):
                         source.location, split)
 
 
-def resolve(data, split=None, *, data_dir=None, strict=False, labels_file=None, label_offset=0):
+def resolve(data, split=None, *, data_dir=None, strict=False, labels_file=None, label_offset=0,
+            download=True):
     """The `Source` for `data`: a folder, a TFRecord file pattern (or file), or a TFDS name.
 
-    `split` may carry a slice in TFDS's syntax, e.g. "train[:45000]" and "train[45000:]"."""
+    `split` may carry a slice in TFDS's syntax, e.g. "train[:45000]" and "train[45000:]".
+    A TFDS dataset missing from `data_dir` is downloaded and prepared, as `tfds.load` does,
+    unless `download=False`."""
     if isinstance(data, Source):
         return data
     match = _SLICE.match(split) if isinstance(split, str) else None
     if match and not (isinstance(data, str) and _TFDS_NAME.match(data)
                       and not os.path.exists(os.path.expanduser(data))):
         source = resolve(data, match["base"], data_dir=data_dir, strict=strict,
-                         labels_file=labels_file, label_offset=label_offset)
+                         labels_file=labels_file, label_offset=label_offset, download=download)
         start, stop = (int(v) if v else None for v in (match["start"], match["stop"]))
         return _sliced(source, split, start, stop)
     if not isinstance(data, (str, os.PathLike)):
@@ -337,7 +354,7 @@ def resolve(data, split=None, *, data_dir=None, strict=False, labels_file=None, 
     if os.path.isfile(path) or any(c in path for c in "*?["):
         return TFRecordSource(path, split, label_offset)
     if _TFDS_NAME.match(text) and not text.startswith(("/", ".", "~")):
-        return TFDSSource(text, split, data_dir)
+        return TFDSSource(text, split, data_dir, download)
     raise FileNotFoundError(f"data={text!r}: no such folder or file. data must be a TFDS name "
                             "(e.g. 'cifar10'), a folder or a TFRecord file pattern.")
 

@@ -26,6 +26,8 @@ def define_flags(model, family):
                         "a TFRecord pattern. Without it: synthetic data.")
     flags.DEFINE_string("val_data", None, "Validation data (with a TFRecord --data).")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
+    flags.DEFINE_bool("download", d.download, "Download and prepare a TFDS --data missing from "
+                      "--data_dir, as tfds.load does (--nodownload: fail instead).")
     flags.DEFINE_bool("use_synthetic_data", False, "Train on synthetic data of the right shape.")
     flags.DEFINE_integer("synthetic_examples", d.synthetic_examples, "Synthetic images per epoch.")
     flags.DEFINE_integer("max_examples", None, "Use only this many training images.")

@@ -20,6 +20,7 @@ class TrainConfig:
     data: str = None
     val_data: str = None
     data_dir: str = None
+    download: bool = True  # a TFDS name missing from data_dir is downloaded (as tfds.load)
     use_synthetic_data: bool = False
     synthetic_examples: int = 1024
     max_examples: int = None  # train on a subset of N images, the same every epoch (folders: a
@@ -145,6 +146,8 @@ def make_config(config=None, **overrides):
     _check_recipe_fields(cfg)
     if cfg.boundaries_in not in (None, "epochs", "steps"):
         raise ConfigError(f"boundaries_in must be 'epochs' or 'steps'; got {cfg.boundaries_in!r}.")
+    if not isinstance(cfg.download, bool):
+        raise ConfigError(f"download must be True or False; got {cfg.download!r}.")
     if cfg.eval_crops not in (1, 10):
         raise ConfigError(f"eval_crops must be 1 or 10; got {cfg.eval_crops!r}.")
     if cfg.validation_split < 0:
