@@ -10,10 +10,13 @@ Which preprocessing each model uses:
   torchvision.
 """
 
+import json
 import os
 
 import numpy as np
 from keras.applications import imagenet_utils
+
+from keras_deepnets.weight_files import keras_cache_dir
 
 MODES = ("caffe", "torch", "tf")
 
@@ -37,10 +40,6 @@ def imagenet_wnids():
 def imagenet_class_names():
     """wnid -> readable name, from keras.applications' class index when it is in Keras's cache
     (`$KERAS_HOME/models/imagenet_class_index.json`); otherwise the wnids stand for names."""
-    import json
-
-    from keras_deepnets.weights import keras_cache_dir
-
     path = os.path.join(keras_cache_dir(), "imagenet_class_index.json")
     if os.path.isfile(path):
         with open(path) as f:

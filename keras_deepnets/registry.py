@@ -1,5 +1,11 @@
 """One registry of named models, used by the command lines, the tuner and the tests.
 
+A leaf module: it imports nothing of the package. The constructors register themselves here
+(`models/resnet.py` and `models/vgg.py`, beside their definitions, as timm's `@register_model`
+does), so the registry never imports the models and the models never import what imports them.
+Importing anything under `keras_deepnets` runs the package's `__init__`, which imports the
+models: by the time any code can call `get_model`, every model is registered.
+
 Example:
     >>> import keras_deepnets
     >>> "resnet56" in keras_deepnets.list_models()
@@ -8,10 +14,9 @@ Example:
 """
 
 import dataclasses
-import functools
 
-from keras_deepnets.models import resnet, vgg
-from keras_deepnets.models import specs
+# family -> (input size, classes) the family's models are made for.
+FAMILIES = {"imagenet": (224, 1000), "cifar": (32, 10)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +25,7 @@ class ModelInfo:
 
     name: str
     constructor: object
-    kwargs: dict
+    kwargs: dict  # the registered defaults; get_model's keyword arguments override them
     family: str  # "imagenet" or "cifar": the input size, classes and recipe it was made for
     input_size: int
     classes: int
@@ -29,23 +34,38 @@ class ModelInfo:
 _REGISTRY = {}
 
 
-def register_model(name, constructor, family, **kwargs):
-    """Adds `name` -> `constructor(**kwargs)`; names are lower case and unique."""
+def register_model(name, constructor=None, family=None, **defaults):
+    """Registers `name` -> `constructor(**defaults)` and returns `constructor`.
+
+    `register_model("resnet56", ResNet56, "cifar")` registers at once; without a constructor it
+    returns a decorator: `@register_model("resnet56", family="cifar")`. Names are lower case and
+    unique; `family` is "imagenet" or "cifar".
+    """
+    if not isinstance(name, str) or not name or name != name.lower():
+        raise ValueError(f"A model name is a non-empty lower-case string; got {name!r}.")
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}; got {family!r} for {name!r}.")
+    if constructor is None:
+        return lambda fn: register_model(name, fn, family, **defaults)
+    if not callable(constructor):
+        raise ValueError(f"The constructor of {name!r} must be callable; got {constructor!r}.")
     if name in _REGISTRY:
         raise ValueError(f"A model named {name!r} is already registered.")
-    size, classes = (224, 1000) if family == "imagenet" else (32, 10)
-    _REGISTRY[name] = ModelInfo(name, constructor, dict(kwargs), family, size, classes)
+    size, classes = FAMILIES[family]
+    _REGISTRY[name] = ModelInfo(name, constructor, dict(defaults), family, size, classes)
     return constructor
 
 
 def list_models(family=None):
     """Sorted registry names, optionally only one family ("imagenet" or "cifar")."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family must be None or one of {sorted(FAMILIES)}; got {family!r}.")
     return sorted(n for n, info in _REGISTRY.items() if family in (None, info.family))
 
 
 def model_info(name):
     """The `ModelInfo` of `name`; ValueError listing the valid names when unknown."""
-    key = name.lower() if isinstance(name, str) else name
+    key = name.lower() if isinstance(name, str) else None
     if key not in _REGISTRY:
         raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(list_models())}.")
     return _REGISTRY[key]
@@ -56,17 +76,3 @@ def get_model(name, **kwargs):
     registered defaults, e.g. `get_model("resnet56", shortcut="B")`)."""
     info = model_info(name)
     return info.constructor(**{**info.kwargs, **kwargs})
-
-
-for _depth in specs.IMAGENET_RESNETS:
-    register_model(f"resnet{_depth}", getattr(resnet, f"ResNet{_depth}"), "imagenet")
-    register_model(f"plain{_depth}", getattr(resnet, f"Plain{_depth}"), "imagenet")
-for _depth in specs.CIFAR_DEPTHS:
-    register_model(f"resnet{_depth}", getattr(resnet, f"ResNet{_depth}"), "cifar")
-    register_model(f"plain{_depth}", getattr(resnet, f"Plain{_depth}"), "cifar")
-for _label in ("VGG11", "VGG11_LRN", "VGG13", "VGG16C", "VGG16", "VGG19"):
-    register_model(_label.lower(), getattr(vgg, _label), "imagenet")
-    if _label != "VGG11_LRN":  # LRN and BN are alternatives; the paper dropped LRN anyway
-        register_model(_label.lower() + "_bn", getattr(vgg, _label), "imagenet", batch_norm=True)
-for _config, (_name, _) in vgg.CIFAR_VGGS.items():  # the `vgg` experiment's CIFAR-sized VGGs
-    register_model(_name, functools.partial(vgg.cifar_vgg, _config), "cifar")

@@ -6,6 +6,8 @@ conv-BN, add the shortcut, then ReLU. Layer names follow keras.applications
 so that weights can be copied by name.
 """
 
+import dataclasses
+
 from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
@@ -26,14 +28,25 @@ def normalize_shortcut(shortcut):
     )
 
 
+@dataclasses.dataclass(frozen=True)
 class BlockOptions:
-    """Settings every block of one network shares (so block signatures stay short)."""
+    """Settings every block of one network shares (so block signatures stay short).
 
-    def __init__(self, shortcut="B", stride_in_1x1=True, bn_epsilon=1e-5, bn_momentum=0.9):
-        self.shortcut = normalize_shortcut(shortcut)
-        self.stride_in_1x1 = bool(stride_in_1x1)
-        self.bn_epsilon = float(bn_epsilon)
-        self.bn_momentum = float(bn_momentum)
+    Frozen: every block of a network must see the same settings, so they are decided once,
+    before the first block is built (`dataclasses.replace` makes a changed copy).
+    """
+
+    shortcut: str | None = "B"
+    stride_in_1x1: bool = True
+    bn_epsilon: float = 1e-5
+    bn_momentum: float = 0.9
+
+    def __post_init__(self):
+        # Normalised on the way in; a frozen dataclass sets its own fields via object.__setattr__.
+        object.__setattr__(self, "shortcut", normalize_shortcut(self.shortcut))
+        object.__setattr__(self, "stride_in_1x1", bool(self.stride_in_1x1))
+        object.__setattr__(self, "bn_epsilon", float(self.bn_epsilon))
+        object.__setattr__(self, "bn_momentum", float(self.bn_momentum))
 
 
 def conv_bn(x, filters, kernel_size, stride, name, opts, relu):
@@ -49,7 +62,7 @@ def conv_bn(x, filters, kernel_size, stride, name, opts, relu):
     x = layers.Conv2D(filters, kernel_size, strides=stride, padding=padding, use_bias=False,
                       kernel_initializer="he_normal", name=name + "_conv")(x)
     x = BatchNormalization(epsilon=opts.bn_epsilon, momentum=opts.bn_momentum,
-                                  name=name + "_bn")(x)
+                           name=name + "_bn")(x)
     if relu:
         x = layers.Activation("relu", name=name + "_relu")(x)
     return x

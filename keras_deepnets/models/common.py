@@ -6,15 +6,27 @@ import sys
 
 import keras
 
+from keras_deepnets import pretrained, weight_files
+
 POOLINGS = (None, "avg", "max")
 
 
+def pretrained_row(arch_key, weights):
+    """The `pretrained` table's row that `weights` asks for, for the architecture `arch_key`
+    (a registry name such as "resnet50", or None when the architecture is none of them); None
+    when `weights` names no pretrained weights (None or a file) or this architecture has none."""
+    if arch_key is None or not pretrained.is_pretrained_name(weights):
+        return None
+    return pretrained.find(arch_key, weights)
+
+
 def check_contract(*, include_top, weights, input_shape, pooling, classes, classifier_activation,
-                   imagenet_ok, model_label):
+                   pretrained_weights, model_label):
     """Validates the contract's arguments before any layer is built.
 
-    `imagenet_ok` says whether `weights="imagenet"` exists for this model (keras.applications has
-    them for VGG16/19 and ResNet50/101/152 only).
+    `pretrained_weights` is `pretrained_row(...)` for this model: the row of the pretrained
+    weights `weights` names (keras.applications has ImageNet weights for VGG16/19 and
+    ResNet50/101/152 only), or None.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of None, 'avg', 'max'; got {pooling!r}.")
@@ -22,32 +34,33 @@ def check_contract(*, include_top, weights, input_shape, pooling, classes, class
         raise ValueError(f"include_top must be True or False; got {include_top!r}.")
     if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
-    if weights == "imagenet":
-        if not imagenet_ok:
-            from keras_deepnets.weights import IMAGENET_WEIGHTS
-
+    if pretrained.is_pretrained_name(weights):
+        if pretrained_weights is None:
             raise ValueError(
-                f"{model_label} has no ImageNet weights. Models with weights='imagenet': "
-                f"{', '.join(sorted(IMAGENET_WEIGHTS))}. Use weights=None or a .weights.h5 path."
+                f"{model_label} has no ImageNet weights for weights={weights!r}. Models with "
+                f"weights={weights!r}: {', '.join(pretrained.models_with(weights))}. Use "
+                "weights=None or a .weights.h5 path."
             )
         if include_top and classes != 1000:
             raise ValueError(
-                f"weights='imagenet' with include_top=True needs classes=1000; got classes={classes}."
-                " Use include_top=False to put your own classifier on the ImageNet features."
+                f"weights={weights!r} with include_top=True needs classes=1000; got "
+                f"classes={classes}. Use include_top=False to put your own classifier on the "
+                "ImageNet features."
             )
         if classifier_activation not in (None, "softmax") and include_top:
             raise ValueError(
-                "With weights='imagenet', classifier_activation must be None or 'softmax'; "
+                f"With weights={weights!r}, classifier_activation must be None or 'softmax'; "
                 f"got {classifier_activation!r}."
             )
         if input_shape is not None and len(input_shape) == 3 and input_shape[-1] != 3:
             raise ValueError(
-                f"weights='imagenet' needs 3 input channels (RGB); got input_shape={input_shape}."
+                f"weights={weights!r} needs 3 input channels (RGB); got input_shape={input_shape}."
             )
     elif weights is not None:
         if not isinstance(weights, (str, os.PathLike)):
             raise ValueError(
-                f"weights must be None, 'imagenet' or a path to a .weights.h5 file; got {weights!r}."
+                "weights must be None, 'imagenet' or a path to a .weights.h5 file; "
+                f"got {weights!r}."
             )
         if not os.path.isfile(weights):
             raise ValueError(
@@ -117,15 +130,13 @@ def model_inputs(inputs, source):
     return keras.utils.get_source_inputs(source) if source is not None else inputs
 
 
-def finish(model, weights, imagenet_key):
-    """Loads `weights` into a freshly built model: ImageNet weights through keras.applications
-    (`imagenet_key` names which), or a `.weights.h5` file."""
-    from keras_deepnets import weights as weights_lib
-
-    if weights == "imagenet":
-        weights_lib.load_imagenet_weights(model, imagenet_key)
+def finish(model, weights, pretrained_weights):
+    """Loads `weights` into a freshly built model: the pretrained weights of the `pretrained`
+    table's row `pretrained_weights` (when `weights` named them), or a `.weights.h5` file."""
+    if pretrained_weights is not None:
+        weight_files.load_pretrained(model, pretrained_weights)
     elif weights is not None:
-        weights_lib.load_weights_file(model, weights)
+        weight_files.load_weights_file(model, weights)
 
 
 class DeepNet(keras.Model):

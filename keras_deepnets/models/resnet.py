@@ -10,19 +10,50 @@ Example:
     True
 """
 
+import dataclasses
+import numbers
+
 import keras
 from keras import layers
 
 from keras_deepnets.models import specs
 from keras_deepnets.models.blocks import BLOCKS, STEMS, BlockOptions, stage
 from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish,
-                                          graph_recursion_limit, make_input, model_inputs, pool)
+                                          graph_recursion_limit, make_input, model_inputs, pool,
+                                          pretrained_row)
+from keras_deepnets.registry import register_model
 
-# keras.applications has ImageNet weights for these (block, stage_depths) with the paper's layout.
-_IMAGENET_WEIGHTS_ARCHS = {("bottleneck", specs.IMAGENET_RESNETS[d][1]): f"resnet{d}"
-                           for d in (50, 101, 152)}
-# keras.applications' ResNets were built with this epsilon; their weights expect it.
-KERAS_APPLICATIONS_BN_EPSILON = 1.001e-5
+# The paper's ImageNet (block, stage_depths) -> registry name: the key of the `pretrained` table
+# that says which weights exist for the architecture (keras.applications': ResNet-50/101/152).
+_PAPER_IMAGENET_ARCHS = {(block, depths): f"resnet{d}"
+                         for d, (block, depths) in specs.IMAGENET_RESNETS.items()}
+# BN epsilon when neither the caller nor pretrained weights ask for another (PyTorch's and
+# Caffe's); momentum 0.9 in Keras's convention is their 0.1.
+DEFAULT_BN_EPSILON = 1e-5
+
+
+def _paper_arch_key(block, stage_depths, stage_filters, stem, stem_filters, opts):
+    """The registry name of the paper's ImageNet ResNet this architecture is, or None: only that
+    layout (option B shortcuts, stride on the 1x1, 64-wide stem and stages) can take its
+    pretrained weights."""
+    if (stem == "imagenet" and opts.shortcut == "B" and opts.stride_in_1x1
+            and stage_filters == specs.IMAGENET_STAGE_FILTERS and stem_filters == 64):
+        return _PAPER_IMAGENET_ARCHS.get((block, stage_depths))
+    return None
+
+
+def _bn_epsilon(requested, row):
+    """The BN epsilon to build with: an explicit `bn_epsilon`, else the one the pretrained weights
+    `row` were trained with (keras.applications' 1.001e-5), else `DEFAULT_BN_EPSILON`.
+    An explicit one that differs from the weights' is a ValueError (see `Pretrained`)."""
+    if requested is not None and (isinstance(requested, bool)
+                                  or not isinstance(requested, numbers.Real) or requested <= 0):
+        raise ValueError(f"bn_epsilon must be a positive number, or None for the default "
+                         f"({DEFAULT_BN_EPSILON}, or the pretrained weights' own); "
+                         f"got {requested!r}.")
+    if row is None:
+        return DEFAULT_BN_EPSILON if requested is None else float(requested)
+    return row.bn_epsilon_for(requested, DEFAULT_BN_EPSILON)
 
 
 def _check_int_tuple(value, what):
@@ -32,7 +63,8 @@ def _check_int_tuple(value, what):
         values = None
     if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                              for v in values):
-        raise ValueError(f"{what} must be a non-empty sequence of positive integers; got {value!r}.")
+        raise ValueError(f"{what} must be a non-empty sequence of positive integers; "
+                         f"got {value!r}.")
     return values
 
 
@@ -50,13 +82,16 @@ class ResNetModel(DeepNet):
             "C" projection everywhere, None for the plain network.
         stride_in_1x1: bottleneck stride on the first 1x1 (paper) or, if False, on the 3x3 (v1.5).
         bn_epsilon, bn_momentum: BatchNormalization settings (momentum in Keras's convention).
+            `bn_epsilon=None` (default) is 1e-5, or the pretrained weights' own epsilon when
+            `weights` names some (1.001e-5 for keras.applications'); an explicit one that differs
+            from the weights' raises ValueError.
         include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
         name: as in keras.applications. `classes` defaults to 1000 (ImageNet stem) or 10 (CIFAR).
     """
 
     def __init__(self, block="basic", stage_depths=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512),
                  stem="imagenet", stem_filters=None, shortcut="B", stride_in_1x1=True,
-                 bn_epsilon=1e-5, bn_momentum=0.9, include_top=True, weights=None,
+                 bn_epsilon=None, bn_momentum=0.9, include_top=True, weights=None,
                  input_tensor=None, input_shape=None, pooling=None, classes=None,
                  classifier_activation="softmax", name="resnet", **kwargs):
         if block not in BLOCKS:
@@ -71,17 +106,14 @@ class ResNetModel(DeepNet):
         stem_filters = stage_filters[0] if stem_filters is None else int(stem_filters)
         if classes is None:
             classes = 1000 if stem == "imagenet" else 10
-        opts = BlockOptions(shortcut, stride_in_1x1, bn_epsilon, bn_momentum)
-        imagenet_key = None
-        if (stem == "imagenet" and opts.shortcut == "B" and opts.stride_in_1x1
-                and stage_filters == specs.IMAGENET_STAGE_FILTERS and stem_filters == 64):
-            imagenet_key = _IMAGENET_WEIGHTS_ARCHS.get((block, stage_depths))
+        opts = BlockOptions(shortcut, stride_in_1x1, DEFAULT_BN_EPSILON, bn_momentum)
+        row = pretrained_row(_paper_arch_key(block, stage_depths, stage_filters, stem,
+                                             stem_filters, opts), weights)
         check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
                        pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation,
-                       imagenet_ok=imagenet_key is not None, model_label=name)
-        if weights == "imagenet":
-            opts.bn_epsilon = KERAS_APPLICATIONS_BN_EPSILON
+                       pretrained_weights=row, model_label=name)
+        opts = dataclasses.replace(opts, bn_epsilon=_bn_epsilon(bn_epsilon, row))
         stem_fn, stem_stride = STEMS[stem]
         total_stride = stem_stride * 2 ** (len(stage_depths) - 1)
         inputs, source = make_input(input_tensor, input_shape,
@@ -106,26 +138,30 @@ class ResNetModel(DeepNet):
                        bn_momentum=opts.bn_momentum, include_top=include_top,
                        input_shape=tuple(inputs.shape[1:]), pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)
-        finish(self, weights, imagenet_key)
+        finish(self, weights, row)
 
 
 ResNet = ResNetModel  # the generic builder under its short name
 
 
 def _constructor(depth, plain):
-    """Makes the named constructor for one depth of the ResNet paper (no per-depth code)."""
+    """Makes the named constructor for one depth of the ResNet paper (no per-depth code) and
+    registers it as "resnet<depth>" / "plain<depth>" in the family of its stem's dataset."""
     if depth in specs.IMAGENET_RESNETS:
         block, depths = specs.IMAGENET_RESNETS[depth]
-        filters, stem, classes, default_shortcut = specs.IMAGENET_STAGE_FILTERS, "imagenet", 1000, "B"
+        filters, stem, classes = specs.IMAGENET_STAGE_FILTERS, "imagenet", 1000
+        default_shortcut = "B"
     else:
         n = specs.cifar_blocks_per_stage(depth)
         block, depths = "basic", (n,) * 3
         filters, stem, classes, default_shortcut = specs.CIFAR_STAGE_FILTERS, "cifar", 10, "A"
     prefix = "Plain" if plain else "ResNet"
+    default_name = f"{prefix.lower()}{depth}"
 
+    @register_model(default_name, family=stem)
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=classes, classifier_activation="softmax",
-                    name=f"{prefix.lower()}{depth}", **kwargs):
+                    name=default_name, **kwargs):
         if plain:
             if kwargs.get("shortcut") is not None:
                 raise ValueError(f"{prefix}{depth} has no shortcuts; use ResNet{depth}"
@@ -150,9 +186,12 @@ def _constructor(depth, plain):
     return constructor
 
 
-ResNet18, ResNet34, ResNet50, ResNet101, ResNet152 = (_constructor(d, False) for d in (18, 34, 50, 101, 152))
+# One constructor per depth of the spec tables, each registered as it is made.
+ResNet18, ResNet34, ResNet50, ResNet101, ResNet152 = (
+    _constructor(d, False) for d in specs.IMAGENET_RESNETS)
 ResNet20, ResNet32, ResNet44, ResNet56, ResNet110, ResNet1202 = (
     _constructor(d, False) for d in specs.CIFAR_DEPTHS)
-Plain18, Plain34, Plain50, Plain101, Plain152 = (_constructor(d, True) for d in (18, 34, 50, 101, 152))
+Plain18, Plain34, Plain50, Plain101, Plain152 = (
+    _constructor(d, True) for d in specs.IMAGENET_RESNETS)
 Plain20, Plain32, Plain44, Plain56, Plain110, Plain1202 = (
     _constructor(d, True) for d in specs.CIFAR_DEPTHS)

@@ -7,17 +7,22 @@ Example:
     ['fc2', 'fc2_dropout', 'predictions']
 """
 
+import functools
+
 import keras
 from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish, make_input,
-                                          model_inputs, pool)
+                                          model_inputs, pool, pretrained_row)
 from keras_deepnets.models.layers import LocalResponseNormalization
 from keras_deepnets.models.specs import VGG_CONFIGS
+from keras_deepnets.registry import register_model
 
-# keras.applications has ImageNet weights for these configs (without batch norm).
-_IMAGENET_WEIGHTS_CONFIGS = {"D": "vgg16", "E": "vgg19"}
+# Config letter -> registry name of the paper's network without batch norm: the key of the
+# `pretrained` table that says which weights exist (keras.applications': VGG16 and VGG19).
+_PAPER_CONFIGS = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16c", "D": "vgg16",
+                  "E": "vgg19"}
 
 
 def parse_config(config):
@@ -74,13 +79,13 @@ class VGGModel(DeepNet):
         key = config.upper() if isinstance(config, str) else None
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
-        imagenet_key = None if batch_norm else _IMAGENET_WEIGHTS_CONFIGS.get(key)
+        row = pretrained_row(None if batch_norm else _PAPER_CONFIGS.get(key), weights)
         check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
                        pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation,
-                       imagenet_ok=imagenet_key is not None, model_label=name)
-        if weights == "imagenet" and include_top and input_shape not in (None, (224, 224, 3)):
-            raise ValueError("weights='imagenet' with include_top=True needs input_shape "
+                       pretrained_weights=row, model_label=name)
+        if row is not None and include_top and input_shape not in (None, (224, 224, 3)):
+            raise ValueError(f"weights={weights!r} with include_top=True needs input_shape "
                              f"(224, 224, 3) (the FC layers fix it); got {input_shape}.")
         inputs, source = make_input(input_tensor, input_shape, default_size=224,
                                     min_size=2 ** len(table), include_top=include_top,
@@ -116,13 +121,16 @@ class VGGModel(DeepNet):
                        include_top=include_top, input_shape=tuple(inputs.shape[1:]),
                        pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)
-        finish(self, weights, imagenet_key)
+        finish(self, weights, row)
 
 
 VGG = VGGModel  # the generic builder under its short name
 
 
 def _constructor(config, label, depth):
+    """Makes the named constructor of one config of Table 1 and registers it, and its batch-norm
+    variant "<label>_bn" (not for A-LRN: LRN and BN are alternatives; the paper dropped LRN)."""
+
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax", name=None,
                     batch_norm=False, **kwargs):
@@ -138,6 +146,9 @@ def _constructor(config, label, depth):
         f"VGG config {config} of the VGG paper's Table 1 ({depth} weight layers).\n\n"
         "keras.applications' arguments, plus `batch_norm=False` and `dropout=0.5`.\n\n"
         f"Example:\n    >>> model = keras_deepnets.{label}(weights=None)\n")
+    register_model(label.lower(), constructor, "imagenet")
+    if "LRN" not in config:
+        register_model(label.lower() + "_bn", constructor, "imagenet", batch_norm=True)
     return constructor
 
 
@@ -171,3 +182,7 @@ def cifar_vgg(config, classes=10, input_shape=None, classifier_activation="softm
                          classifier_activation=classifier_activation)
     # One flat functional model (not a nested one), so it saves, loads and exports as any other.
     return keras.Model(features.inputs, outputs, name=name)
+
+
+for _config, (_name, _) in CIFAR_VGGS.items():  # the registry's names of the CIFAR-sized VGGs
+    register_model(_name, functools.partial(cifar_vgg, _config), "cifar")
