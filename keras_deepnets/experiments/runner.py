@@ -15,7 +15,13 @@ import os
 import re
 import time
 
+import keras
+
+from keras_deepnets import training
+from keras_deepnets.data import describe
+from keras_deepnets.experiments import report  # matplotlib is imported by its plot, not here
 from keras_deepnets.experiments.definitions import get_experiment
+from keras_deepnets.training.inputs import VAL_SPLITS
 
 RECORD_VERSION = 1
 
@@ -45,9 +51,6 @@ def _check_data(data, data_dir):
     if not data or not isinstance(data, str):
         raise ValueError("data is required: a folder with train/ and test/ class folders (e.g. "
                          "the CIFAR-10 JPEG copy) or the TFDS name 'cifar10'.")
-    from keras_deepnets.data import describe
-    from keras_deepnets.training.inputs import VAL_SPLITS
-
     try:
         describe(data, split="train", data_dir=data_dir)
     except (ValueError, FileNotFoundError, OSError) as e:
@@ -137,8 +140,6 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
         verbose: the training core's verbosity (0 silent, 2 one line per epoch).
         train_overrides: any other `TrainConfig` field (e.g. `lr=0.05`), recorded in the flags.
     """
-    from keras_deepnets.experiments import report  # matplotlib only when it is needed
-
     experiment = get_experiment(name)
     _check_positive_int("budget", budget)
     _check_positive_int("repeats", repeats)
@@ -151,7 +152,8 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
     try:
         os.makedirs(output_dir, exist_ok=True)
     except OSError as e:
-        raise ValueError(f"output_dir {output_dir!r} cannot be created ({e.strerror or e}).") from None
+        raise ValueError(f"output_dir {output_dir!r} cannot be created "
+                         f"({e.strerror or e}).") from None
 
     flags = {"experiment": experiment.name, "data": data, "data_dir": data_dir, "budget": budget,
              "repeats": repeats, "series": [s.label for s in chosen], "max_examples": max_examples,
@@ -163,10 +165,6 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
         "version": RECORD_VERSION, "experiment": experiment.name, "title": experiment.title,
         "source": experiment.source, "flags": flags, "runs": [], "wall_seconds": 0.0}
     done = {(r["label"], r["repeat"]) for r in record["runs"]}
-
-    import keras
-
-    from keras_deepnets import training
 
     for s in chosen:
         for repeat in range(repeats):

@@ -11,6 +11,9 @@ import sys
 
 from absl import flags
 
+# Not deferred to keep --help fast: importing this module has already run the `tuning` and
+# `training` packages' __init__ (keras_tuner, TensorFlow), so a deferred import would save nothing.
+from keras_deepnets import training, tuning
 from keras_deepnets.training import cli as training_cli
 
 FLAGS = flags.FLAGS
@@ -76,8 +79,6 @@ def fixed_hyperparameters():
 
 
 def hypermodel_from_flags():
-    from keras_deepnets import tuning
-
     kwargs = {"blocks": FLAGS.blocks, "shortcuts": FLAGS.shortcuts,
               "widths": [_number(w, "--widths") for w in FLAGS.widths],
               "lr_range": FLAGS.lr_range, "weight_decay_range": FLAGS.weight_decay_range}
@@ -101,8 +102,6 @@ def _number(text, flag, cast=float):
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
-    from keras_deepnets import training, tuning  # after flag parsing: --help stays fast
-
     try:
         hypermodel = hypermodel_from_flags()
         config = training_cli.config_from_flags().replace(

@@ -22,6 +22,7 @@ import contextlib
 
 import keras_tuner as kt
 
+from keras_deepnets import registry
 from keras_deepnets.models import ResNet, specs
 from keras_deepnets.models.blocks import BLOCKS, normalize_shortcut
 
@@ -147,8 +148,6 @@ class ResNetHyperModel(kt.HyperModel):
     def registry_name(self, hp):
         """The registry model whose recipe (and input size, classes) the trial trains with:
         the paper's network of the same depth when there is one (ResNet-110's warm-up)."""
-        from keras_deepnets import registry
-
         name = f"resnet{self.describe(hp)['depth']}"
         if name in registry.list_models(self.family):
             return name
