@@ -1,4 +1,4 @@
-"""BatchNormalization that calls TensorFlow's fused kernel, for speed, and is Keras's layer otherwise.
+"""BatchNormalization that calls TensorFlow's fused kernel, for speed; Keras's layer otherwise.
 
 Why: Keras 3's BatchNormalization computes the moments with separate reductions and normalises
 with elementwise ops on every backend; Keras 2 (tf.keras) called `FusedBatchNormV3`, which oneDNN

@@ -55,7 +55,8 @@ class ZeroPadShortcut(keras.layers.Layer):
         extra = self.filters - ops.shape(x)[-1]
         if extra < 0:
             raise ValueError(
-                f"Option A shortcut cannot shrink channels from {ops.shape(x)[-1]} to {self.filters}."
+                f"Option A shortcut cannot shrink channels from {ops.shape(x)[-1]} to "
+                f"{self.filters}."
             )
         return ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra]]) if extra else x
 
