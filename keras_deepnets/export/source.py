@@ -13,7 +13,7 @@ import keras
 # Importing anything under keras_deepnets runs the package's __init__ first, which registers its
 # layers and models with Keras: `.keras` files load without a further import here.
 from keras_deepnets.registry import get_model, model_info
-from keras_deepnets.weights import load_weights_file
+from keras_deepnets.weight_files import load_weights_file
 
 
 class ExportError(ValueError):
