@@ -15,6 +15,7 @@ The rounds alternate between the two; the table shows each one's best round. The
 `speedup: X.XXx` (keras_deepnets over the baseline).
 """
 
+import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
 import sys
 import time
@@ -22,7 +23,6 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402

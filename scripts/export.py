@@ -12,13 +12,13 @@ split of the representative data) and prints max |difference| from the Keras mod
 agreement, file size and latency per image.
 """
 
+import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
 import sys
 
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_deepnets import export  # noqa: E402
 from keras_deepnets.export import inputs  # noqa: E402

@@ -7,6 +7,7 @@
 sub-folders. Shards already complete are skipped, so an interrupted run can be resumed.
 """
 
+import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
 import sys
 

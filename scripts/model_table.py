@@ -4,6 +4,7 @@
     python scripts/model_table.py --models=resnet18,resnet50
 """
 
+import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 from absl import app, flags
 
 import keras_deepnets as kd

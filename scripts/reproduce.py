@@ -10,6 +10,7 @@ Experiments: degradation (ResNet paper Fig. 1, Fig. 6 left), residual (Fig. 6 mi
 at 50% and 75% of it. Running the same command again resumes and re-draws the outputs.
 """
 
+import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import sys
 
 from absl import app, flags

@@ -6,6 +6,7 @@ Without --data it trains on synthetic data of the right shape, to show the loop 
 All flags: --helpfull; the same settings from Python: keras_deepnets.training.train(...).
 """
 
+import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 from absl import app
 
 from keras_deepnets.training import cli

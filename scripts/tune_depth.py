@@ -9,6 +9,7 @@ with KERASTUNER_TUNER_ID=chief|tuner0|tuner1..., KERASTUNER_ORACLE_IP, KERASTUNE
 Re-running the command resumes an interrupted search. All flags: --helpfull.
 """
 
+import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 from absl import app
 
 from keras_deepnets.tuning import cli

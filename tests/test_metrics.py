@@ -1,4 +1,4 @@
-"""`metrics.top_k_hits`: in_top_k's tie rule, whatever the class order, in and out of tf.function."""
+"""`metrics.top_k_hits`: in_top_k's tie rule whatever the class order, also in tf.function."""
 
 import numpy as np
 import pytest

@@ -1,0 +1,85 @@
+"""Imported first by every script: TensorFlow starts without its pages of C++ start-up logs.
+
+    import _quiet_tf  # noqa: F401  (before anything imports TensorFlow)
+
+Why more than `TF_CPP_MIN_LOG_LEVEL`: TensorFlow 2.21 reads that variable when it is imported,
+but some of its libraries log while they load, before absl::InitializeLog() runs, and those
+lines ("oneDNN custom operations are on", "Could not find cuda drivers", printed twice) ignore
+it at every level. So TensorFlow is imported here, and its devices listed, with the process's
+stderr (file descriptor 2) going to a temporary file; then the lines the level allows are
+written out:
+- `TF_CPP_MIN_LOG_LEVEL` defaults to 2 (errors only) here; a value the user sets wins, and 0
+  shows everything exactly as TensorFlow printed it.
+- lines are kept by their severity letter (I, W, E, F) as TF_CPP_MIN_LOG_LEVEL would keep them
+  (1 hides I, 2 hides W, 3 hides E); continuation lines follow their message.
+- `failed call to cuInit` is dropped too (below level 0) when TensorFlow said just before that
+  this machine has no CUDA driver: it is the expected consequence, not news. On a machine with
+  a driver, a failing cuInit is kept.
+Python's own stderr (warnings, absl's Python logging) is not redirected meanwhile.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+# absl's prefix: severity, MMDD, time (before InitializeLog: 00:00:<seconds since 1970>), thread,
+# file:line. E.g. "I0000 00:00:1796192029.687202    4964 port.cc:153] oneDNN custom operations"
+_CPP_LINE = re.compile(r"^([IWEF])\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\] ")
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_NO_DRIVER = "Could not find cuda drivers on your machine"
+
+
+def _level():
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def filter_lines(text, level):
+    """The lines of TensorFlow's captured start-up output that `level` keeps (see above)."""
+    kept, keep_current, no_driver = [], True, _NO_DRIVER in text
+    for line in text.splitlines(keepends=True):
+        if line.startswith(_BANNER):  # it only announces the lines that follow
+            continue
+        match = _CPP_LINE.match(line)
+        if match:
+            keep_current = _SEVERITY[match.group(1)] >= level and not (
+                no_driver and "failed call to cuInit" in line)
+        # Any other line continues the message above it (or stands alone, kept, at the top).
+        if keep_current:
+            kept.append(line)
+    return "".join(kept)
+
+
+def _import_tensorflow_quietly(level):
+    sys.stderr.flush()
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        sys.stderr = open(saved, "w", buffering=1, closefd=False)  # Python's lines still show
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # cuInit logs here, not at the first op
+        finally:
+            sys.stderr.flush()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            sys.stderr.write(filter_lines(capture.read().decode(errors="replace"), level))
+            sys.stderr.flush()
+
+
+def quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    level = _level()
+    if level > 0 and "tensorflow" not in sys.modules:
+        _import_tensorflow_quietly(level)
+
+
+quiet_tensorflow()
