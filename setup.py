@@ -21,6 +21,9 @@ setup(
         # KerasTuner's Bayesian oracle imports scikit-learn's Gaussian process; peak memory per trial.
         "scikit-learn>=1.3",
         "psutil>=5.9",
+        # Training writes TensorBoard event files (and --profile traces); TF 2.21's wheel no
+        # longer installs tensorboard, so without this nothing can show them.
+        "tensorboard>=2.16",
     ],
     extras_require={
         "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10",
