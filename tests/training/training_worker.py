@@ -1,6 +1,10 @@
-"""`python worker.py OUT NUM_CPU_DEVICES RUNS_JSON`: the fresh process of helpers.run_configs."""
+"""`python worker.py OUT NUM_CPU_DEVICES RUNS_JSON`: the fresh process of helpers.run_configs.
+
+A multi-worker run that loses a peer ends as the scripts end it: one line, `error: ...`, exit
+status 1 (the fault tests read that line)."""
 
 import json
+import os
 import pathlib
 import sys
 
@@ -9,20 +13,31 @@ import numpy as np
 
 def main(out, num_cpu_devices, runs):
     from keras_deepnets import training
+    from keras_deepnets.training import strategy
 
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if int(num_cpu_devices) > 1:
         training.configure_cpu_devices(int(num_cpu_devices))
     for i, kwargs in enumerate(runs):
-        result = training.train(**kwargs)
-        model = result.model
-        bn = [v for v in model.non_trainable_weights if "moving" in v.path]
-        np.savez(out / f"{i}.npz", *[np.asarray(v.numpy()) for v in model.trainable_weights],
-                 *[np.asarray(v.numpy()) for v in bn])
-        (out / f"{i}.json").write_text(json.dumps({
-            "losses": [s["loss"] for s in result.steps], "history": result.history,
-            "n_trainable": len(model.trainable_weights), "n_bn": len(bn)}, default=float))
+        backup = os.path.join(kwargs.get("model_dir") or "", "backup")
+        try:
+            with strategy.worker_failure_guard(backup_dir=backup):
+                result = training.train(**kwargs)
+        except strategy.WorkerLost as e:
+            sys.exit(f"error: {e}")
+        _save(out, i, result)
+
+
+def _save(out, i, result):
+    """The final weights (trainable, then BN moving statistics) and the step losses."""
+    model = result.model
+    bn = [v for v in model.non_trainable_weights if "moving" in v.path]
+    np.savez(out / f"{i}.npz", *[np.asarray(v.numpy()) for v in model.trainable_weights],
+             *[np.asarray(v.numpy()) for v in bn])
+    (out / f"{i}.json").write_text(json.dumps({
+        "losses": [s["loss"] for s in result.steps], "history": result.history,
+        "n_trainable": len(model.trainable_weights), "n_bn": len(bn)}, default=float))
 
 
 if __name__ == "__main__":
