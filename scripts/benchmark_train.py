@@ -39,6 +39,9 @@ flags.DEFINE_list("models", ["resnet20", "resnet50", REFERENCE],
                   f"Registry names and/or {REFERENCE}.")
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"],
                   "Keras dtype policies (mixed_float16 adds dynamic loss scaling, as training).")
+flags.DEFINE_list("recipes", ["paper"], "Training recipes whose step to time: paper (SGD "
+                  "momentum, weight decay) and/or fast (also Nesterov, label smoothing and the "
+                  "weights' moving average; CIFAR models), at the same batch and precision.")
 flags.DEFINE_integer("steps", None, "Timed steps (default 20 at 32x32, 5 at 224x224).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps first (tracing, allocation).")
 flags.DEFINE_integer("batch_size", None, "Default 128 at 32x32, 32 at 224x224.")
@@ -95,7 +98,7 @@ def run_case(opts):
     from keras_deepnets.data.sources import has_splits
     from keras_deepnets import model_stats, registry
     from keras_deepnets.training.inputs import keeps_decoded
-    from keras_deepnets.training import StepFunctions
+    from keras_deepnets.training import StepFunctions, ema, recipes
 
     name, policy = opts["model"], opts["policy"]
     build = ((lambda: keras.applications.ResNet50(weights=None)) if name == REFERENCE
@@ -108,14 +111,17 @@ def run_case(opts):
     with strategy.scope():
         model = build()
         size, classes = model.input_shape[1], model.output_shape[-1]
-        optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+        recipe = recipes.FAST_CIFAR if opts["recipe"] == "fast" else recipes.CIFAR
+        optimizer = keras.optimizers.SGD(0.01, momentum=0.9, nesterov=recipe.nesterov)
         if policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
+        average = ema.WeightAverage(model, recipe.ema_decay) if recipe.ema_decay else None
     batch = opts["batch"] or BATCH[size]
     run = StepFunctions(strategy, model, optimizer, global_batch=batch, classes=classes,
-                        weight_decay=1e-4, jit_compile=opts["jit"],
-                        loss_scaled=policy == "mixed_float16")
+                        weight_decay=recipe.weight_decay, label_smoothing=recipe.label_smoothing,
+                        jit_compile=opts["jit"], loss_scaled=policy == "mixed_float16",
+                        average=average)
     images = tf.random.uniform([batch, size, size, 3], -1, 1)
     labels = tf.random.uniform([batch], 0, classes, tf.int32)
     fixed = strategy.experimental_distribute_values_from_function(lambda _: (images, labels))
@@ -126,7 +132,8 @@ def run_case(opts):
     train_s = _timed(lambda: run.train_step(fixed)[0], opts["warmup"], steps)
     peak_mb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if gpus
                else _peak_rss_mb() - rss0)
-    out = {"model": name, "policy": policy, "size": size, "batch": batch, "macs": macs,
+    out = {"model": name, "recipe": opts["recipe"], "policy": policy, "size": size,
+           "batch": batch, "macs": macs,
            "train_ips": batch / train_s, "train_step_ms": 1000 * train_s, "peak_mb": peak_mb}
     if opts["inference"]:
         forward = tf.function(lambda x: model(x, training=False), jit_compile=opts["jit"])
@@ -135,7 +142,7 @@ def run_case(opts):
         out["infer_ips"] = batch / infer_s
     if opts["loop"]:
         out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build,
-                                    opts["steps_per_loop"])
+                                    opts["steps_per_loop"], opts["recipe"])
     real = opts["cifar_data"] if size == 32 else opts["imagenet_data"]
     if real:
         family_preset = "cifar_train" if size == 32 else "resnet_imagenet_train"
@@ -165,7 +172,7 @@ def run_case(opts):
     return out
 
 
-def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop):
+def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe):
     import tempfile
 
     from keras_deepnets import training
@@ -178,7 +185,7 @@ def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop):
             use_synthetic_data=True, synthetic_examples=batch * steps, batch_size=batch,
             epochs=2, eval_every=0, export_dir="", verbose=0, tensorboard=False, backup_steps=0,
             mixed_precision=precision, jit_compile=jit, steps_per_loop=steps_per_loop,
-            model_dir=tmp)
+            recipe=recipe, model_dir=tmp)
     return result.history[1]["images_per_sec"]
 
 
@@ -197,23 +204,35 @@ def _in_fresh_process(fn, arg):
         return pool.apply(fn, (arg,))
 
 
+def _cases():
+    """(model, policy, recipe) to time; the fast recipe only for the CIFAR models."""
+    from keras_deepnets import registry
+
+    unknown = sorted(set(FLAGS.recipes) - {"paper", "fast"})
+    if unknown:
+        raise app.UsageError(f"--recipes takes paper and/or fast; got {', '.join(unknown)}.")
+    return [(name, policy, recipe) for name in FLAGS.models for policy in FLAGS.precisions
+            for recipe in FLAGS.recipes
+            if recipe == "paper" or (name != REFERENCE
+                                     and registry.model_info(name).family == "cifar")]
+
+
 def main(argv):
     del argv
     rows = []
-    for name in FLAGS.models:
-        for policy in FLAGS.precisions:
-            opts = {"model": name, "policy": policy, "steps": FLAGS.steps,
-                    "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
-                    "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
-                    "steps_per_loop": FLAGS.steps_per_loop, "rounds": FLAGS.rounds,
-                    "input_cache": FLAGS.input_cache, "input_threads": FLAGS.input_threads,
-                    "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
-                    "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
-                    "intra": FLAGS.intra_op_threads, "inter": FLAGS.inter_op_threads}
-            row = _in_fresh_process(run_case, opts)
-            rows.append(row)
-            print(f"  {json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()})}",
-                  flush=True)
+    for name, policy, recipe in _cases():
+        opts = {"model": name, "policy": policy, "recipe": recipe, "steps": FLAGS.steps,
+                "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
+                "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
+                "steps_per_loop": FLAGS.steps_per_loop, "rounds": FLAGS.rounds,
+                "input_cache": FLAGS.input_cache, "input_threads": FLAGS.input_threads,
+                "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
+                "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
+                "intra": FLAGS.intra_op_threads, "inter": FLAGS.inter_op_threads}
+        row = _in_fresh_process(run_case, opts)
+        rows.append(row)
+        print(f"  {json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()})}",
+              flush=True)
     import tensorflow as tf
 
     ceilings = {p: matmul_gflops(p, FLAGS.matmul_size) for p in FLAGS.precisions}
@@ -237,7 +256,8 @@ def main(argv):
                                                        "real_step_ms"))
                     if "real_step_ms" in r else f"{r['train_step_ms']:.0f}")
         loop = f"{r['loop_ips']:.1f}" if "loop_ips" in r else "-"
-        print(f"| {r['model']} | {r['size']}x{r['size']} | {r['batch']} | {r['policy']} | "
+        label = r["model"] + (f" ({r['recipe']} recipe)" if r["recipe"] != "paper" else "")
+        print(f"| {label} | {r['size']}x{r['size']} | {r['batch']} | {r['policy']} | "
               f"{r['train_ips']:.1f} | {ratio} | {gflops:.0f} ({100 * gflops / ceilings[r['policy']]:.0f}%) | "
               f"{r['peak_mb']:.0f} | {infer} | {iratio} | {steps_ms} | "
               f"{loop} |")
