@@ -24,15 +24,6 @@ PACKAGE = pathlib.Path(keras_deepnets.__file__).resolve().parent
 # package after flag parsing, when importing the command line has not imported it already.
 DEFERRED = {}
 
-# Imports inside functions in modules other parts of the package own, to be moved to their
-# module's top (issue 13). Remove an entry when its import moves; do not add new ones.
-PENDING = {
-    ("training/cli.py", "main", "keras_deepnets.training"):
-        "meant to keep --help fast, but `keras_deepnets.training.cli` is imported after "
-        "keras_deepnets/training/__init__.py has run, so it saves nothing",
-    ("training/inputs.py", "_data", "keras_deepnets.data"):
-        "no circle: keras_deepnets.data imports nothing of training",
-}
 
 
 def _module_name(path):
@@ -89,12 +80,12 @@ def test_no_function_body_imports_the_package():
     found = _all_function_imports()
     unexpected = [f"keras_deepnets/{rel}:{line} {function}() imports {target}"
                   for (rel, function, target), line in sorted(found.items())
-                  if (rel, function, target) not in {**DEFERRED, **PENDING}]
+                  if (rel, function, target) not in DEFERRED]
     assert not unexpected, (
         "Imports of the package inside functions (move them to the module's top; if that makes "
         "an import circle, the modules are layered wrongly — see this file's docstring):\n  "
         + "\n  ".join(unexpected))
-    stale = sorted((set(DEFERRED) | set(PENDING)) - set(found))
+    stale = sorted(set(DEFERRED) - set(found))
     assert not stale, f"Remove these entries from tests/test_layering.py, they are gone: {stale}"
 
 

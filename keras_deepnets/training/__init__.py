@@ -18,11 +18,13 @@ from keras_deepnets.training.state import TrainState
 from keras_deepnets.training.steps import StepFunctions
 from keras_deepnets.training.recipes import (CIFAR, IMAGENET, VGG_IMAGENET, LearningRate, Recipe,
                                              decayed_kernels, recipe_for, weight_decay_loss)
-from keras_deepnets.training.strategy import (ConfigError, configure_cpu_devices, make_strategy,
-                                              resolve_precision)
+from keras_deepnets.training.strategy import (ConfigError, WorkerLost, configure_cpu_devices,
+                                              make_strategy, resolve_precision,
+                                              worker_failure_guard)
 
 __all__ = ["TrainConfig", "make_config", "train", "evaluate", "TrainResult", "TrainingDiverged",
-           "ConfigError", "make_strategy", "configure_cpu_devices", "resolve_precision",
+           "WorkerLost", "worker_failure_guard", "ConfigError", "make_strategy",
+           "configure_cpu_devices", "resolve_precision",
            "LearningRate", "Recipe", "recipe_for", "CIFAR", "IMAGENET", "VGG_IMAGENET",
            "decayed_kernels", "weight_decay_loss", "set_sync_bn", "StepFunctions", "TrainState",
            "TrainingRun", "RunSpec", "plan_run", "run_epochs", "Action", "Step"]

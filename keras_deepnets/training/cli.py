@@ -9,9 +9,12 @@ import sys
 from absl import flags, logging
 
 from keras_deepnets import registry
+from keras_deepnets.training.actions import TrainingDiverged
 from keras_deepnets.training.config import TrainConfig
+from keras_deepnets.training.evaluate import evaluate
+from keras_deepnets.training.loop import train
 from keras_deepnets.training.recipes import RECIPES, SCHEDULES
-from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
+from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError, WorkerLost
 
 FLAGS = flags.FLAGS
 _SCRIPT = {"family": None}
@@ -61,6 +64,9 @@ def define_flags(model, family):
     flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into N logical devices "
                          "(MirroredStrategy without GPUs).")
     flags.DEFINE_string("tpu", None, "TPU address for --distribution_strategy=tpu.")
+    flags.DEFINE_float("collective_timeout", None, "Multi-worker only: seconds a worker waits "
+                       "for its peers before ending with a WorkerLost error (default "
+                       "$KERAS_DEEPNETS_COLLECTIVE_TIMEOUT or 600; 0: wait forever).")
     flags.DEFINE_enum("mixed_precision", d.mixed_precision, PRECISIONS,
                       "auto: float16 on GPUs, bfloat16 on CPUs/TPUs.")
     flags.DEFINE_bool("jit_compile", False, "XLA-compile the forward/backward pass.")
@@ -93,8 +99,6 @@ def main(argv):
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
     if not FLAGS["verbosity"].present:  # TF's checkpoint INFO lines would bury the progress
         logging.set_verbosity(logging.WARNING)
-    from keras_deepnets import training  # after flag parsing: --help stays fast
-
     try:
         cfg = config_from_flags()
         if _SCRIPT["family"] == "cifar":
@@ -104,13 +108,13 @@ def main(argv):
                                   f"ImageNet model (use train_imagenet.py). CIFAR models: "
                                   f"{', '.join(registry.list_models('cifar'))}.")
         if cfg.eval_only:
-            result = training.evaluate(cfg)
+            result = evaluate(cfg)
             print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  on "
                   f"{result['num_examples']} images ({cfg.eval_crops} crop(s), scales "
                   f"{cfg.eval_scales or 'default'})")
         else:
-            training.train(cfg)
-    except (ValueError, training.TrainingDiverged) as e:  # ConfigError is a ValueError
+            train(cfg)
+    except (ValueError, TrainingDiverged, WorkerLost) as e:  # ConfigError is a ValueError
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:
         sys.exit("Interrupted; run the same command again to resume from the last backup.")

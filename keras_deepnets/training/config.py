@@ -50,6 +50,7 @@ class TrainConfig:
     num_gpus: int = None
     num_cpu_devices: int = None  # logical CPU devices for MirroredStrategy without GPUs
     tpu: str = None
+    collective_timeout: float = None  # multi-worker: seconds to wait for a peer (strategy.py)
     mixed_precision: str = "float32"  # auto | float32 | float16 | bfloat16
     jit_compile: bool = False
     steps_per_loop: int = 1  # training steps per tf.function call (one host sync per loop)

@@ -11,7 +11,7 @@ import os
 import keras
 import tensorflow as tf
 
-from keras_deepnets import registry
+from keras_deepnets import data, registry
 from keras_deepnets.metrics import top_k_hits
 from keras_deepnets.training import inputs
 from keras_deepnets.training.config import make_config
@@ -37,11 +37,11 @@ def _centre_crop_accuracy(model, cfg, info, plan):
     call (CIFAR decoded once, `cache=`), float32 scores and `metrics.top_k_hits`, so that
     `--eval_only` on the best weights prints the top-1/top-5 recorded for that epoch."""
     _, eval_preset = inputs.presets(info.name, info.family)
-    ds = inputs._data().load(cfg.val_data or cfg.data, plan.val_split, data_dir=cfg.data_dir,
-                             preset=eval_preset, image_size=plan.image_size,
-                             batch_size=cfg.batch_size or 128, shuffle=False,
-                             max_examples=plan.val_examples,
-                             cache=inputs.keeps_decoded(info.family))
+    ds = data.load(cfg.val_data or cfg.data, plan.val_split, data_dir=cfg.data_dir,
+                   preset=eval_preset, image_size=plan.image_size,
+                   batch_size=cfg.batch_size or 128, shuffle=False,
+                   max_examples=plan.val_examples,
+                   cache=inputs.keeps_decoded(info.family))
     top5 = min(5, plan.classes)
     top1_hits = top5_hits = total = 0.0
     for images, labels in ds:
@@ -88,7 +88,7 @@ def evaluate(config=None, keras_model=None, **overrides):
             model.load_weights(path)
     if not multi_view:
         return _centre_crop_accuracy(model, cfg, info, plan)
-    return inputs._data().evaluate_crops(
+    return data.evaluate_crops(
         model, cfg.val_data or cfg.data, plan.val_split, crops=cfg.eval_crops,
         scales=cfg.eval_scales, data_dir=cfg.data_dir, image_size=plan.image_size,
         batch_size=cfg.batch_size or 64, max_examples=plan.val_examples)

@@ -7,6 +7,7 @@ this module only picks splits and presets and turns them into the per-worker `da
 
 import dataclasses
 
+from keras_deepnets import data
 from keras_deepnets.training.strategy import ConfigError
 
 VAL_SPLITS = ("validation", "val", "test")
@@ -26,12 +27,6 @@ class DataPlan:
     source: str = "synthetic"
 
 
-def _data():
-    from keras_deepnets import data
-
-    return data
-
-
 def presets(model_name, family):
     if family == "cifar":
         return "cifar_train", "cifar_eval"
@@ -45,11 +40,11 @@ def keeps_decoded(family):
     return family == "cifar"
 
 
-def _describe(data_lib, data, split, data_dir):
+def _describe(name, split, data_dir):
     try:
-        return data_lib.describe(data, split=split, data_dir=data_dir)
+        return data.describe(name, split=split, data_dir=data_dir)
     except (ValueError, FileNotFoundError, OSError) as e:
-        raise ConfigError(f"Cannot read --data={data!r} (split {split!r}): {e}") from None
+        raise ConfigError(f"Cannot read --data={name!r} (split {split!r}): {e}") from None
 
 
 def plan(cfg, info):
@@ -59,24 +54,22 @@ def plan(cfg, info):
         n = cfg.max_examples or cfg.synthetic_examples
         return DataPlan(True, info.classes, image_size, n, min(n, cfg.max_val_examples or n),
                         source="synthetic")
-    data_lib = _data()
     train_split, val_split, val_n = "train", None, 0
     if cfg.validation_split:
         # The paper's 45k/5k split (section 4.2): TFDS-style slices of the train split, which
         # keras_deepnets.data takes for TFDS names and folders alike.
-        full = _describe(data_lib, cfg.data, "train", cfg.data_dir)
+        full = _describe(cfg.data, "train", cfg.data_dir)
         if cfg.validation_split >= full.num_examples:
             raise ConfigError(f"validation_split={cfg.validation_split} leaves no training "
                               f"images (the train split has {full.num_examples}).")
         train_split = f"train[{cfg.validation_split}:]"
         val_split = f"train[:{cfg.validation_split}]"
-        val_n = _describe(data_lib, cfg.data, val_split, cfg.data_dir).num_examples
-    train = _describe(data_lib, cfg.data, train_split, cfg.data_dir)
+        val_n = _describe(cfg.data, val_split, cfg.data_dir).num_examples
+    train = _describe(cfg.data, train_split, cfg.data_dir)
     if not cfg.validation_split:
         for split in ((None,) if cfg.val_data else VAL_SPLITS):
             try:
-                val = data_lib.describe(cfg.val_data or cfg.data, split=split,
-                                        data_dir=cfg.data_dir)
+                val = data.describe(cfg.val_data or cfg.data, split=split, data_dir=cfg.data_dir)
             except (ValueError, FileNotFoundError, OSError):
                 continue
             val_split, val_n = split, val.num_examples
@@ -98,19 +91,20 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
 
     def dataset_fn(input_context):
         per_replica = input_context.get_per_replica_batch_size(global_batch)
-        skip = skip_batches * input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        replicas, pipelines = input_context.num_replicas_in_sync, input_context.num_input_pipelines
+        skip = skip_batches * replicas // pipelines
         if plan_.synthetic:
-            ds = _data().synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
-                                   num_examples=plan_.train_examples, seed=cfg.seed + epoch,
-                                   repeat=True)
+            ds = data.synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
+                                num_examples=plan_.train_examples, seed=cfg.seed + epoch,
+                                repeat=True)
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
             return ds.skip(skip) if skip else ds
-        ds = _data().load(cfg.data, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
-                          image_size=plan_.image_size, batch_size=global_batch, shuffle=True,
-                          seed=cfg.seed + epoch, input_context=input_context, repeat=True,
-                          drop_remainder=True, max_examples=plan_.train_examples,
-                          subset_seed=cfg.seed,  # one subset for the run, reshuffled per epoch
-                          cache=keeps_decoded(info.family))
+        ds = data.load(cfg.data, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
+                       image_size=plan_.image_size, batch_size=global_batch, shuffle=True,
+                       seed=cfg.seed + epoch, input_context=input_context, repeat=True,
+                       drop_remainder=True, max_examples=plan_.train_examples,
+                       subset_seed=cfg.seed,  # one subset for the run, reshuffled per epoch
+                       cache=keeps_decoded(info.family))
         return ds.skip(skip) if skip else ds
 
     return dataset_fn
@@ -122,12 +116,12 @@ def val_dataset_fn(cfg, info, plan_, global_batch):
     def dataset_fn(input_context):
         if plan_.synthetic:
             per_replica = input_context.get_per_replica_batch_size(global_batch)
-            ds = _data().synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
-                                   num_examples=plan_.val_examples, seed=cfg.seed + 10_000)
+            ds = data.synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
+                                num_examples=plan_.val_examples, seed=cfg.seed + 10_000)
             return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        return _data().load(cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir,
-                            preset=eval_preset, image_size=plan_.image_size,
-                            batch_size=global_batch, shuffle=False, input_context=input_context,
-                            max_examples=plan_.val_examples, cache=keeps_decoded(info.family))
+        return data.load(cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir,
+                         preset=eval_preset, image_size=plan_.image_size,
+                         batch_size=global_batch, shuffle=False, input_context=input_context,
+                         max_examples=plan_.val_examples, cache=keeps_decoded(info.family))
 
     return dataset_fn

@@ -23,7 +23,8 @@ from keras_deepnets.training import gradients, inputs, profiling, recipes
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.run import RunSpec, TrainingRun
 from keras_deepnets.training.strategy import (ConfigError, is_chief, make_strategy,
-                                              resolve_precision, strategy_name)
+                                              resolve_precision, strategy_name,
+                                              worker_failure_guard)
 
 
 def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actions=(),
@@ -46,12 +47,16 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actio
         ConfigError: a user's mistake (unknown model, batch not divisible by the replicas,
             missing data, unwritable model_dir ...), with a one-line message.
         TrainingDiverged: the loss became NaN/inf; the last good backup and weights are kept.
+        WorkerLost: multi-worker, a peer worker died or stopped answering; the backup is kept
+            and running the same command on every worker resumes from it.
     """
     spec = plan_run(make_config(config, **overrides), strategy, model_fn)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(spec.policy)
     try:
-        with gradients.forget_run_gradients():  # else each call keeps its traced step (~20 MB)
+        backup_dir = os.path.join(spec.cfg.model_dir, "backup")
+        # forget_run_gradients: else each call keeps its traced step (~20 MB).
+        with gradients.forget_run_gradients(), worker_failure_guard(spec.strategy, backup_dir):
             return run_epochs(TrainingRun(spec, actions), on_epoch_end)
     finally:
         profiling.stop_any()
@@ -87,7 +92,8 @@ def plan_run(cfg, strategy=None, model_fn=None):
             setattr(cfg, name, getattr(recipe, name))
     cfg.batch_size = cfg.batch_size or recipe.batch_size
     strategy = strategy or make_strategy(cfg.distribution_strategy, cfg.num_gpus,
-                                         cfg.num_cpu_devices, cfg.tpu)
+                                         cfg.num_cpu_devices, cfg.tpu,
+                                         collective_timeout=cfg.collective_timeout)
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size % replicas:
         raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by the {replicas} "

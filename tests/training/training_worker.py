@@ -1,10 +1,10 @@
 """`python worker.py OUT NUM_CPU_DEVICES RUNS_JSON`: the fresh process of helpers.run_configs.
 
-A multi-worker run that loses a peer ends as the scripts end it: one line, `error: ...`, exit
-status 1 (the fault tests read that line)."""
+A multi-worker run that loses a peer ends as the scripts end it: train() raises WorkerLost (its
+own worker_failure_guard), printed as one line, `error: ...`, exit status 1 (the fault tests
+read that line)."""
 
 import json
-import os
 import pathlib
 import sys
 
@@ -13,18 +13,15 @@ import numpy as np
 
 def main(out, num_cpu_devices, runs):
     from keras_deepnets import training
-    from keras_deepnets.training import strategy
 
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if int(num_cpu_devices) > 1:
         training.configure_cpu_devices(int(num_cpu_devices))
     for i, kwargs in enumerate(runs):
-        backup = os.path.join(kwargs.get("model_dir") or "", "backup")
         try:
-            with strategy.worker_failure_guard(backup_dir=backup):
-                result = training.train(**kwargs)
-        except strategy.WorkerLost as e:
+            result = training.train(**kwargs)
+        except training.WorkerLost as e:
             sys.exit(f"error: {e}")
         _save(out, i, result)
 
