@@ -25,7 +25,8 @@ class Series:
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
-    """A claim of the paper checked on our run: `worse` ends with a higher `metric` than `better`."""
+    """A claim of the paper checked on our run: `worse` ends with a higher `metric` than
+    `better`."""
 
     text: str
     worse: str  # series label
@@ -108,7 +109,8 @@ EXPERIMENTS = {e.name: e for e in (
                  worse="VGG-A (11)", better="VGG-E (19)", metric="test_error"),),
         note="CIFAR-sized VGG: the paper's conv configs at 32x32 input with batch norm, global "
              "average pooling and one Dense(10) instead of the FC-4096 top "
-             "(keras_deepnets.experiments.cifar_vgg); trained with the ResNet paper's CIFAR recipe."),
+             "(keras_deepnets.experiments.cifar_vgg); trained with the ResNet paper's CIFAR "
+             "recipe."),
 )}
 
 

@@ -116,7 +116,8 @@ class StepRecords(Action):
 
     def on_steps(self, run, steps):
         for s in steps:
-            run.records.add_step(s.global_step, s.epoch, s.lr, s.loss, 1.0 - s.top1 / max(s.count, 1))
+            run.records.add_step(s.global_step, s.epoch, s.lr, s.loss,
+                                 1.0 - s.top1 / max(s.count, 1))
 
     def on_epoch_end(self, run, row):
         run.records.add_epoch(row)
