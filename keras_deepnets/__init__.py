@@ -1,4 +1,5 @@
-"""keras_deepnets: the very deep ConvNets of VGG and ResNet as trainable, deployable Keras models."""
+"""keras_deepnets: the very deep ConvNets of VGG and ResNet as trainable, deployable Keras
+models."""
 
 __version__ = "0.1.0"
 

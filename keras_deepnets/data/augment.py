@@ -3,14 +3,16 @@
 A preset maps encoded image bytes (and a per-example stateless seed, so that a given seed gives
 the same augmentation every run) to a float32 [size, size, 3] image, already normalised:
 
-| name | what (paper section) |
-|---|---|
-| resnet_imagenet_train | ResNet 3.4: shorter side random in [256, 480], random 224 crop, flip, mean subtraction, PCA lighting noise |
-| vgg_imagenet_train | VGG 3.1: shorter side S = 256 or 384 (`scale=`) or S random in [256, 512] (`scale=(256, 512)`), random 224 crop, flip, RGB colour shift |
-| inception_train | Szegedy et al. 2015 (GoogLeNet) section 6: random-resized crop, area 8-100 %, aspect 3/4-4/3, flip |
-| imagenet_eval | ResNet 3.4 / AlexNet: shorter side 256, centre 224 crop |
-| cifar_train | ResNet 4.2: per-pixel mean subtracted, 4-pixel zero padding, random 32 crop, flip |
-| cifar_eval | ResNet 4.2: per-pixel mean subtracted |
+- `resnet_imagenet_train` (ResNet 3.4): shorter side random in [256, 480], random 224 crop,
+  flip, mean subtraction, PCA lighting noise
+- `vgg_imagenet_train` (VGG 3.1): shorter side S = 256 or 384 (`scale=`) or S random in
+  [256, 512] (`scale=(256, 512)`), random 224 crop, flip, RGB colour shift
+- `inception_train` (Szegedy et al. 2015, GoogLeNet, section 6): random-resized crop,
+  area 8-100 %, aspect 3/4-4/3, flip
+- `imagenet_eval` (ResNet 3.4 / AlexNet): shorter side 256, centre 224 crop
+- `cifar_train` (ResNet 4.2): per-pixel mean subtracted, 4-pixel zero padding, random 32 crop,
+  flip
+- `cifar_eval` (ResNet 4.2): per-pixel mean subtracted
 
 ImageNet presets end in `keras_deepnets.preprocess_input(x, mode="caffe")` (RGB to BGR, mean pixel
 subtracted), the papers' mean subtraction and what keras.applications' ImageNet weights expect.

@@ -73,7 +73,8 @@ def fully_convolutional(model):
     """
     channels = model.inputs[0].shape[-1]
     inputs = keras.Input((None, None, channels))
-    flatten = next((l for l in model.layers if isinstance(l, keras.layers.Flatten)), None)
+    flatten = next((layer for layer in model.layers if isinstance(layer, keras.layers.Flatten)),
+                   None)
     # Functional.call re-runs the layer graph on the new input; calling the model itself would
     # reject a size other than the one it was built for.
     if flatten is None:

@@ -26,8 +26,8 @@ def cache_dir():
 
 
 def _cache_key(source, image_size):
-    ident = f"{source.kind}|{os.path.abspath(source.location) if source.kind != 'tfds' else source.location}" \
-            f"|{source.split}|{source.count()}|{image_size}"
+    location = os.path.abspath(source.location) if source.kind != "tfds" else source.location
+    ident = f"{source.kind}|{location}|{source.split}|{source.count()}|{image_size}"
     return hashlib.sha1(ident.encode()).hexdigest()[:16]
 
 

@@ -203,7 +203,8 @@ class TFRecordSource(Source):
 
     def _scan_labels(self):
         ds = self._raw().map(self._parse, num_parallel_calls=tf.data.AUTOTUNE).map(lambda b, y: y)
-        labels = np.concatenate([np.zeros([0], np.int32)] + list(ds.batch(4096).as_numpy_iterator()))
+        labels = np.concatenate([np.zeros([0], np.int32)]
+                                + list(ds.batch(4096).as_numpy_iterator()))
         self._count = len(labels)
         return labels
 
@@ -253,7 +254,8 @@ class TFDSSource(Source):
             raise ValueError(
                 f"data={name!r} is not an existing folder or TFRecord pattern, and not a TFDS "
                 f"dataset ({type(e).__name__}: {str(e).splitlines()[0]}). data must be a TFDS "
-                "name (e.g. 'cifar10', 'imagenet2012'), a folder or a TFRecord file pattern.") from None
+                "name (e.g. 'cifar10', 'imagenet2012'), a folder or a TFRecord file pattern."
+            ) from None
         with _absl_errors_only():
             prepared = self.builder.is_prepared()
         if not prepared:

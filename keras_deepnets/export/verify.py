@@ -77,7 +77,8 @@ def verify(model, exports, images, latency_images=50, num_threads=None):
         if os.path.isdir(path):
             function = saved_model.load_signature(path)
             outputs = saved_model.predict_saved_model(function, images)
-            latency = tflite.median_latency_ms(lambda x: function(images=x), timed)
+            # Called right away; the default binds this iteration's signature.
+            latency = tflite.median_latency_ms(lambda x, fn=function: fn(images=x), timed)
         else:
             runner = tflite.LiteRTModel(path, num_threads=num_threads)
             outputs = runner.predict(images)

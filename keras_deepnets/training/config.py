@@ -128,11 +128,13 @@ def make_config(config=None, **overrides):
                  "image_size", "synthetic_examples", "steps_per_loop"):
         _positive(name, getattr(cfg, name))
     if not isinstance(cfg.profile, int) or isinstance(cfg.profile, bool) or cfg.profile < 0:
-        raise ConfigError(f"profile must be a number of steps >= 0 (0: no trace); got {cfg.profile!r}.")
+        raise ConfigError(
+            f"profile must be a number of steps >= 0 (0: no trace); got {cfg.profile!r}.")
     if not isinstance(cfg.eval_every, int) or cfg.eval_every < 0:
         raise ConfigError(f"eval_every must be >= 0 (0: no validation); got {cfg.eval_every!r}.")
     if not isinstance(cfg.backup_steps, int) or cfg.backup_steps < 0:
-        raise ConfigError(f"backup_steps must be >= 0 (0: only at epoch ends); got {cfg.backup_steps!r}.")
+        raise ConfigError(
+            f"backup_steps must be >= 0 (0: only at epoch ends); got {cfg.backup_steps!r}.")
     for name in ("lr", "momentum"):
         if getattr(cfg, name) is not None and not getattr(cfg, name) > 0 and name == "lr":
             raise ConfigError(f"lr must be positive; got {cfg.lr!r}.")

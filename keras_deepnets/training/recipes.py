@@ -121,7 +121,8 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, base_lr, schedule="step", boundaries=(), total_steps=None,
                  warmup_steps=0, warmup_lr=None, plateau_drops=None):
         if schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}.")
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}.")
         if schedule in ("cosine", "linear") and not total_steps:
             raise ValueError(f"The {schedule} schedule needs the total number of training steps.")
         self.base_lr = float(base_lr)

@@ -60,8 +60,9 @@ class Records:
         if write and tensorboard:
             import tensorflow as tf
 
-            self._writers = {k: tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard", k))
-                             for k in ("train", "validation")}
+            self._writers = {
+                k: tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard", k))
+                for k in ("train", "validation")}
 
     def restore(self, completed_epochs, global_step):
         """Reads back the histories of an interrupted run, up to the restored backup."""

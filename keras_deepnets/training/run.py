@@ -18,7 +18,6 @@ import os
 import time
 
 import keras
-import tensorflow as tf
 
 from keras_deepnets.training import actions as actions_lib
 from keras_deepnets.training import checkpoints, ema, exporting, inputs, recipes
@@ -290,6 +289,8 @@ def describe_run(run):
             "this run only shows the whole loop working" if plan.synthetic
             else f"{cfg.data}: {plan.train_examples} training images, {plan.val_examples} "
                  f"validation images ({plan.val_split or 'none'}), {plan.classes} classes")
+    ema_text = (f", moving average of the weights (decay {cfg.ema_decay:g})" if cfg.ema_decay
+                else "")
     return (f"Training {run.spec.info.name} on {data}.\n"
             f"  {strategy_name(strategy)} strategy, {strategy.num_replicas_in_sync} replica(s), "
             f"policy {run.spec.policy}, global batch {cfg.batch_size}, {run.steps_per_epoch} "
@@ -297,6 +298,6 @@ def describe_run(run):
             f"  The {cfg.recipe} recipe: SGD momentum {cfg.momentum}"
             f"{' (Nesterov)' if cfg.nesterov else ''}, {run.schedule.describe()}, weight decay "
             f"{cfg.weight_decay:g} on conv/dense kernels, label smoothing {cfg.label_smoothing}"
-            f"{f', moving average of the weights (decay {cfg.ema_decay:g})' if cfg.ema_decay else ''}"
+            f"{ema_text}"
             f"; epochs ranked by {run.state.score_key}.\n"
             f"  model_dir {cfg.model_dir}")
