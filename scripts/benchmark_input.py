@@ -1,6 +1,7 @@
 """Images per second of the ImageNet training input pipeline against a Keras-utilities baseline.
 
-    python scripts/benchmark_input.py --data ~/.cache/keras_deepnets/imagenet1k-sample/imagenet1k-sample
+    python scripts/benchmark_input.py \
+        --data ~/.cache/keras_deepnets/imagenet1k-sample/imagenet1k-sample
 
 Both pipelines read the same class folder, repeated to --num_images images, and do the ResNet
 training augmentation (paper 3.4): shorter side random in [256, 480], random 224 crop, flip,
@@ -90,7 +91,8 @@ def main(argv):
     if not os.path.isdir(FLAGS.data):
         raise app.UsageError(f"--data={FLAGS.data} is not a folder; extract the shared ImageNet "
                              "sample first (run the tests once, or tar xzf it into a cache).")
-    pipelines = {"keras_deepnets.data.load": ours, "image_dataset_from_directory + layers": baseline}
+    pipelines = {"keras_deepnets.data.load": ours,
+                 "image_dataset_from_directory + layers": baseline}
     best = {name: 0.0 for name in pipelines}
     for r in range(FLAGS.rounds):
         for name, build in pipelines.items():

@@ -1,6 +1,6 @@
 """Training and inference throughput of the training core, against keras.applications.ResNet50.
 
-    python scripts/benchmark_train.py          # ResNet-20 @32 b128, ResNet-50 and keras.apps @224 b32
+    python scripts/benchmark_train.py        # ResNet-20 @32 b128, ResNet-50 and keras.apps @224 b32
     python scripts/benchmark_train.py --models=resnet20 --precisions=mixed_bfloat16 \
         --cifar_data=~/.cache/keras_deepnets/cifar10-jpeg        # + step time on real images
     python scripts/benchmark_train.py --precisions=mixed_float16 --jit_compile   # a GPU machine
@@ -162,12 +162,13 @@ def run_case(opts):
         inputs = {"synthetic_step_ms": lambda: fixed, "real_batch_step_ms": lambda: one_real,
                   "real_step_ms": lambda: next(iterator)}
         best = dict.fromkeys(inputs, float("inf"))
+        # _timed calls each lambda right away; the default binds this iteration's input.
         for make in inputs.values():
-            _timed(lambda: run.train_step(make())[0], opts["warmup"], 1)
+            _timed(lambda make=make: run.train_step(make())[0], opts["warmup"], 1)
         for _ in range(opts["rounds"]):
             for key, make in inputs.items():
-                best[key] = min(best[key],
-                                1000 * _timed(lambda: run.train_step(make())[0], 0, steps))
+                ms = 1000 * _timed(lambda make=make: run.train_step(make())[0], 0, steps)
+                best[key] = min(best[key], ms)
         out.update(best)
     return out
 
@@ -231,13 +232,14 @@ def main(argv):
                 "intra": FLAGS.intra_op_threads, "inter": FLAGS.inter_op_threads}
         row = _in_fresh_process(run_case, opts)
         rows.append(row)
-        print(f"  {json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()})}",
-              flush=True)
+        rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
+        print(f"  {json.dumps(rounded)}", flush=True)
     import tensorflow as tf
 
     ceilings = {p: matmul_gflops(p, FLAGS.matmul_size) for p in FLAGS.precisions}
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU, {os.cpu_count()} cores"
-    print(f"\nThroughput ({device}; TF {tf.__version__}; XLA {'on' if FLAGS.jit_compile else 'off'}; "
+    print(f"\nThroughput ({device}; TF {tf.__version__}; "
+          f"XLA {'on' if FLAGS.jit_compile else 'off'}; "
           "matmul ceiling: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()) + ")")
     print("| model | input | batch | precision | train img/s | vs keras.apps | train GFLOP/s "
           "(% ceiling) | peak MB | infer img/s | vs keras.apps | "
@@ -258,7 +260,8 @@ def main(argv):
         loop = f"{r['loop_ips']:.1f}" if "loop_ips" in r else "-"
         label = r["model"] + (f" ({r['recipe']} recipe)" if r["recipe"] != "paper" else "")
         print(f"| {label} | {r['size']}x{r['size']} | {r['batch']} | {r['policy']} | "
-              f"{r['train_ips']:.1f} | {ratio} | {gflops:.0f} ({100 * gflops / ceilings[r['policy']]:.0f}%) | "
+              f"{r['train_ips']:.1f} | {ratio} | "
+              f"{gflops:.0f} ({100 * gflops / ceilings[r['policy']]:.0f}%) | "
               f"{r['peak_mb']:.0f} | {infer} | {iratio} | {steps_ms} | "
               f"{loop} |")
 

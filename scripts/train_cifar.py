@@ -1,4 +1,5 @@
-"""Trains a model of the keras_deepnets registry with the ResNet paper's CIFAR-10 recipe (section 4.2).
+"""Trains a model of the keras_deepnets registry with the ResNet paper's CIFAR-10 recipe
+(section 4.2).
 
     python scripts/train_cifar.py --model=resnet20 --data=/path/to/cifar10 --model_dir=runs/resnet20
 

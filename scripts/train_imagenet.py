@@ -1,6 +1,8 @@
-"""Trains a model of the keras_deepnets registry with the ImageNet recipe of its paper (ResNet section 3.4, VGG section 3.1).
+"""Trains a model of the keras_deepnets registry with the ImageNet recipe of its paper (ResNet
+section 3.4, VGG section 3.1).
 
-    python scripts/train_imagenet.py --model=resnet50 --data=/path/to/imagenet --model_dir=runs/resnet50
+    python scripts/train_imagenet.py --model=resnet50 --data=/path/to/imagenet \
+        --model_dir=runs/resnet50
 
 Without --data it trains on synthetic data of the right shape, to show the loop working.
 All flags: --helpfull; the same settings from Python: keras_deepnets.training.train(...).
