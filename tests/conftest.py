@@ -35,8 +35,8 @@ def extract_shared(archive):
     target = CACHE / archive.replace(".tar.gz", "")
     done = target / ".extracted"
     if not done.is_file():
-        sums = dict(reversed(line.split()) for line in (SHARED / "SHA256SUMS").read_text().splitlines()
-                    if line.strip())
+        sums = dict(reversed(line.split())
+                    for line in (SHARED / "SHA256SUMS").read_text().splitlines() if line.strip())
         if sums.get(archive) != _sha256(source):
             raise RuntimeError(f"{source} does not match SHA256SUMS; refusing to use it.")
         target.mkdir(parents=True, exist_ok=True)

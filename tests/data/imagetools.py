@@ -13,7 +13,8 @@ except ImportError:  # pillow is a test dependency (setup.py extras "test")
 
 def real_jpeg_paths(folder, count):
     """The first `count` JPEG files under `folder` (sorted, so the same every run)."""
-    paths = sorted(pathlib.Path(folder).rglob("*.JPEG")) + sorted(pathlib.Path(folder).rglob("*.jpg"))
+    folder = pathlib.Path(folder)
+    paths = sorted(folder.rglob("*.JPEG")) + sorted(folder.rglob("*.jpg"))
     return paths[:count]
 
 

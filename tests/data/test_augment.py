@@ -79,7 +79,7 @@ def test_decode_and_crop_matches_full_decode_then_crop(imagenet_sample_dir):
         image_bytes = tf.io.read_file(path)
         full = decode.decode_full(image_bytes)
         window = preset.window(tf.shape(full)[:2], tf.constant([3, 4], tf.int64))
-        fast = decode.decode_window(image_bytes, lambda shape: window)
+        fast = decode.decode_window(image_bytes, lambda shape, window=window: window)
         slow = decode.crop(full, window)
         assert fast.shape == slow.shape
         diff = np.abs(fast.numpy().astype(int) - slow.numpy().astype(int))

@@ -62,8 +62,8 @@ def test_evaluate_crops_against_a_direct_computation(small_imagenet):
 
     for crops, scales in ((1, None), (10, (256, 288))):
         got = data.evaluate_crops(model, small_imagenet, crops=crops, scales=scales, batch_size=20)
-        want = by_hand(lambda p: evaluation.crop_views(tf.io.read_file(p), crops,
-                                                       scales or (256,)).numpy())
+        want = by_hand(lambda p, crops=crops, scales=scales: evaluation.crop_views(
+            tf.io.read_file(p), crops, scales or (256,)).numpy())
         assert got == pytest.approx(want)
 
     def dense_views(p):

@@ -143,7 +143,8 @@ def tfds_dir(small_cifar, tmp_path_factory):
         def _info(self):
             return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
                 "image": tfds.features.Image(shape=(32, 32, 3), encoding_format="jpeg"),
-                "label": tfds.features.ClassLabel(names=sorted(os.listdir(small_cifar / "train")))}))
+                "label": tfds.features.ClassLabel(
+                    names=sorted(os.listdir(small_cifar / "train")))}))
 
         def _split_generators(self, dl_manager):
             return {s: self._generate_examples(small_cifar / s) for s in ("train", "test")}

@@ -29,7 +29,7 @@ def read_csv(path):
 
 def table_row(table, label):
     """The cells of the table row of series `label`."""
-    line = next(l for l in table.splitlines() if l.startswith(f"| {label} |"))
+    line = next(row for row in table.splitlines() if row.startswith(f"| {label} |"))
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 

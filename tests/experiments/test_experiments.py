@@ -85,8 +85,8 @@ def test_shortcut_options_build_different_models(experiment_run):
             assert json.load(f)["model"] == r["model"]
         counts = []
         with h5py.File(os.path.join(r["model_dir"], "checkpoints", "last.weights.h5")) as f:
-            f.visititems(lambda _, v: counts.append(v.size) if isinstance(v, h5py.Dataset)
-                         else None)
+            f.visititems(lambda _, v, counts=counts: counts.append(v.size)
+                         if isinstance(v, h5py.Dataset) else None)
         sizes[r["label"]] = sum(counts)  # the trained weights, BN statistics included
     assert sizes["plain-32"] == sizes["ResNet-32 A"] < sizes["ResNet-32 B"] < sizes["ResNet-32 C"]
 
@@ -196,7 +196,8 @@ def test_cifar_vgg_configs_build_at_32x32_with_a_small_top():
     for config, (name, depth) in cifar_vgg.CONFIGS.items():
         model = registry.get_model(name)
         assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
-        weights = [l for l in model.layers if l.__class__.__name__ in ("Conv2D", "Dense")]
+        weights = [layer for layer in model.layers
+                   if layer.__class__.__name__ in ("Conv2D", "Dense")]
         assert len(weights) == depth - 2, config  # the paper's depth minus two FC-4096 layers
         assert model.layers[-1].units == 10 and model.layers[-2].name == "avg_pool"
         assert model.count_params() < 21e6

@@ -101,7 +101,8 @@ def test_vgg_a_lrn_has_one_lrn_after_first_conv():
 
 def test_vgg_c_has_1x1_convolutions_in_stages_3_to_5():
     model = kd.VGG16C()
-    one_by_one = [l.name for l in _layer_types(model, keras.layers.Conv2D) if l.kernel_size == (1, 1)]
+    one_by_one = [layer.name for layer in _layer_types(model, keras.layers.Conv2D)
+                  if layer.kernel_size == (1, 1)]
     assert one_by_one == ["block3_conv3", "block4_conv3", "block5_conv3"]
 
 

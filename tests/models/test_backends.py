@@ -1,4 +1,5 @@
-"""The models use only keras.layers and keras.ops: under JAX they give the same outputs as under TF."""
+"""The models use only keras.layers and keras.ops: under JAX they give the same outputs as under
+TF."""
 
 import json
 import os

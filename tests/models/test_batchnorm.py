@@ -154,15 +154,19 @@ def test_saved_model_file_keeps_the_layer_and_its_outputs(tmp_path):
     assert BatchNormalization.from_config(bns[0].get_config()).fused is None
 
 
+def _training_graph_ops(model, x):
+    """The op types of the graph of `model(x, training=True)`."""
+    graph = tf.function(lambda t: model(t, training=True)).get_concrete_function(x).graph
+    return [op.type for op in graph.get_operations()]
+
+
 def test_the_models_train_step_runs_the_fused_kernel():
     """What the speed comes from: every BN of ResNet-20 and of VGG with BN is a fused op in the
     training graph, and none of Keras's separate-moments ops is left."""
     for model in (kd.ResNet20(), kd.get_model("vgg11_bn_cifar")):
         bns = [layer for layer in model.layers
                if isinstance(layer, keras.layers.BatchNormalization)]
-        x = tf.zeros((2, 32, 32, 3))
-        graph = tf.function(lambda t: model(t, training=True)).get_concrete_function(x).graph
-        ops = [op.type for op in graph.get_operations()]
+        ops = _training_graph_ops(model, tf.zeros((2, 32, 32, 3)))
         assert ops.count("FusedBatchNormV3") == len(bns) > 0
         assert "SquaredDifference" not in ops  # tf.nn.moments' variance
 

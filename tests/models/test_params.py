@@ -66,7 +66,8 @@ def test_plain_nets_have_the_same_weights_as_option_a_and_b_resnets():
     projections_b = 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64  # two 1x1 convs + their BN gamma/beta
     assert b - plain == projections_b
     assert c > b  # C also projects the 7 identity shortcuts
-    assert kd.model_stats(kd.Plain34()).trainable_params < kd.model_stats(kd.ResNet34()).trainable_params
+    assert (kd.model_stats(kd.Plain34()).trainable_params
+            < kd.model_stats(kd.ResNet34()).trainable_params)
 
 
 def test_stats_reject_unknown_input_size():

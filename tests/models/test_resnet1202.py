@@ -18,7 +18,8 @@ def test_resnet1202_forward_and_backward_at_batch_2():
     x = tf.random.uniform((2, 32, 32, 3))
     with tf.GradientTape() as tape:
         probs = model(x, training=True)
-        loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(tf.constant([1, 2]), probs))
+        loss = tf.reduce_mean(
+            tf.keras.losses.sparse_categorical_crossentropy(tf.constant([1, 2]), probs))
     grads = tape.gradient(loss, model.trainable_variables)
     assert probs.shape == (2, 10) and np.isfinite(loss.numpy())
     assert all(g is not None for g in grads)

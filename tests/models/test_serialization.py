@@ -29,7 +29,7 @@ def test_keras_file_round_trip(build, tmp_path):
     config = model.get_config()
     rebuilt = type(model).from_config(config)
     assert rebuilt.get_config() == config
-    assert [l.name for l in rebuilt.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)

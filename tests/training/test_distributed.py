@@ -17,8 +17,8 @@ from training_helpers import ENV, free_ports, run_configs
 def _common(cifar10_dir, model_dir, **kw):
     return {"model": "resnet20", "data": str(cifar10_dir), "max_examples": 256,
             "max_val_examples": 64, "batch_size": 64, "epochs": 1, "model_dir": str(model_dir),
-            "export_dir": "", "verbose": 0, "tensorboard": False, "backup_steps": 0, "eval_every": 0,
-            "lr": 0.05, **kw}
+            "export_dir": "", "verbose": 0, "tensorboard": False, "backup_steps": 0,
+            "eval_every": 0, "lr": 0.05, **kw}
 
 
 @pytest.mark.slow
@@ -59,7 +59,8 @@ def test_two_workers_end_with_the_same_weights_and_bn_statistics(cifar10_dir, tm
     for i in range(2):
         env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster,
                                                 "task": {"type": "worker", "index": i}})}
-        procs.append(run_configs([kwargs], tmp_path / f"out{i}", num_cpu_devices=1, env=env, wait=False))
+        procs.append(run_configs([kwargs], tmp_path / f"out{i}", num_cpu_devices=1, env=env,
+                                 wait=False))
     outputs = []
     for p in procs:
         try:

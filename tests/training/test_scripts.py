@@ -116,7 +116,8 @@ def test_kill_9_mid_epoch_resumes_from_backup(cifar10_dir, tmp_path):
     assert steps == list(range(1, 49)), steps  # continued, no step twice, none lost
     assert len(list(csv.DictReader(open(model_dir / "history.csv")))) == 3
     resumed = [line for line in rerun.stdout.splitlines() if "Resuming" in line][0]
-    assert f"global step {killed_at}" in resumed or int(resumed.split("global step ")[1][:-2]) >= killed_at
+    assert (f"global step {killed_at}" in resumed
+            or int(resumed.split("global step ")[1][:-2]) >= killed_at)
 
 
 def _check_bytes_signature(export_dir, cifar10_dir):

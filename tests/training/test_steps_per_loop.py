@@ -18,4 +18,5 @@ def test_loops_of_steps_give_the_same_run_records_and_backups(tmp_path):
     for a, b in zip(one.model.get_weights(), loops.model.get_weights()):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     backups = sorted(p.name for p in (tmp_path / "loop" / "backup").glob("ckpt-*.index"))
-    assert backups and backups == sorted(p.name for p in (tmp_path / "one" / "backup").glob("ckpt-*.index"))
+    assert backups and backups == sorted(
+        p.name for p in (tmp_path / "one" / "backup").glob("ckpt-*.index"))
