@@ -3,7 +3,8 @@ from setuptools import find_packages, setup
 setup(
     name="keras_deepnets",
     version="0.1.0",
-    description="VGG and ResNet (all configs of both papers) as trainable, deployable Keras 3 models",
+    description=("VGG and ResNet (all configs of both papers) as trainable, deployable Keras 3 "
+                 "models"),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_deepnets", "keras_deepnets.*"]),
@@ -16,9 +17,11 @@ setup(
         "absl-py>=1.0",
         "numpy>=1.26",
         "matplotlib>=3.7",  # training curves and the depth-search plots
-        # LiteRT's interpreter runs the TFLite exports (tf.lite.Interpreter is deprecated in TF 2.21).
+        # LiteRT's interpreter runs the TFLite exports (tf.lite.Interpreter is deprecated in
+        # TF 2.21).
         "ai-edge-litert>=2.3,<3",
-        # KerasTuner's Bayesian oracle imports scikit-learn's Gaussian process; peak memory per trial.
+        # KerasTuner's Bayesian oracle imports scikit-learn's Gaussian process; peak memory per
+        # trial.
         "scikit-learn>=1.3",
         "psutil>=5.9",
         # Training writes TensorBoard event files (and --profile traces); TF 2.21's wheel no
@@ -27,6 +30,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10",
-                 "importlib_resources>=6"],  # TFDS download_and_prepare needs it (data tests)
+                 "importlib_resources>=6",  # TFDS download_and_prepare needs it (data tests)
+                 # `ruff check` runs before the tests (.ci/run, the README); a minor release can
+                 # add rules, so the minor version is pinned.
+                 "ruff>=0.17,<0.18"],
     },
 )
