@@ -32,6 +32,9 @@ flags.DEFINE_integer("seed", 0, "Seed of the first repeat (repeat i: seed + i)."
 flags.DEFINE_float("warmup_epochs", None, "A warm-up for every run (a departure from the recipe, "
                    "said in the table), e.g. 1 with --warmup_lr=0.01 for short deep runs.")
 flags.DEFINE_float("warmup_lr", None, "Constant warm-up lr (the paper's ResNet-110: 0.01).")
+flags.DEFINE_enum("recipe", None, ["paper", "fast"], "Training recipe of every run: the "
+                  "paper's (default) or the fast one (keras_deepnets.training.recipes.FAST_CIFAR; "
+                  "said in the table).")
 flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16", "auto"],
                   "Training precision (default float32, as the paper).")
 flags.DEFINE_integer("verbose", 2, "Training output: 0 silent, 1 progress bar, 2 a line per epoch.")
@@ -54,7 +57,8 @@ def main(argv):
             repeats=FLAGS.repeats, series=FLAGS.series, max_examples=FLAGS.max_examples,
             max_val_examples=FLAGS.max_val_examples, batch_size=FLAGS.batch_size,
             seed=FLAGS.seed, data_dir=FLAGS.data_dir, verbose=FLAGS.verbose,
-            **{k: FLAGS[k].value for k in ("warmup_epochs", "warmup_lr", "mixed_precision")
+            **{k: FLAGS[k].value
+               for k in ("warmup_epochs", "warmup_lr", "mixed_precision", "recipe")
                if FLAGS[k].value is not None})
     except ValueError as e:  # the training core's ConfigError is a ValueError too
         sys.exit(f"error: {e}")

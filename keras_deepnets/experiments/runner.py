@@ -45,7 +45,7 @@ def _select(experiment, only):
     return chosen
 
 
-def _check_data(data, data_dir):
+def check_test_data(data, data_dir):
     """Fails early, before any training, when the data cannot be read or has no test split
     (the experiments' bold curves are test error)."""
     if not data or not isinstance(data, str):
@@ -114,7 +114,7 @@ def _load_record(path, flags):
     return record
 
 
-def _write_json(path, record):
+def write_json(path, record):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(record, f, indent=1)
@@ -148,7 +148,7 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
         if value is not None:
             _check_positive_int(opt, value)
     chosen = _select(experiment, series)
-    _check_data(data, data_dir)
+    check_test_data(data, data_dir)
     try:
         os.makedirs(output_dir, exist_ok=True)
     except OSError as e:
@@ -182,11 +182,11 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
             wall = time.time() - start
             record["runs"].append(_run_entry(s, repeat, seed + repeat, model_dir, result, wall))
             record["wall_seconds"] += wall
-            _write_json(json_path, record)
+            write_json(json_path, record)
             del result
             keras.backend.clear_session()  # free the graph before the next model
     record["outputs"] = report.write_outputs(record, output_dir)
     record["outputs"]["json"] = json_path
-    _write_json(json_path, record)
+    write_json(json_path, record)
     return record
 

@@ -27,10 +27,12 @@ TRAIN_PER_CLASS, TEST_PER_CLASS = 2, 1
 from experiment_helpers import TINY  # noqa: E402 (after the sys.path line)
 # How each experiment is run, once per session. Between them they cover: the command line
 # (degradation), more than one epoch (degradation, residual), repeats with mean and std and a
-# first seed (residual), series named by registry name and label in any order (depth), and a
-# departure from the recipe (vgg). Every series of every experiment is trained.
+# first seed (residual), series named by registry name and label in any order (depth), a
+# departure from the recipe (vgg) and the fast recipe (degradation). Every series of every
+# experiment is trained.
 EXPERIMENT_ARGS = {
-    "degradation": {"budget": 2},  # through scripts/reproduce.py, see _run_script
+    # Through scripts/reproduce.py (see _run_script), with the fast recipe (--recipe=fast).
+    "degradation": {"budget": 2, "recipe": "fast"},
     "residual": {"budget": 2, "repeats": 2, "seed": 5},
     "shortcuts": {"budget": 1},
     "depth": {"budget": 1,

@@ -30,11 +30,17 @@ def test_tiny_budget_run_writes_plot_table_and_json(name, experiment_run):
         config = r["config"]
         assert config["data"] == run.data and config["export_dir"] == ""
         assert config["max_examples"] == 20 and config["steps_per_epoch"] == 2
-        # The ResNet paper's CIFAR recipe, for the CIFAR-sized VGGs too.
-        assert config["momentum"] == 0.9 and config["weight_decay"] == 1e-4
+        if run.args.get("recipe") == "fast":  # Nesterov, wd 5e-4, the weights' average
+            assert config["recipe"] == "fast" and config["nesterov"]
+            assert config["weight_decay"] == 5e-4 and config["ema_decay"] == 0.998
+        else:  # the ResNet paper's CIFAR recipe, for the CIFAR-sized VGGs too
+            assert config["momentum"] == 0.9 and config["weight_decay"] == 1e-4
+            assert config["recipe"] == "paper" and not config["ema_decay"]
         assert os.path.isfile(os.path.join(r["model_dir"], "checkpoints", "last.weights.h5"))
     assert f"Budget {flags['budget']} epoch(s) = {2 * flags['budget']} iterations of batch 10 " \
            "on 20 training images" in table
+    assert ("Changed from the paper's recipe: recipe=fast." in table) == (
+        run.args.get("recipe") == "fast")
 
 
 @pytest.mark.slow

@@ -1,0 +1,228 @@
+"""Time to accuracy: how long a machine takes to train a CIFAR model to a test top-1, one
+recipe beside another (the fast recipe against the paper's, compressed to the same epochs).
+
+The clock is the training core's: each epoch's row carries `wall_seconds` since the run began
+(model build, tracing, the per-epoch test evaluation included; a resumed run continues from the
+recorded time, so the downtime between a kill and the restart is not counted). The record also
+keeps the whole command's wall time (`started`: the script's start, imports included).
+
+Example:
+    >>> from keras_deepnets.experiments import time_to_accuracy
+    >>> record = time_to_accuracy.run("cifar10", "/tmp/tta", recipes=("fast", "paper"),
+    ...                               epochs=15)                        # doctest: +SKIP
+    >>> record["runs"][0]["reached_target_seconds"]                     # doctest: +SKIP
+
+Command line: scripts/time_to_accuracy.py.
+"""
+
+import json
+import os
+import platform
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_deepnets import registry, training
+from keras_deepnets.experiments.definitions import EXPERIMENTS
+from keras_deepnets.experiments.runner import check_test_data, write_json
+from keras_deepnets.training.recipes import RECIPES
+
+RECORD_VERSION = 1
+PLOT_SIZE, PLOT_DPI = (8, 5), 100
+
+
+def paper_top1(model):
+    """The ResNet paper's CIFAR-10 test top-1 for `model` (Table 6), or None."""
+    for experiment in EXPERIMENTS.values():
+        for series in experiment.series:
+            if series.model == model and series.paper is not None and not series.shortcut \
+                    and "Table 6" in experiment.paper_column:
+                return round(1.0 - series.paper / 100.0, 4)
+    return None
+
+
+def _check(model, recipes, epochs, target_top1):
+    info = registry.model_info(model)  # ValueError naming the models when unknown
+    if info.family != "cifar":
+        raise ValueError(f"time to accuracy trains CIFAR models; {model!r} is an ImageNet model. "
+                         f"CIFAR models: {', '.join(registry.list_models('cifar'))}.")
+    unknown = [r for r in recipes if r not in RECIPES]
+    if not recipes or unknown:
+        raise ValueError(f"recipes must be some of {', '.join(RECIPES)}; got "
+                         f"{list(recipes)!r}.")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                               or epochs < 1):
+        raise ValueError(f"epochs must be a positive whole number (or None: each recipe's "
+                         f"own); got {epochs!r}.")
+    if target_top1 is not None and not 0.0 < target_top1 <= 1.0:
+        raise ValueError(f"target_top1 is a fraction in (0, 1], e.g. 0.9125; got "
+                         f"{target_top1!r}.")
+
+
+def _stop_at(target_top1):
+    """train()'s on_epoch_end: stop once the test top-1 reaches the target."""
+    def stop(epoch, row):
+        del epoch
+        return target_top1 is not None and (row.get("val_top1") or 0.0) >= target_top1
+    return stop
+
+
+def _run_entry(recipe, result, target):
+    tested = [r for r in result.history if r.get("val_top1") is not None]
+    reached = next((r for r in tested if target is not None and r["val_top1"] >= target), None)
+    curve = [{"epoch": int(r["epoch"]), "wall_seconds": r["wall_seconds"], "lr": r["lr"],
+              "train_top1": r["top1"], "test_top1": r.get("val_top1"),
+              "images_per_sec": r["images_per_sec"]} for r in result.history]
+    return {"recipe": recipe, "model_dir": result.model_dir,
+            "config": _read_json(os.path.join(result.model_dir, "flags.json")),
+            "epochs": len(result.history),
+            "stopped_at_target": bool(result.summary["stopped_early"]),
+            "test_top1": tested[-1]["val_top1"] if tested else None,
+            "best_test_top1": max((r["val_top1"] for r in tested), default=None),
+            "train_top1": result.history[-1]["top1"] if result.history else None,
+            "wall_seconds": result.summary["wall_seconds"],
+            "images_per_sec": result.summary["images_per_sec"],
+            "reached_target_seconds": reached and reached["wall_seconds"],
+            "reached_target_epoch": reached and int(reached["epoch"]), "curve": curve}
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def machine():
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpus": gpus, "tensorflow": tf.__version__,
+            "keras": keras.__version__}
+
+
+def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs=None,
+        target_top1="paper", started=None, command=None, data_dir=None, max_examples=None,
+        max_val_examples=None, seed=0, verbose=2, **train_overrides):
+    """Trains `model` once per recipe (the same `epochs` for all; None: each recipe's own
+    length) with a test evaluation after every epoch; writes `time_to_accuracy.json`, `.md`
+    and `.png` under `output_dir` and returns the record. Running it again resumes.
+
+    Args:
+        target_top1: stop a run once its test top-1 reaches this fraction; "paper": the ResNet
+            paper's figure for `model` (ResNet-20: 0.9125); None: run every epoch.
+        started: `time.time()` at the command's start (default: now), for the whole wall time.
+        command: the command line, kept in the record.
+        train_overrides: more `training.train` fields for every run (e.g. mixed_precision).
+    """
+    started = time.time() if started is None else started
+    data = os.fspath(data) if isinstance(data, os.PathLike) else data  # a pathlib.Path too
+    target = paper_top1(model) if target_top1 == "paper" else target_top1
+    recipes = list(recipes)
+    _check(model, recipes, epochs, target)
+    check_test_data(data, data_dir)
+    os.makedirs(output_dir, exist_ok=True)
+    flags = json.loads(json.dumps({
+        "model": model, "recipes": recipes, "epochs": epochs, "target_top1": target,
+        "data": data, "max_examples": max_examples, "max_val_examples": max_val_examples,
+        "seed": seed, "overrides": train_overrides}))
+    path = os.path.join(output_dir, "time_to_accuracy.json")
+    record = _load(path, flags) or {"version": RECORD_VERSION, "flags": flags, "runs": [],
+                                    "paper_test_top1": paper_top1(model), "machine": machine()}
+    record["command"] = command or record.get("command")
+    for recipe in recipes:
+        if any(r["recipe"] == recipe for r in record["runs"]):
+            continue
+        result = training.train(
+            model=model, data=data, data_dir=data_dir, recipe=recipe, epochs=epochs,
+            max_examples=max_examples, max_val_examples=max_val_examples, seed=seed,
+            model_dir=os.path.join(output_dir, recipe), export_dir="", eval_every=1,
+            verbose=verbose, on_epoch_end=_stop_at(target), **train_overrides)
+        record["runs"].append(_run_entry(recipe, result, target))
+        write_json(path, record)
+        del result
+        keras.backend.clear_session()
+    record["command_wall_seconds"] = time.time() - started
+    record["outputs"] = {"json": path, "table": write_table(record, output_dir),
+                         "plot": plot(record, os.path.join(output_dir, "time_to_accuracy.png"))}
+    write_json(path, record)
+    return record
+
+
+def _load(path, flags):
+    if not os.path.isfile(path):
+        return None
+    record = _read_json(path)
+    if record.get("flags") != flags:
+        raise ValueError(f"{path} holds a run with other settings ({record.get('flags')}); use "
+                         "another output_dir or delete it.")
+    return record
+
+
+def _minutes(seconds):
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _pct(fraction):
+    return "-" if fraction is None else f"{100 * fraction:.2f}%"
+
+
+def write_table(record, output_dir):
+    """`time_to_accuracy.md`: one row per recipe."""
+    flags, target = record["flags"], record["flags"]["target_top1"]
+    lines = [f"# Time to accuracy: {flags['model']} on CIFAR-10", "",
+             f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, "
+             f"TF {record['machine']['tensorflow']}. Target test top-1: {_pct(target)} "
+             f"(the paper's: {_pct(record['paper_test_top1'])}).", "",
+             "| recipe | epochs | test top-1 (last) | best | training top-1 | reached target "
+             "| wall | images/s |", "|---|---|---|---|---|---|---|---|"]
+    for r in record["runs"]:
+        reached = (f"epoch {r['reached_target_epoch']}, "
+                   f"{_minutes(r['reached_target_seconds'])}" if r["reached_target_epoch"]
+                   else "no")
+        lines.append(f"| {r['recipe']} | {r['epochs']} | {_pct(r['test_top1'])} | "
+                     f"{_pct(r['best_test_top1'])} | {_pct(r['train_top1'])} | {reached} | "
+                     f"{_minutes(r['wall_seconds'])} | {r['images_per_sec']:.0f} |")
+    if record.get("command"):
+        lines += ["", f"Command: `{record['command']}`"]
+    path = os.path.join(output_dir, "time_to_accuracy.md")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def plot(record, path):
+    """Test error (bold) and training error (thin) against wall-clock minutes, per recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    for i, r in enumerate(record["runs"]):
+        minutes = [p["wall_seconds"] / 60 for p in r["curve"]]
+        ax.plot(minutes, [100 * (1 - p["train_top1"]) for p in r["curve"]], color=f"C{i}",
+                lw=0.8)
+        tested = [(m, p["test_top1"]) for m, p in zip(minutes, r["curve"])
+                  if p["test_top1"] is not None]
+        ax.plot([m for m, _ in tested], [100 * (1 - t) for _, t in tested], color=f"C{i}",
+                lw=2.5, marker="o", ms=3, label=f"{r['recipe']} recipe ({r['epochs']} epochs)")
+    if record["paper_test_top1"]:
+        ax.axhline(100 * (1 - record["paper_test_top1"]), color="k", ls="--", lw=0.8,
+                   label="the paper's test error")
+    ax.set(xlabel="wall-clock minutes", ylabel="top-1 error (%)", ylim=(0, None),
+           title=f"{record['flags']['model']} on CIFAR-10: time to accuracy "
+                 f"({record['machine']['cpu']}, {record['machine']['cores']} cores)")
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    ax.legend(title="bold: test, thin: training", fontsize=8, title_fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=PLOT_DPI)
+    plt.close(fig)
+    return path

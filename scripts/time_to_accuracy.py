@@ -1,0 +1,78 @@
+"""How long this machine takes to train a CIFAR model to a test top-1, recipe beside recipe.
+
+    python scripts/time_to_accuracy.py --data=/path/to/cifar10 --recipes=fast,paper --epochs=15 \
+        --output_dir=runs/time_to_accuracy
+
+Each recipe trains `--model` for the same `--epochs` (default: each recipe's own length), with a
+test evaluation after every epoch, and stops early once the test top-1 reaches `--target_top1`
+(default: the paper's figure for the model, ResNet-20 91.25%). Writes time_to_accuracy.json,
+.md and .png (test and training error against wall-clock minutes). The same settings from
+Python: keras_deepnets.experiments.time_to_accuracy.run(...). Running it again resumes.
+"""
+
+import time
+
+START = time.time()  # the command's wall time counts from here, TensorFlow's import included
+
+import _quiet_tf  # noqa: E402,F401  (before TensorFlow: quiets its start-up logs)
+import shlex  # noqa: E402
+import sys  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+from keras_deepnets.experiments import time_to_accuracy  # noqa: E402
+
+flags.DEFINE_string("data", None, "CIFAR-10: a folder with train/ and test/ class folders, or the "
+                    "TFDS name cifar10.")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
+flags.DEFINE_string("model", "resnet20", "A CIFAR model of the registry.")
+flags.DEFINE_list("recipes", ["fast", "paper"], "Recipes to train, in this order.")
+flags.DEFINE_integer("epochs", None, "Epochs per run, the same for every recipe (the paper's "
+                     "schedule is compressed into them); default each recipe's own.")
+flags.DEFINE_string("target_top1", "paper", "Stop a run at this test top-1 (a fraction, e.g. "
+                    "0.9), 'paper' (the paper's figure for the model) or 'none'.")
+flags.DEFINE_string("output_dir", "runs/time_to_accuracy", "Outputs and runs.")
+flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16", "auto"],
+                  "Training precision (default float32; bfloat16 is fast only on CPUs with "
+                  "AVX512_BF16/AMX and on GPUs).")
+flags.DEFINE_integer("max_examples", None, "Train on a fixed subset of N images.")
+flags.DEFINE_integer("max_val_examples", None, "Test on the first N test images.")
+flags.DEFINE_integer("seed", 0, "Seed of every run.")
+flags.DEFINE_integer("verbose", 2, "Training output: 0 silent, 1 progress bar, 2 a line per epoch.")
+FLAGS = flags.FLAGS
+
+
+def _target(text):
+    if text.lower() in ("paper", "none"):
+        return None if text.lower() == "none" else "paper"
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--target_top1 takes a fraction (e.g. 0.9), 'paper' or 'none'; got "
+                         f"{text!r}.") from None
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
+    if not FLAGS.data:
+        sys.exit("error: --data is required (CIFAR-10 as train/ and test/ folders, or cifar10).")
+    overrides = {"mixed_precision": FLAGS.mixed_precision} if FLAGS.mixed_precision else {}
+    try:
+        record = time_to_accuracy.run(
+            FLAGS.data, FLAGS.output_dir, model=FLAGS.model, recipes=FLAGS.recipes,
+            epochs=FLAGS.epochs, target_top1=_target(FLAGS.target_top1), started=START,
+            command=shlex.join(["python", *sys.argv]), data_dir=FLAGS.data_dir,
+            max_examples=FLAGS.max_examples, max_val_examples=FLAGS.max_val_examples,
+            seed=FLAGS.seed, verbose=FLAGS.verbose, **overrides)
+    except ValueError as e:  # the training core's ConfigError is a ValueError too
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("Interrupted; run the same command again to resume.")
+    out = record["outputs"]
+    print(open(out["table"]).read())
+    print(f"Plot {out['plot']}, table {out['table']}, record {out['json']}.")
+
+
+if __name__ == "__main__":
+    app.run(main)

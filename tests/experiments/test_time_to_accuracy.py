@@ -1,0 +1,88 @@
+"""Time to accuracy (experiments/time_to_accuracy.py): two recipes through the real training core
+on real CIFAR-10 images, the record against the runs' own files, the stop at a target, resume."""
+
+import json
+import os
+
+import pytest
+from PIL import Image
+
+from keras_deepnets.experiments import time_to_accuracy
+
+TINY = {"max_examples": 256, "max_val_examples": 200, "verbose": 0}
+
+
+def _read(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def two_recipes(cifar10_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("tta"))
+    record = time_to_accuracy.run(cifar10_dir, out, recipes=("fast", "paper"), epochs=2,
+                                  target_top1=None, command="pytest", **TINY)
+    return cifar10_dir, out, record
+
+
+@pytest.mark.slow
+def test_record_matches_each_runs_training_record(two_recipes):
+    _, out, record = two_recipes
+    assert [r["recipe"] for r in record["runs"]] == ["fast", "paper"]
+    assert record["paper_test_top1"] == 0.9125  # ResNet-20, ResNet paper Table 6: 8.75% error
+    for run in record["runs"]:
+        summary = _read(os.path.join(run["model_dir"], "summary.json"))
+        config = _read(os.path.join(run["model_dir"], "flags.json"))
+        assert config["recipe"] == run["recipe"] and config["epochs"] == 2
+        assert run["epochs"] == 2 and not run["stopped_at_target"]
+        assert run["test_top1"] == summary["final"]["val_top1"]
+        assert run["wall_seconds"] == summary["wall_seconds"]
+        walls = [p["wall_seconds"] for p in run["curve"]]
+        assert walls == sorted(walls) and walls[-1] <= run["wall_seconds"]
+        assert run["reached_target_seconds"] is None
+    fast, paper = (r["config"] for r in record["runs"])
+    assert fast["ema_decay"] and fast["nesterov"] and not paper["ema_decay"]
+    assert record["command_wall_seconds"] >= sum(r["wall_seconds"] for r in record["runs"])
+    table = open(record["outputs"]["table"]).read()
+    assert "| fast | 2 |" in table and "| paper | 2 |" in table and "`pytest`" in table
+    assert Image.open(record["outputs"]["plot"]).size == (800, 500)
+    assert _read(record["outputs"]["json"]) == record
+
+
+@pytest.mark.slow
+def test_rerun_resumes_and_other_settings_are_refused(two_recipes):
+    data, out, record = two_recipes
+    again = time_to_accuracy.run(data, out, recipes=("fast", "paper"), epochs=2,
+                                 target_top1=None, **TINY)
+    assert again["runs"] == record["runs"]  # nothing trained again
+    with pytest.raises(ValueError, match="other settings"):
+        time_to_accuracy.run(data, out, recipes=("fast", "paper"), epochs=3, target_top1=None,
+                             **TINY)
+
+
+@pytest.mark.slow
+def test_stops_once_the_test_top1_reaches_the_target(two_recipes, tmp_path):
+    data, _, record = two_recipes
+    paper = record["runs"][1]
+    first = paper["curve"][0]["test_top1"]  # the same seed trains the same first epoch
+    if not first:
+        pytest.skip("the first epoch scored 0: no target below it to stop at")
+    stopped = time_to_accuracy.run(data, str(tmp_path), recipes=("paper",), epochs=2,
+                                   target_top1=first, **TINY)["runs"][0]
+    assert stopped["epochs"] == 1 and stopped["stopped_at_target"]
+    assert stopped["reached_target_epoch"] == 1
+    assert stopped["reached_target_seconds"] == stopped["curve"][0]["wall_seconds"]
+    assert "epoch 1, " in open(os.path.join(str(tmp_path), "time_to_accuracy.md")).read()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"model": "resnet50"}, "ImageNet model"),
+    ({"recipes": ("fastest",)}, "recipes must be some of"),
+    ({"recipes": ()}, "recipes must be some of"),
+    ({"epochs": 0}, "epochs must be a positive whole number"),
+    ({"target_top1": 91.25}, "target_top1 is a fraction"),
+    ({"model": "resnet21"}, "resnet20"),
+])
+def test_bad_arguments_are_named_before_any_training(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        time_to_accuracy.run("/nonexistent", str(tmp_path), **kwargs)
