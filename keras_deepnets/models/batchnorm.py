@@ -5,7 +5,7 @@ with elementwise ops on every backend; Keras 2 (tf.keras) called `FusedBatchNorm
 (CPU) and cuDNN (GPU) implement as one kernel forward and one backward, and which Grappler fuses
 into the preceding convolution at inference (`_FusedConv2D` with BN and ReLU). keras-team/keras
 #19953 reports Keras 3 on TF as slower than Keras 2; on this package's 2-core CPU the fused call
-makes ResNet training steps markedly faster (README, "Performance").
+makes ResNet training steps markedly faster (docs/performance.md).
 
 The layer *is* a `keras.layers.BatchNormalization` (subclass): same weights in the same order,
 same `get_config()` plus `fused`, same `synchronized` switch, so weight copying by name, `.keras`
