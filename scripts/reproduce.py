@@ -48,26 +48,17 @@ def main(argv):
     if FLAGS.budget is None:
         sys.exit("error: --budget (epochs per run) is required, e.g. --budget=182 for the paper's "
                  "schedule, or a few epochs on a CPU.")
-    from keras_deepnets.experiments import run_experiment  # after flag parsing: --help stays fast
+    from keras_deepnets.experiments import cli, run_experiment  # after flag parsing: fast --help
 
     name = argv[1]
-    try:
-        record = run_experiment(
-            name, FLAGS.data, FLAGS.budget, FLAGS.output_dir or f"runs/reproduce/{name}",
-            repeats=FLAGS.repeats, series=FLAGS.series, max_examples=FLAGS.max_examples,
-            max_val_examples=FLAGS.max_val_examples, batch_size=FLAGS.batch_size,
-            seed=FLAGS.seed, data_dir=FLAGS.data_dir, verbose=FLAGS.verbose,
-            **{k: FLAGS[k].value
-               for k in ("warmup_epochs", "warmup_lr", "mixed_precision", "recipe")
-               if FLAGS[k].value is not None})
-    except ValueError as e:  # the training core's ConfigError is a ValueError too
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("Interrupted; run the same command again to resume.")
-    out = record["outputs"]
-    print(open(out["table"]).read())
-    print(f"Plot {out['plot']}, table {out['table']}, record {out['json']}.")
-
+    cli.run_and_print(
+        run_experiment, name, FLAGS.data, FLAGS.budget,
+        FLAGS.output_dir or f"runs/reproduce/{name}", repeats=FLAGS.repeats, series=FLAGS.series,
+        max_examples=FLAGS.max_examples, max_val_examples=FLAGS.max_val_examples,
+        batch_size=FLAGS.batch_size, seed=FLAGS.seed, data_dir=FLAGS.data_dir,
+        verbose=FLAGS.verbose,
+        **{k: FLAGS[k].value for k in ("warmup_epochs", "warmup_lr", "mixed_precision", "recipe")
+           if FLAGS[k].value is not None})
 
 if __name__ == "__main__":
     app.run(main)

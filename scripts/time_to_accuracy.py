@@ -20,7 +20,7 @@ import sys  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-from keras_deepnets.experiments import time_to_accuracy  # noqa: E402
+from keras_deepnets.experiments import cli, time_to_accuracy  # noqa: E402
 
 flags.DEFINE_string("data", None, "CIFAR-10: a folder with train/ and test/ class folders, or the "
                     "TFDS name cifar10.")
@@ -48,8 +48,8 @@ def _target(text):
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"--target_top1 takes a fraction (e.g. 0.9), 'paper' or 'none'; got "
-                         f"{text!r}.") from None
+        sys.exit(f"error: --target_top1 takes a fraction (e.g. 0.9), 'paper' or 'none'; got "
+                 f"{text!r}.")
 
 
 def main(argv):
@@ -58,21 +58,12 @@ def main(argv):
     if not FLAGS.data:
         sys.exit("error: --data is required (CIFAR-10 as train/ and test/ folders, or cifar10).")
     overrides = {"mixed_precision": FLAGS.mixed_precision} if FLAGS.mixed_precision else {}
-    try:
-        record = time_to_accuracy.run(
-            FLAGS.data, FLAGS.output_dir, model=FLAGS.model, recipes=FLAGS.recipes,
-            epochs=FLAGS.epochs, target_top1=_target(FLAGS.target_top1), started=START,
-            command=shlex.join(["python", *sys.argv]), data_dir=FLAGS.data_dir,
-            max_examples=FLAGS.max_examples, max_val_examples=FLAGS.max_val_examples,
-            seed=FLAGS.seed, verbose=FLAGS.verbose, **overrides)
-    except ValueError as e:  # the training core's ConfigError is a ValueError too
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("Interrupted; run the same command again to resume.")
-    out = record["outputs"]
-    print(open(out["table"]).read())
-    print(f"Plot {out['plot']}, table {out['table']}, record {out['json']}.")
-
+    cli.run_and_print(
+        time_to_accuracy.run, FLAGS.data, FLAGS.output_dir, model=FLAGS.model,
+        recipes=FLAGS.recipes, epochs=FLAGS.epochs, target_top1=_target(FLAGS.target_top1),
+        started=START, command=shlex.join(["python", *sys.argv]), data_dir=FLAGS.data_dir,
+        max_examples=FLAGS.max_examples, max_val_examples=FLAGS.max_val_examples,
+        seed=FLAGS.seed, verbose=FLAGS.verbose, **overrides)
 
 if __name__ == "__main__":
     app.run(main)

@@ -59,6 +59,14 @@ def plot(record, path):
     ax.set(xlabel="iteration", ylabel="error (%)",
            title=f"{record['title']}\n{record['source']}; budget {flags['budget']} epoch(s)"
                  f"{repeats}")
+    return finish_plot(fig, ax, path)
+
+
+def finish_plot(fig, ax, path):
+    """The experiments' common plot style; saves `fig` to `path` (PLOT_SIZE x PLOT_DPI) and
+    closes it."""
+    from matplotlib import pyplot as plt
+
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
     ax.legend(title="bold: test, thin: training", fontsize=8, title_fontsize=8)

@@ -24,12 +24,12 @@ import keras
 import tensorflow as tf
 
 from keras_deepnets import registry, training
+from keras_deepnets.experiments import report
 from keras_deepnets.experiments.definitions import EXPERIMENTS
 from keras_deepnets.experiments.runner import check_test_data, write_json
 from keras_deepnets.training.recipes import RECIPES
 
 RECORD_VERSION = 1
-PLOT_SIZE, PLOT_DPI = (8, 5), 100
 
 
 def paper_top1(model):
@@ -204,7 +204,7 @@ def plot(record, path):
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    fig, ax = plt.subplots(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    fig, ax = plt.subplots(figsize=report.PLOT_SIZE, dpi=report.PLOT_DPI)
     for i, r in enumerate(record["runs"]):
         minutes = [p["wall_seconds"] / 60 for p in r["curve"]]
         ax.plot(minutes, [100 * (1 - p["train_top1"]) for p in r["curve"]], color=f"C{i}",
@@ -219,10 +219,4 @@ def plot(record, path):
     ax.set(xlabel="wall-clock minutes", ylabel="top-1 error (%)", ylim=(0, None),
            title=f"{record['flags']['model']} on CIFAR-10: time to accuracy "
                  f"({record['machine']['cpu']}, {record['machine']['cores']} cores)")
-    ax.title.set_fontsize(9)
-    ax.grid(alpha=0.3)
-    ax.legend(title="bold: test, thin: training", fontsize=8, title_fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=PLOT_DPI)
-    plt.close(fig)
-    return path
+    return report.finish_plot(fig, ax, path)
