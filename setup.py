@@ -27,6 +27,9 @@ setup(
         # Training writes TensorBoard event files (and --profile traces); TF 2.21's wheel no
         # longer installs tensorboard, so without this nothing can show them.
         "tensorboard>=2.16",
+        # timm / Hugging Face checkpoints (.safetensors) for from_torchvision: the format's own
+        # reader (numpy API, bfloat16 through ml_dtypes), no torch needed.
+        "safetensors>=0.4",
     ],
     extras_require={
         "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10",

@@ -1,0 +1,93 @@
+"""torchvision ResNet checkpoints -> keras_deepnets models (torch_convert.py), checked against
+what real torchvision computed for its own models on four real ImageNet photos
+(../shared/torchvision: the exact state_dicts rebuilt with numpy, and torchvision's logits)."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+import keras_deepnets as kd
+from keras_deepnets.torch_convert import from_torchvision
+from keras_deepnets.torch_files import CheckpointError
+
+TORCHVISION = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "torchvision"
+sys.path.insert(0, str(TORCHVISION))
+from seeded_weights import load_fixture  # noqa: E402  (the shared folder's numpy-only rebuild)
+
+# The fixture README's target: max |difference| <= 1e-4 x max |logit|, the same top-5.
+RELATIVE_TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.load(TORCHVISION / "inputs_224.npz")["images_nhwc"]
+
+
+def _check_logits(model, fixture, images):
+    out = model.predict(images, verbose=0)
+    ref = fixture["logits"]
+    assert np.abs(out - ref).max() <= RELATIVE_TOLERANCE * np.abs(ref).max()
+    np.testing.assert_array_equal(np.argsort(-out, 1)[:, :5], np.argsort(-ref, 1)[:, :5])
+
+
+@pytest.mark.parametrize("name, v15", [("resnet18", False), ("resnet34", False),
+                                       ("resnet50", True), ("resnet101", True)])
+def test_safetensors_file_gives_torchvisions_logits(name, v15, images, tmp_path):
+    state, fixture = load_fixture(name)
+    save_file(state, str(tmp_path / f"{name}.safetensors"))
+    model = from_torchvision(tmp_path / f"{name}.safetensors", classifier_activation=None)
+    assert model.name == name
+    assert kd.model_stats(model).trainable_params == fixture["num_params"]  # torchvision's
+    if v15:  # torchvision's ResNet-50/101/152: stride on the 3x3
+        assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)
+        assert model.get_layer("conv3_block1_1_conv").strides == (1, 1)
+    _check_logits(model, fixture, images)
+
+
+@pytest.fixture(scope="module")
+def resnet18_state():
+    return load_fixture("resnet18")
+
+
+def test_npz_and_dict_sources_and_a_fresh_classifier(resnet18_state, images, tmp_path):
+    state, fixture = resnet18_state
+    np.savez(tmp_path / "r18.npz", **state)
+    _check_logits(from_torchvision(str(tmp_path / "r18.npz"), classifier_activation=None),
+                  fixture, images)
+    full = from_torchvision(dict(state), classifier_activation=None)
+    ten = from_torchvision(dict(state), classes=10)  # fine-tuning: fc left out on purpose
+    assert ten.output_shape == (None, 10)
+    backbone = from_torchvision(dict(state), include_top=False, pooling="avg")
+    features = backbone.predict(images, verbose=0)
+    fc_w, fc_b = state["fc.weight"], state["fc.bias"]
+    np.testing.assert_allclose(features @ fc_w.T + fc_b, full.predict(images, verbose=0),
+                               rtol=0, atol=1e-4 * np.abs(fixture["logits"]).max())
+
+
+def _without(state, key):
+    return {k: v for k, v in state.items() if k != key}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: _without(s, "layer2.0.bn1.running_var"),
+     r"layer2\.0\.bn1\.running_var is missing"),
+    (lambda s: {**s, "layer5.0.conv1.weight": np.zeros((1, 1, 1, 1), np.float32)},
+     r"1 tensor\(s\) the resnet18 layout does not have: layer5\.0\.conv1\.weight"),
+    (lambda s: {**s, "layer1.0.conv1.weight": np.zeros((64, 32, 3, 3), np.float32)},
+     r"layer1\.0\.conv1's tensors have shapes .*conv2_block1_1_conv expects"),
+    (lambda s: {k: v for k, v in s.items() if not k.startswith("layer4.1.")},
+     r"no supported layout .* blocks per stage \(2, 2, 2, 1\)"),
+    (lambda s: {"features.0.weight": np.zeros((64, 3, 3, 3), np.float32)},
+     r"no supported layout .*no conv1\.weight"),
+])
+def test_a_file_that_does_not_fit_is_a_clear_error(edit, message, resnet18_state):
+    with pytest.raises(CheckpointError, match=message):
+        from_torchvision(edit(dict(resnet18_state[0])))
+
+
+def test_architecture_arguments_come_from_the_file(resnet18_state):
+    with pytest.raises(ValueError, match="decides 'bn_epsilon' from the file"):
+        from_torchvision(dict(resnet18_state[0]), bn_epsilon=1e-3)
