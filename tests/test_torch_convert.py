@@ -3,6 +3,7 @@ what real torchvision computed for its own models on four real ImageNet photos
 (../shared/torchvision: the exact state_dicts rebuilt with numpy, and torchvision's logits)."""
 
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -13,7 +14,8 @@ import keras_deepnets as kd
 from keras_deepnets.torch_convert import from_torchvision
 from keras_deepnets.torch_files import CheckpointError
 
-TORCHVISION = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "torchvision"
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TORCHVISION = REPO.parent / "shared" / "torchvision"
 sys.path.insert(0, str(TORCHVISION))
 from seeded_weights import load_fixture  # noqa: E402  (the shared folder's numpy-only rebuild)
 
@@ -91,3 +93,24 @@ def test_a_file_that_does_not_fit_is_a_clear_error(edit, message, resnet18_state
 def test_architecture_arguments_come_from_the_file(resnet18_state):
     with pytest.raises(ValueError, match="decides 'bn_epsilon' from the file"):
         from_torchvision(dict(resnet18_state[0]), bn_epsilon=1e-3)
+
+
+def test_convert_weights_script_writes_a_file_the_constructor_loads(resnet18_state, images,
+                                                                     tmp_path):
+    state, fixture = resnet18_state
+    np.savez(tmp_path / "r18.npz", **state)
+    out = tmp_path / "out" / "r18.weights.h5"
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "convert_weights.py"),
+                           f"--source={tmp_path / 'r18.npz'}", f"--output={out}"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert ("Found: torchvision resnet18 (bn_epsilon=1e-05); 122 tensors, 11,689,512 trainable "
+            "parameters.") in proc.stdout
+    model = kd.get_model("resnet18", weights=None, bn_epsilon=1e-5, classifier_activation=None)
+    model.load_weights(out)
+    _check_logits(model, fixture, images)
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "convert_weights.py"),
+                          f"--source={TORCHVISION / 'pth_sample.pth'}", f"--output={out}"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith(
+        f"error: {TORCHVISION / 'pth_sample.pth'}: no supported layout")
