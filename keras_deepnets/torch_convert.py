@@ -1,12 +1,15 @@
-"""torchvision / timm ResNet checkpoints as keras_deepnets models that compute what torchvision
-computes (`from_torchvision`).
+"""torchvision / timm ResNet and torchvision VGG checkpoints as keras_deepnets models that
+compute what torchvision computes (`from_torchvision`).
 
 The architecture comes from the keys and shapes: blocks per stage and whether blocks have a
 `conv3` (bottleneck) give the depth (18, 34, 50, 101, 152). torchvision's ResNet-50/101/152 are
 "v1.5" (the bottleneck's stride on the 3x3), so they are built with `stride_in_1x1=False`; its
 BN epsilon is 1e-5 (keras.applications' weights use 1.001e-5). timm's ResNets use torchvision's
-key names. Tensors are OIHW (PyTorch) and become HWIO (Keras); Linear's [out, in] becomes
-Dense's [in, out].
+key names. VGG: the convolutions of `features` (with BN or not) and the gaps left by the
+max-pools give the configuration (A, B, D, E: vgg11/13/16/19); torchvision flattens the last
+feature map channels-first, Keras channels-last, so fc1's columns are reordered. timm's VGG
+(`pre_logits`, `head.fc`) is out of scope: the error says so. Tensors are OIHW (PyTorch) and
+become HWIO (Keras); Linear's [out, in] becomes Dense's [in, out].
 
 Strict: every tensor of the file is used (the classifier `fc` only when the model keeps a
 1000-class top: with `include_top=False` or other `classes` it is left out on purpose, for
@@ -16,6 +19,7 @@ supported layout is an error naming what it found.
 
 import os
 import re
+import typing
 
 import numpy as np
 
@@ -30,13 +34,34 @@ RESNET_DEPTHS = {((2, 2, 2, 2), False): 18, ((3, 4, 6, 3), False): 34,
                  ((3, 4, 6, 3), True): 50, ((3, 4, 23, 3), True): 101,
                  ((3, 8, 36, 3), True): 152}
 
-# VGG is the next layout (issue 15); until then it is named in the error.
-_LAYOUTS = "torchvision/timm ResNet-18/34/50/101/152"
+# torchvision's VGG configurations: convolutions per block -> depth.
+VGG_DEPTHS = {(1, 1, 2, 2, 2): 11, (2, 2, 2, 2, 2): 13, (2, 2, 3, 3, 3): 16, (2, 2, 4, 4, 4): 19}
+
+_LAYOUTS = ("torchvision/timm ResNet-18/34/50/101/152, torchvision VGG-11/13/16/19 with or "
+            "without BN")
 
 
-def resnet_architecture(state, where):
-    """(registry name, constructor kwargs) of the torchvision ResNet whose state_dict is
-    `state`; CheckpointError when the keys are not a supported ResNet."""
+class Layout(typing.NamedTuple):
+    """What a checkpoint is: the registry model to build and which tensors go where."""
+
+    name: str  # registry name, e.g. "resnet50"
+    kwargs: dict  # constructor arguments the file decides (v1.5, BN epsilon)
+    body: list  # [(Keras layer, kind, torch prefix)] always loaded
+    head: list  # the top's layers, the classifier last (loaded as include_top/classes allow)
+
+
+def architecture(state, where):
+    """The `Layout` of a torchvision/timm ResNet or torchvision VGG state_dict;
+    CheckpointError naming what was found when it is neither."""
+    if any(k.startswith(("pre_logits.", "head.fc.")) for k in state):
+        raise CheckpointError(f"{where}: timm's VGG layout (pre_logits, head.fc) is not "
+                              f"supported; supported: {_LAYOUTS}.")
+    if "features.0.weight" in state:
+        return _vgg_layout(state, where)
+    return _resnet_layout(state, where)
+
+
+def _resnet_layout(state, where):
     blocks = []
     for stage in range(1, 5):
         found = {int(m.group(1)) for k in state
@@ -53,7 +78,8 @@ def resnet_architecture(state, where):
     kwargs = {"bn_epsilon": TORCHVISION_BN_EPSILON}
     if bottleneck:
         kwargs["stride_in_1x1"] = False  # torchvision's v1.5
-    return f"resnet{depth}", kwargs
+    return Layout(f"resnet{depth}", kwargs, _resnet_pairs(state, blocks, bottleneck),
+                  [("predictions", "dense", "fc")])
 
 
 def _resnet_pairs(state, blocks, bottleneck):
@@ -72,6 +98,38 @@ def _resnet_pairs(state, blocks, bottleneck):
     return pairs
 
 
+def _vgg_layout(state, where):
+    """torchvision's `features` is conv, [bn,] relu per convolution and a max-pool after each
+    block: within a block the convolutions' indices step by 2 (3 with BN), across a pool by one
+    more."""
+    convs = sorted(int(m.group(1)) for k in state
+                   for m in [re.match(r"features\.(\d+)\.weight$", k)]
+                   if m and np.ndim(state[k]) == 4)
+    if not convs:
+        raise CheckpointError(f"{where}: `features` holds no convolution weights.")
+    bn = f"features.{convs[0] + 1}.running_mean" in state
+    step, blocks = (3 if bn else 2), [1]
+    for a, b in zip(convs, convs[1:]):
+        if b - a not in (step, step + 1):
+            blocks = None
+            break
+        blocks[-1:] = [blocks[-1] + 1] if b - a == step else [blocks[-1], 1]
+    depth = VGG_DEPTHS.get(tuple(blocks or ()))
+    if depth is None:
+        raise CheckpointError(f"{where}: no supported layout ({_LAYOUTS}) matches it: found a "
+                              f"VGG-like `features` with convolutions at {convs}.")
+    body, it = [], iter(convs)
+    for b, n in enumerate(blocks):
+        for c in range(n):
+            index = next(it)
+            body.append((f"block{b + 1}_conv{c + 1}", "conv", f"features.{index}"))
+            if bn:
+                body.append((f"block{b + 1}_conv{c + 1}_bn", "bn", f"features.{index + 1}"))
+    head = [("fc1", "dense_chw", "classifier.0"), ("fc2", "dense", "classifier.3"),
+            ("predictions", "dense", "classifier.6")]
+    return Layout(f"vgg{depth}{'_bn' if bn else ''}", {}, body, head)
+
+
 def _arrays(kind, prefix, state, used, where):
     """The Keras weights of one layer from the torch tensors under `prefix`."""
     def take(suffix):
@@ -88,7 +146,21 @@ def _arrays(kind, prefix, state, used, where):
         if f"{prefix}.num_batches_tracked" in state:
             used.add(f"{prefix}.num_batches_tracked")  # a counter PyTorch keeps; Keras has none
         return [take("weight"), take("bias"), take("running_mean"), take("running_var")]
-    return [take("weight").T, take("bias")]  # Linear [out, in] -> Dense [in, out]
+    weight = take("weight")
+    if kind == "dense_chw":  # torchvision flattens [C, H, W], Keras [H, W, C]
+        channels = state[_last_conv_weight(state)].shape[0]
+        side = int(round((weight.shape[1] / channels) ** 0.5))
+        if channels * side * side != weight.shape[1]:
+            raise CheckpointError(f"{where}: {prefix}.weight has {weight.shape[1]} inputs, not "
+                                  f"{channels} channels x a square feature map.")
+        weight = weight.reshape(-1, channels, side, side).transpose(0, 2, 3, 1).reshape(
+            weight.shape[0], -1)
+    return [weight.T, take("bias")]  # Linear [out, in] -> Dense [in, out]
+
+
+def _last_conv_weight(state):
+    return max((k for k in state if re.match(r"features\.\d+\.weight$", k)
+                and np.ndim(state[k]) == 4), key=lambda k: int(k.split(".")[1]))
 
 
 def _load(model, pairs, state, where):
@@ -113,33 +185,35 @@ def from_torchvision(source, **kwargs):
         source: a `.pth`/`.pt` (torch's zip format; read without torch, code in the pickle is
             refused), `.safetensors` or `.npz` path, or a dict of arrays.
         kwargs: to the constructor (`include_top`, `classes`, `classifier_activation`,
-            `input_shape`, `name`, ...). Without a 1000-class top the file's `fc` is left out.
+            `input_shape`, `pooling`, `name`, ...). With `include_top=False` the file's top is
+            left out; with other `classes`, its last classifier layer (a fresh one is built).
 
-    Returns: the model (e.g. `resnet50`, built v1.5 with BN epsilon 1e-5).
+    Returns: the model (e.g. `resnet50`, built v1.5 with BN epsilon 1e-5; `vgg16_bn`).
     """
     where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "the state_dict"
     state = read_state_dict(source)
-    name, arch_kwargs = resnet_architecture(state, where)
+    layout = architecture(state, where)
     for key in ("weights", "stride_in_1x1", "bn_epsilon"):
         if key in kwargs:
-            raise ValueError(f"from_torchvision decides {key!r} from the file ({name}: "
-                             f"{arch_kwargs}); do not pass it.")
-    model = registry.get_model(name, weights=None, **arch_kwargs, **kwargs)
-    blocks = [sum(1 for k in state if re.match(rf"layer{s}\.\d+\.conv1\.weight$", k))
-              for s in range(1, 5)]
-    pairs = _resnet_pairs(state, blocks, "layer1.0.conv3.weight" in state)
-    fc = state.get("fc.weight")
-    top = (kwargs.get("include_top", True) and fc is not None
-           and model.output_shape[-1] == fc.shape[0])
-    if top:
-        pairs.append(("predictions", "dense", "fc"))
+            raise ValueError(f"from_torchvision decides {key!r} from the file ({layout.name}: "
+                             f"{layout.kwargs}); do not pass it.")
+    model = registry.get_model(layout.name, weights=None, **layout.kwargs, **kwargs)
+    pairs = list(layout.body)
+    if kwargs.get("include_top", True):
+        *hidden, classifier = layout.head
+        pairs += hidden
+        weight = state.get(classifier[2] + ".weight")
+        if weight is None and "classes" not in kwargs:
+            raise CheckpointError(f"{where}: has no classifier ({classifier[2]}); pass "
+                                  "include_top=False, or classes=N for a fresh classifier.")
+        if weight is not None and model.output_shape[-1] == weight.shape[0]:
+            pairs.append(classifier)
     used = _load(model, pairs, state, where)
-    if not top:
-        used |= {"fc.weight", "fc.bias"}  # a fresh classifier, or none, was asked for
+    for _, _, prefix in layout.head:  # the top's tensors not loaded were left out on purpose
+        used |= {f"{prefix}.weight", f"{prefix}.bias"} & set(state)
     unused = sorted(set(state) - used)
     if unused:
-        raise CheckpointError(f"{where}: {len(unused)} tensor(s) the {name} layout does not have: "
-                              f"{', '.join(unused[:6])}{' ...' if len(unused) > 6 else ''}.")
+        raise CheckpointError(f"{where}: {len(unused)} tensor(s) the {layout.name} layout does "
+                              f"not have: {', '.join(unused[:6])}"
+                              f"{' ...' if len(unused) > 6 else ''}.")
     return model
-
-

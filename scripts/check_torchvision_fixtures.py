@@ -3,7 +3,7 @@
 
     python scripts/check_torchvision_fixtures.py --fixtures=../shared/torchvision
 
-For each ResNet fixture: the exact state_dict rebuilt with numpy, written as .safetensors,
+For each ResNet and VGG fixture: the exact state_dict rebuilt with numpy, written as .safetensors,
 converted by keras_deepnets.from_torchvision, run on the four real photos; prints max |difference|
 / max |logit| and whether the top-5 classes are torchvision's.
 """
@@ -20,7 +20,8 @@ from safetensors.numpy import save_file
 from keras_deepnets import from_torchvision
 
 flags.DEFINE_string("fixtures", "../shared/torchvision", "The torchvision fixtures folder.")
-flags.DEFINE_list("models", ["resnet18", "resnet34", "resnet50", "resnet101"], "Fixtures.")
+flags.DEFINE_list("models", ["resnet18", "resnet34", "resnet50", "resnet101", "vgg11",
+                                "vgg11_bn", "vgg16_bn"], "Fixtures.")
 FLAGS = flags.FLAGS
 
 
@@ -37,7 +38,7 @@ def main(argv):
             save_file(state, os.path.join(tmp, "w.safetensors"))
             model = from_torchvision(os.path.join(tmp, "w.safetensors"),
                                      classifier_activation=None)
-        out, ref = model.predict(images, verbose=0), fixture["logits"]
+        out, ref = model(images, training=False).numpy(), fixture["logits"]
         same = bool((np.argsort(-out, 1)[:, :5] == np.argsort(-ref, 1)[:, :5]).all())
         print(f"| {name} | {np.abs(out - ref).max() / np.abs(ref).max():.1e} | "
               f"{'yes' if same else 'NO'} |", flush=True)

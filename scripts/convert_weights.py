@@ -1,4 +1,5 @@
-"""Converts a torchvision / timm ResNet checkpoint into a Keras weights file or model.
+"""Converts a torchvision / timm ResNet or torchvision VGG checkpoint into Keras weights or a
+model.
 
     python scripts/convert_weights.py --source=resnet18-f37072fd.pth --output=resnet18.weights.h5
     python scripts/convert_weights.py --source=model.safetensors --output=resnet50.keras
@@ -27,7 +28,8 @@ def convert(source, output):
     if not output or not output.endswith((".weights.h5", ".keras")):
         raise ValueError(f"--output must end in .weights.h5 or .keras; got {output!r}.")
     state = torch_files.read_state_dict(source)
-    name, kwargs = torch_convert.resnet_architecture(state, source)
+    layout = torch_convert.architecture(state, source)
+    name, kwargs = layout.name, layout.kwargs
     model = torch_convert.from_torchvision(state)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     if output.endswith(".keras"):
@@ -35,11 +37,11 @@ def convert(source, output):
     else:
         model.save_weights(output)
     settings = ", ".join(f"{k}={v}" for k, v in kwargs.items())
-    return [f"Found: torchvision {name} ({settings}); {len(state)} tensors, "
-            f"{model_stats(model).trainable_params:,} trainable parameters.",
+    call = ", ".join([repr(name), "weights=None"] + ([settings] if settings else []))
+    return [f"Found: torchvision {name}{f' ({settings})' if settings else ''}; {len(state)} "
+            f"tensors, {model_stats(model).trainable_params:,} trainable parameters.",
             "Checked: every tensor used, every shape matched its Keras layer.",
-            f"Wrote {output} (kd.get_model({name!r}, weights=None, {settings}) takes it)."]
-
+            f"Wrote {output} (kd.get_model({call}) takes it)."]
 
 def main(argv):
     if len(argv) > 1:

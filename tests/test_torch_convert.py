@@ -1,5 +1,5 @@
-"""torchvision ResNet checkpoints -> keras_deepnets models (torch_convert.py), checked against
-what real torchvision computed for its own models on four real ImageNet photos
+"""torchvision ResNet and VGG checkpoints -> keras_deepnets models (torch_convert.py), checked
+against what real torchvision computed for its own models on four real ImageNet photos
 (../shared/torchvision: the exact state_dicts rebuilt with numpy, and torchvision's logits)."""
 
 import pathlib
@@ -29,24 +29,29 @@ def images():
 
 
 def _check_logits(model, fixture, images):
-    out = model.predict(images, verbose=0)
+    out = model(images, training=False).numpy()
     ref = fixture["logits"]
     assert np.abs(out - ref).max() <= RELATIVE_TOLERANCE * np.abs(ref).max()
     np.testing.assert_array_equal(np.argsort(-out, 1)[:, :5], np.argsort(-ref, 1)[:, :5])
 
 
 @pytest.mark.parametrize("name, v15", [("resnet18", False), ("resnet34", False),
-                                       ("resnet50", True), ("resnet101", True)])
+                                       ("resnet50", True), ("resnet101", True),
+                                       ("vgg11", False), ("vgg11_bn", False),
+                                       ("vgg16_bn", False)])
 def test_safetensors_file_gives_torchvisions_logits(name, v15, images, tmp_path):
     state, fixture = load_fixture(name)
     save_file(state, str(tmp_path / f"{name}.safetensors"))
     model = from_torchvision(tmp_path / f"{name}.safetensors", classifier_activation=None)
     assert model.name == name
+    if name.startswith("vgg"):  # fc1 reads torchvision's channels-first flattening, reordered
+        assert model.get_layer("fc1").kernel.shape == (7 * 7 * 512, 4096)
     assert kd.model_stats(model).trainable_params == fixture["num_params"]  # torchvision's
     if v15:  # torchvision's ResNet-50/101/152: stride on the 3x3
         assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)
         assert model.get_layer("conv3_block1_1_conv").strides == (1, 1)
     _check_logits(model, fixture, images)
+    del state, model  # a VGG state_dict is ~0.5 GB
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +87,15 @@ def _without(state, key):
      r"layer1\.0\.conv1's tensors have shapes .*conv2_block1_1_conv expects"),
     (lambda s: {k: v for k, v in s.items() if not k.startswith("layer4.1.")},
      r"no supported layout .* blocks per stage \(2, 2, 2, 1\)"),
-    (lambda s: {"features.0.weight": np.zeros((64, 3, 3, 3), np.float32)},
+    (lambda s: {"conv0.weight": np.zeros((64, 3, 3, 3), np.float32)},
      r"no supported layout .*no conv1\.weight"),
+    (lambda s: {"features.0.weight": np.zeros((64, 3, 3, 3), np.float32),
+                "features.5.weight": np.zeros((64, 64, 3, 3), np.float32)},
+     r"no supported layout .*VGG-like `features` with convolutions at \[0, 5\]"),
+    (lambda s: {**s, "head.fc.weight": np.zeros((10, 512), np.float32)},
+     r"timm's VGG layout \(pre_logits, head\.fc\) is not supported"),
+    (lambda s: _without(_without(s, "fc.weight"), "fc.bias"),
+     r"has no classifier \(fc\); pass include_top=False, or classes=N"),
 ])
 def test_a_file_that_does_not_fit_is_a_clear_error(edit, message, resnet18_state):
     with pytest.raises(CheckpointError, match=message):
