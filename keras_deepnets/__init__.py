@@ -3,6 +3,7 @@ models."""
 
 __version__ = "0.1.0"
 
+from keras_deepnets.features import feature_extractor, feature_info
 from keras_deepnets.models import *  # noqa: F401,F403  (the constructors)
 from keras_deepnets.preprocessing import decode_predictions, preprocess_input
 from keras_deepnets.registry import get_model, list_models, model_info, register_model
