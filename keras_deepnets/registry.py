@@ -16,7 +16,8 @@ Example:
 import dataclasses
 
 # family -> (input size, classes) the family's models are made for.
-FAMILIES = {"imagenet": (224, 1000), "cifar": (32, 10)}
+# "digits": LeNet-5's 32x32 greyscale digits (the paper's MNIST padded from 28x28).
+FAMILIES = {"imagenet": (224, 1000), "cifar": (32, 10), "digits": (32, 10)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +27,7 @@ class ModelInfo:
     name: str
     constructor: object
     kwargs: dict  # the registered defaults; get_model's keyword arguments override them
-    family: str  # "imagenet" or "cifar": the input size, classes and recipe it was made for
+    family: str  # "imagenet", "cifar" or "digits": the input, classes and recipe it was made for
     input_size: int
     classes: int
 
@@ -39,7 +40,7 @@ def register_model(name, constructor=None, family=None, **defaults):
 
     `register_model("resnet56", ResNet56, "cifar")` registers at once; without a constructor it
     returns a decorator: `@register_model("resnet56", family="cifar")`. Names are lower case and
-    unique; `family` is "imagenet" or "cifar".
+    unique; `family` is one of FAMILIES ("imagenet", "cifar", "digits").
     """
     if not isinstance(name, str) or not name or name != name.lower():
         raise ValueError(f"A model name is a non-empty lower-case string; got {name!r}.")

@@ -1,7 +1,9 @@
-"""Architectures: spec tables (`specs`), custom layers, ResNet blocks, and the two builders."""
+"""Architectures: spec tables (`specs`), custom layers, ResNet blocks, and the builders."""
 
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.layers import LocalResponseNormalization, ZeroPadShortcut
+from keras_deepnets.models.layers import (LocalResponseNormalization, PartialConv2D, ScaledTanh,
+                                          TrainableSubsampling, ZeroPadShortcut)
+from keras_deepnets.models.lenet import LeNet5, LeNet5Model
 from keras_deepnets.models.resnet import (
     Plain18, Plain20, Plain32, Plain34, Plain44, Plain50, Plain56, Plain101, Plain110, Plain152,
     Plain1202, ResNet, ResNet18, ResNet20, ResNet32, ResNet34, ResNet44, ResNet50, ResNet56,
@@ -10,6 +12,11 @@ from keras_deepnets.models.vgg import (
     VGG, VGG11, VGG11_LRN, VGG13, VGG16, VGG16C, VGG19, VGGModel)
 
 __all__ = [
+    "LeNet5",
+    "LeNet5Model",
+    "PartialConv2D",
+    "ScaledTanh",
+    "TrainableSubsampling",
     "BatchNormalization",
     "LocalResponseNormalization",
     "ZeroPadShortcut",

@@ -1,6 +1,7 @@
-"""The two layers the papers need that Keras does not ship. Only keras.ops inside: any backend."""
+"""The layers the papers need that Keras does not ship. Only keras.ops inside: any backend."""
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -67,3 +68,90 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides}
+
+
+@keras.saving.register_keras_serializable(package="keras_deepnets")
+class ScaledTanh(keras.layers.Layer):
+    """LeNet-5's squashing function `A tanh(S a)` with A = 1.7159, S = 2/3 (LeCun et al. 1998,
+    Appendix A): f(1) = 1 and f(-1) = -1, and the gain is largest around the targets."""
+
+    A, S = 1.7159, 2.0 / 3.0
+
+    def call(self, inputs):
+        return self.A * ops.tanh(self.S * inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="keras_deepnets")
+class TrainableSubsampling(keras.layers.Layer):
+    """LeNet-5's S2/S4 (section II.B): "the four inputs to a unit ... are added, then multiplied
+    by a trainable coefficient, and added to a trainable bias": 2 parameters per map."""
+
+    def __init__(self, pool_size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+
+    def build(self, input_shape):
+        maps = input_shape[-1]
+        self.coefficient = self.add_weight(shape=(maps,), initializer="ones", name="coefficient")
+        self.bias = self.add_weight(shape=(maps,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        p = self.pool_size
+        summed = ops.average_pool(inputs, p, strides=p, padding="valid") * float(p * p)
+        return summed * self.coefficient + self.bias
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        p = self.pool_size
+        return (n, None if h is None else h // p, None if w is None else w // p, c)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size}
+
+
+@keras.saving.register_keras_serializable(package="keras_deepnets")
+class PartialConv2D(keras.layers.Layer):
+    """A valid convolution in which output map j reads only the input maps `table[j]` (LeNet-5's
+    C3, paper Table I). Only the connected kernels are weights (C3: 60 x 5 x 5 + 16 = 1,516
+    parameters); the full kernel is assembled by a constant 0/1 matrix in `call`."""
+
+    def __init__(self, table, kernel_size, **kwargs):
+        super().__init__(**kwargs)
+        self.table = tuple(tuple(int(i) for i in row) for row in table)
+        self.kernel_size = int(kernel_size)
+
+    def build(self, input_shape):
+        maps_in, maps_out = input_shape[-1], len(self.table)
+        bad = [row for row in self.table if not row or any(not 0 <= i < maps_in for i in row)]
+        if bad:
+            raise ValueError(f"PartialConv2D table rows {bad} name input maps outside "
+                             f"0..{maps_in - 1}.")
+        links = [(i, j) for j, row in enumerate(self.table) for i in row]
+        place = np.zeros((len(links), maps_in * maps_out), "float32")
+        for n, (i, j) in enumerate(links):
+            place[n, i * maps_out + j] = 1.0
+        self._place, self._maps = place, (maps_in, maps_out)
+        k = self.kernel_size
+        self.kernel = self.add_weight(shape=(k, k, len(links)), name="kernel",
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(shape=(maps_out,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        k, (maps_in, maps_out) = self.kernel_size, self._maps
+        place = ops.convert_to_tensor(self._place, dtype=self.kernel.dtype)
+        kernel = ops.reshape(ops.matmul(self.kernel, place), (k, k, maps_in, maps_out))
+        kernel = ops.cast(kernel, self.compute_dtype)
+        return ops.conv(inputs, kernel, padding="valid") + ops.cast(self.bias, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        k = self.kernel_size
+        return (n, None if h is None else h - k + 1, None if w is None else w - k + 1,
+                len(self.table))
+
+    def get_config(self):
+        return {**super().get_config(), "table": [list(r) for r in self.table],
+                "kernel_size": self.kernel_size}

@@ -5,6 +5,8 @@ list of convolutions, each `(filters, kernel_size)`; every stage ends with a 2x2
 "LRN" after a convolution inserts AlexNet's local response normalisation (config A-LRN).
 
 ResNet: He et al., CVPR 2016, Table 1 (ImageNet) and section 4.2 (CIFAR-10, 6n+2 layers).
+
+LeNet-5: LeCun, Bottou, Bengio, Haffner, Proc. IEEE 1998, section II.B and Table I.
 """
 
 # Keys are the paper's column letters; names map them to the constructors.
@@ -43,3 +45,17 @@ def cifar_blocks_per_stage(depth):
             f"A CIFAR ResNet has 6n+2 layers (20, 32, 44, 56, 110, 1202, ...); got depth={depth!r}."
         )
     return (depth - 2) // 6
+
+
+# LeNet-5's C3 (paper Table I): which of S2's 6 maps each of C3's 16 maps reads. Maps 0-5 read 3
+# contiguous maps, 6-11 four contiguous, 12-14 four non-contiguous, 15 all six: "to keep the
+# number of connections within reasonable bounds" and "to break the symmetry in the network".
+LENET5_C3_TABLE = (
+    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
+    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2),
+    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),
+)
+# (layer, maps, kernel) of LeNet-5's feature layers; S2/S4 are 2x2 subsampling.
+LENET5_LAYERS = (("C1", 6, 5), ("S2", 6, 2), ("C3", 16, 5), ("S4", 16, 2), ("C5", 120, 5))
+LENET5_F6_UNITS = 84

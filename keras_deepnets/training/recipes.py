@@ -91,6 +91,9 @@ def recipe_for(model_name, family, name="paper"):
             raise ValueError(f"The fast recipe is for the CIFAR models; {model_name} is an "
                              f"{family} model (use recipe='paper').")
         return FAST_CIFAR
+    if family not in ("cifar", "imagenet"):
+        raise ValueError(f"No training recipe for the {family} family ({model_name}) in the "
+                         "training core yet.")
     if family == "cifar":
         if model_name.lower() in ("resnet110", "plain110", "resnet1202", "plain1202"):
             # Section 4.2: "we use 0.01 to warm up the training until the training error is

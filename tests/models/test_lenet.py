@@ -1,0 +1,77 @@
+"""LeNet-5 (models/lenet.py): the paper's parameter counts layer by layer, Table I's partial
+connections, the trainable subsampling, both variants, serialisation, and learning real digits."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_deepnets as kd
+from keras_deepnets.data.digits import digits_32
+from keras_deepnets import training
+from keras_deepnets.models import specs
+
+# LeCun et al. 1998, section II.B: trainable parameters of each layer (60,000 in all).
+PAPER_PARAMS = {"C1": 156, "S2": 12, "C3": 1516, "S4": 32, "C5": 48120, "F6": 10164}
+
+
+def test_paper_parameter_counts_layer_by_layer():
+    model = kd.LeNet5(weights=None)
+    counts = {layer.name: layer.count_params() for layer in model.layers if layer.count_params()}
+    assert counts == {**PAPER_PARAMS, "predictions": 84 * 10 + 10}
+    assert sum(PAPER_PARAMS.values()) == 60000
+    assert kd.get_model("lenet5_modern").count_params() == 156 + 2416 + 48120 + 10164 + 850
+    assert model.input_shape == (None, 32, 32, 1) and model.output_shape == (None, 10)
+
+
+def test_c3_reads_only_table_one():
+    """Output map j of C3 responds to input map i exactly when Table I connects them."""
+    layer = kd.LeNet5(weights=None).get_layer("C3")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        x = np.zeros((1, 14, 14, 6), "float32")
+        x[..., i] = rng.normal(size=(14, 14))
+        moved = np.abs(layer(x).numpy() - layer(np.zeros_like(x)).numpy()).max(axis=(0, 1, 2))
+        assert set(np.flatnonzero(moved > 0)) == {
+            j for j, row in enumerate(specs.LENET5_C3_TABLE) if i in row}
+
+
+def test_subsampling_is_a_coefficient_times_the_sum_plus_a_bias():
+    layer = kd.models.TrainableSubsampling(2)
+    x = np.random.default_rng(1).normal(size=(1, 4, 4, 3)).astype("float32")
+    layer.build(x.shape)
+    layer.coefficient.assign([0.5, -1.0, 2.0])
+    layer.bias.assign([0.1, 0.2, 0.3])
+    sums = x.reshape(1, 2, 2, 2, 2, 3).sum(axis=(2, 4))
+    np.testing.assert_allclose(layer(x).numpy(), sums * [0.5, -1.0, 2.0] + [0.1, 0.2, 0.3],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["paper", "modern"])
+def test_keras_file_round_trip(variant, tmp_path):
+    model = kd.LeNet5(variant=variant)
+    model.save(tmp_path / "lenet.keras")
+    again = keras.models.load_model(tmp_path / "lenet.keras")
+    x = np.random.default_rng(2).normal(size=(2, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-7)
+    assert again.get_config()["variant"] == variant
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="variant must be one of paper, modern; got 'lenet'"):
+        kd.LeNet5(variant="lenet")
+    with pytest.raises(ValueError, match="too small"):
+        kd.LeNet5(input_shape=(28, 28, 1))
+    with pytest.raises(ValueError, match="No training recipe for the digits family"):
+        training.recipe_for("lenet5", "digits")
+
+
+def test_learns_the_real_digits():
+    """sklearn's 1,797 scanned digits at the paper's 32x32, a held-out quarter."""
+    (x, y), (x_test, y_test) = digits_32(seed=0)
+    assert x.shape[1:] == (32, 32, 1) and len(x_test) == 450
+    keras.utils.set_random_seed(0)
+    model = kd.LeNet5()
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=32, epochs=10, verbose=0)
+    assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.95  # 97.8% when measured
