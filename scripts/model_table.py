@@ -15,10 +15,11 @@ flags.DEFINE_list("models", None, "Registry names (default: all).")
 
 def main(argv):
     del argv
-    def paper_order(name):  # VGG first, then ResNets by family and depth, plain after residual
-        digits = "".join(c for c in name if c.isdigit())
-        return (not name.startswith("vgg"), kd.model_info(name).family, name.startswith("plain"),
-                int(digits or 0), name)
+    def paper_order(name):  # the lineage: LeNet, VGG, then ResNets by family and depth, plain
+        digits = "".join(c for c in name if c.isdigit())  # after residual
+        lineage = 0 if name.startswith("lenet") else 1 if name.startswith("vgg") else 2
+        return (lineage, kd.model_info(name).family, name.startswith("plain"), int(digits or 0),
+                name)
 
     names = FLAGS.models or sorted(kd.list_models(), key=paper_order)
     print("| model | family | input | parameters | trainable | multiply-adds |")
