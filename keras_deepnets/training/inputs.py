@@ -40,9 +40,9 @@ def keeps_decoded(family):
     return family == "cifar"
 
 
-def _describe(name, split, data_dir):
+def _describe(name, split, data_dir, download=True):
     try:
-        return data.describe(name, split=split, data_dir=data_dir)
+        return data.describe(name, split=split, data_dir=data_dir, download=download)
     except (ValueError, FileNotFoundError, OSError) as e:
         raise ConfigError(f"Cannot read --data={name!r} (split {split!r}): {e}") from None
 
@@ -58,18 +58,19 @@ def plan(cfg, info):
     if cfg.validation_split:
         # The paper's 45k/5k split (section 4.2): TFDS-style slices of the train split, which
         # keras_deepnets.data takes for TFDS names and folders alike.
-        full = _describe(cfg.data, "train", cfg.data_dir)
+        full = _describe(cfg.data, "train", cfg.data_dir, cfg.download)
         if cfg.validation_split >= full.num_examples:
             raise ConfigError(f"validation_split={cfg.validation_split} leaves no training "
                               f"images (the train split has {full.num_examples}).")
         train_split = f"train[{cfg.validation_split}:]"
         val_split = f"train[:{cfg.validation_split}]"
-        val_n = _describe(cfg.data, val_split, cfg.data_dir).num_examples
-    train = _describe(cfg.data, train_split, cfg.data_dir)
+        val_n = _describe(cfg.data, val_split, cfg.data_dir, cfg.download).num_examples
+    train = _describe(cfg.data, train_split, cfg.data_dir, cfg.download)
     if not cfg.validation_split:
         for split in ((None,) if cfg.val_data else VAL_SPLITS):
             try:
-                val = data.describe(cfg.val_data or cfg.data, split=split, data_dir=cfg.data_dir)
+                val = data.describe(cfg.val_data or cfg.data, split=split, data_dir=cfg.data_dir,
+                                    download=cfg.download)
             except (ValueError, FileNotFoundError, OSError):
                 continue
             val_split, val_n = split, val.num_examples

@@ -31,8 +31,6 @@ def test_offline_tfds_name_ends_the_script_with_one_line(tmp_path):
     assert not (tmp_path / "tfds" / "downloads").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="needs training/inputs.py to pass download=cfg.download "
-                   "to keras_deepnets.data.describe")
 def test_download_false_reaches_the_data_layer(tmp_path, monkeypatch):
     monkeypatch.setattr(tfds_prepare, "download_and_prepare",
                         lambda builder: pytest.fail("download=False must not download"))
