@@ -103,7 +103,7 @@ def _run_entry(series, repeat, seed, model_dir, result, wall):
     }
 
 
-def _load_record(path, flags):
+def load_record(path, flags):
     if not os.path.isfile(path):
         return None
     with open(path) as f:
@@ -161,7 +161,7 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
              "overrides": train_overrides}
     flags = json.loads(json.dumps(flags))  # as it reads back from the record (tuples -> lists)
     json_path = os.path.join(output_dir, experiment.name + ".json")
-    record = _load_record(json_path, flags) or {
+    record = load_record(json_path, flags) or {
         "version": RECORD_VERSION, "experiment": experiment.name, "title": experiment.title,
         "source": experiment.source, "flags": flags, "runs": [], "wall_seconds": 0.0}
     done = {(r["label"], r["repeat"]) for r in record["runs"]}

@@ -26,7 +26,7 @@ import tensorflow as tf
 from keras_deepnets import registry, training
 from keras_deepnets.experiments import report
 from keras_deepnets.experiments.definitions import EXPERIMENTS
-from keras_deepnets.experiments.runner import check_test_data, write_json
+from keras_deepnets.experiments.runner import check_test_data, load_record, write_json
 from keras_deepnets.training.recipes import RECIPES
 
 RECORD_VERSION = 1
@@ -132,7 +132,7 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
         "data": data, "max_examples": max_examples, "max_val_examples": max_val_examples,
         "seed": seed, "overrides": train_overrides}))
     path = os.path.join(output_dir, "time_to_accuracy.json")
-    record = _load(path, flags) or {"version": RECORD_VERSION, "flags": flags, "runs": [],
+    record = load_record(path, flags) or {"version": RECORD_VERSION, "flags": flags, "runs": [],
                                     "paper_test_top1": paper_top1(model), "machine": machine()}
     record["command"] = command or record.get("command")
     for recipe in recipes:
@@ -151,16 +151,6 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
     record["outputs"] = {"json": path, "table": write_table(record, output_dir),
                          "plot": plot(record, os.path.join(output_dir, "time_to_accuracy.png"))}
     write_json(path, record)
-    return record
-
-
-def _load(path, flags):
-    if not os.path.isfile(path):
-        return None
-    record = _read_json(path)
-    if record.get("flags") != flags:
-        raise ValueError(f"{path} holds a run with other settings ({record.get('flags')}); use "
-                         "another output_dir or delete it.")
     return record
 
 
