@@ -37,6 +37,9 @@ flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16", "a
                   "AVX512_BF16/AMX and on GPUs).")
 flags.DEFINE_integer("max_examples", None, "Train on a fixed subset of N images.")
 flags.DEFINE_integer("max_val_examples", None, "Test on the first N test images.")
+flags.DEFINE_float("resnet20_bf16_step_ips", None, "This machine's ResNet-20 bfloat16 step "
+                   "(img/s) from scripts/benchmark_train.py --models=resnet20, kept in the "
+                   "record with the 60-minute budget scaled to it.")
 flags.DEFINE_integer("seed", 0, "Seed of every run.")
 flags.DEFINE_integer("verbose", 2, "Training output: 0 silent, 1 progress bar, 2 a line per epoch.")
 FLAGS = flags.FLAGS
@@ -63,7 +66,8 @@ def main(argv):
         recipes=FLAGS.recipes, epochs=FLAGS.epochs, target_top1=_target(FLAGS.target_top1),
         started=START, command=shlex.join(["python", *sys.argv]), data_dir=FLAGS.data_dir,
         max_examples=FLAGS.max_examples, max_val_examples=FLAGS.max_val_examples,
-        seed=FLAGS.seed, verbose=FLAGS.verbose, **overrides)
+        seed=FLAGS.seed, verbose=FLAGS.verbose, step_ips=FLAGS.resnet20_bf16_step_ips,
+        **overrides)
 
 if __name__ == "__main__":
     app.run(main)

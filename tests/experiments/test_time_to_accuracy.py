@@ -67,12 +67,17 @@ def test_stops_once_the_test_top1_reaches_the_target(two_recipes, tmp_path):
     first = paper["curve"][0]["test_top1"]  # the same seed trains the same first epoch
     if not first:
         pytest.skip("the first epoch scored 0: no target below it to stop at")
-    stopped = time_to_accuracy.run(data, str(tmp_path), recipes=("paper",), epochs=2,
-                                   target_top1=first, **TINY)["runs"][0]
+    record = time_to_accuracy.run(data, str(tmp_path), recipes=("paper",), epochs=2,
+                                  target_top1=first, step_ips=579, **TINY)
+    stopped = record["runs"][0]
     assert stopped["epochs"] == 1 and stopped["stopped_at_target"]
     assert stopped["reached_target_epoch"] == 1
     assert stopped["reached_target_seconds"] == stopped["curve"][0]["wall_seconds"]
-    assert "epoch 1, " in open(os.path.join(str(tmp_path), "time_to_accuracy.md")).read()
+    table = open(os.path.join(str(tmp_path), "time_to_accuracy.md")).read()
+    assert "epoch 1, " in table
+    # the 60-minute goal was set on a machine stepping at 1158 img/s: half as fast, twice as long
+    assert record["resnet20_bf16_step_ips"] == 579 and record["budget_minutes"] == 120
+    assert "scales to 120 min" in table
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -81,6 +86,8 @@ def test_stops_once_the_test_top1_reaches_the_target(two_recipes, tmp_path):
     ({"recipes": ()}, "recipes must be some of"),
     ({"epochs": 0}, "epochs must be a positive whole number"),
     ({"target_top1": 91.25}, "target_top1 is a fraction"),
+    ({"step_ips": -3}, "step_ips is this machine's"),
+    ({"step_ips": "fast"}, "step_ips is this machine's"),
     ({"model": "resnet21"}, "resnet20"),
 ])
 def test_bad_arguments_are_named_before_any_training(kwargs, message, tmp_path):
