@@ -38,7 +38,12 @@ RESNET_DEPTHS = {((2, 2, 2, 2), False): 18, ((3, 4, 6, 3), False): 34,
 VGG_DEPTHS = {(1, 1, 2, 2, 2): 11, (2, 2, 2, 2, 2): 13, (2, 2, 3, 3, 3): 16, (2, 2, 4, 4, 4): 19}
 
 _LAYOUTS = ("torchvision/timm ResNet-18/34/50/101/152, torchvision VGG-11/13/16/19 with or "
-            "without BN")
+            "without BN, torchvision AlexNet")
+
+# torchvision's AlexNet: the indices of its five convolutions in `features` (ReLUs and
+# max-pools between them), and of its three Linear layers in `classifier` (dropouts, ReLUs).
+ALEXNET_CONVS = (0, 3, 6, 8, 10)
+ALEXNET_LINEARS = (1, 4, 6)
 
 
 class Layout(typing.NamedTuple):
@@ -57,6 +62,8 @@ def architecture(state, where):
         raise CheckpointError(f"{where}: timm's VGG layout (pre_logits, head.fc) is not "
                               f"supported; supported: {_LAYOUTS}.")
     if "features.0.weight" in state:
+        if np.shape(state["features.0.weight"])[-1] == 11:  # AlexNet's 11x11 stem; VGG's 3x3
+            return _alexnet_layout(state, where)
         return _vgg_layout(state, where)
     return _resnet_layout(state, where)
 
@@ -128,6 +135,19 @@ def _vgg_layout(state, where):
     head = [("fc1", "dense_chw", "classifier.0"), ("fc2", "dense", "classifier.3"),
             ("predictions", "dense", "classifier.6")]
     return Layout(f"vgg{depth}{'_bn' if bn else ''}", {}, body, head)
+
+
+def _alexnet_layout(state, where):
+    convs = tuple(sorted(int(m.group(1)) for k in state
+                         for m in [re.match(r"features\.(\d+)\.weight$", k)] if m))
+    if convs != ALEXNET_CONVS:
+        raise CheckpointError(f"{where}: an 11x11 stem like AlexNet's, but convolutions at "
+                              f"features {list(convs)}, not torchvision's {list(ALEXNET_CONVS)}.")
+    body = [(f"conv{i + 1}", "conv", f"features.{index}") for i, index in enumerate(convs)]
+    fc1, fc2, top = ALEXNET_LINEARS
+    head = [("fc1", "dense_chw", f"classifier.{fc1}"), ("fc2", "dense", f"classifier.{fc2}"),
+            ("predictions", "dense", f"classifier.{top}")]
+    return Layout("alexnet_torchvision", {}, body, head)
 
 
 def _arrays(kind, prefix, state, used, where):

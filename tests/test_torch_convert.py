@@ -38,14 +38,15 @@ def _check_logits(model, fixture, images):
 @pytest.mark.parametrize("name, v15", [("resnet18", False), ("resnet34", False),
                                        ("resnet50", True), ("resnet101", True),
                                        ("vgg11", False), ("vgg11_bn", False),
-                                       ("vgg16_bn", False)])
+                                       ("vgg16_bn", False), ("alexnet", False)])
 def test_safetensors_file_gives_torchvisions_logits(name, v15, images, tmp_path):
     state, fixture = load_fixture(name)
     save_file(state, str(tmp_path / f"{name}.safetensors"))
     model = from_torchvision(tmp_path / f"{name}.safetensors", classifier_activation=None)
-    assert model.name == name
-    if name.startswith("vgg"):  # fc1 reads torchvision's channels-first flattening, reordered
-        assert model.get_layer("fc1").kernel.shape == (7 * 7 * 512, 4096)
+    assert model.name == ("alexnet_torchvision" if name == "alexnet" else name)
+    if name.startswith(("vgg", "alexnet")):  # fc1 reads torchvision's CHW flatten, reordered
+        side, channels = (6, 256) if name == "alexnet" else (7, 512)
+        assert model.get_layer("fc1").kernel.shape == (side * side * channels, 4096)
     assert kd.model_stats(model).trainable_params == fixture["num_params"]  # torchvision's
     if v15:  # torchvision's ResNet-50/101/152: stride on the 3x3
         assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)

@@ -1,5 +1,6 @@
 """Architectures: spec tables (`specs`), custom layers, ResNet blocks, and the builders."""
 
+from keras_deepnets.models.alexnet import AlexNet, AlexNetModel
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.layers import (LocalResponseNormalization, PartialConv2D, ScaledTanh,
                                           TrainableSubsampling, ZeroPadShortcut)
@@ -12,6 +13,8 @@ from keras_deepnets.models.vgg import (
     VGG, VGG11, VGG11_LRN, VGG13, VGG16, VGG16C, VGG19, VGGModel)
 
 __all__ = [
+    "AlexNet",
+    "AlexNetModel",
     "LeNet5",
     "LeNet5Model",
     "PartialConv2D",

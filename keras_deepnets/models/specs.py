@@ -7,7 +7,12 @@ list of convolutions, each `(filters, kernel_size)`; every stage ends with a 2x2
 ResNet: He et al., CVPR 2016, Table 1 (ImageNet) and section 4.2 (CIFAR-10, 6n+2 layers).
 
 LeNet-5: LeCun, Bottou, Bengio, Haffner, Proc. IEEE 1998, section II.B and Table I.
+
+AlexNet: Krizhevsky, Sutskever, Hinton, NIPS 2012, section 3.5 and Figure 2; torchvision's
+single-tower layout from Krizhevsky, "One weird trick for parallelizing CNNs", 2014.
 """
+
+import collections
 
 # Keys are the paper's column letters; names map them to the constructors.
 VGG_CONFIGS = {
@@ -59,3 +64,22 @@ LENET5_C3_TABLE = (
 # (layer, maps, kernel) of LeNet-5's feature layers; S2/S4 are 2x2 subsampling.
 LENET5_LAYERS = (("C1", 6, 5), ("S2", 6, 2), ("C3", 16, 5), ("S4", 16, 2), ("C5", 120, 5))
 LENET5_F6_UNITS = 84
+
+
+# One AlexNet convolution: `groups=2` is the paper's split over two GPUs ("the kernels of the
+# second, fourth, and fifth convolutional layers are connected only to those kernel maps in the
+# previous layer which reside on the same GPU", section 3.5); `lrn` and `pool` say what follows
+# its ReLU (LRN, then a 3x3/2 overlapping max-pool, section 3.4).
+AlexConv = collections.namedtuple("AlexConv", "filters kernel stride padding groups lrn pool")
+ALEXNET_CONVS = {
+    "paper": (AlexConv(96, 11, 4, 0, 1, True, True), AlexConv(256, 5, 1, 2, 2, True, True),
+              AlexConv(384, 3, 1, 1, 1, False, False), AlexConv(384, 3, 1, 1, 2, False, False),
+              AlexConv(256, 3, 1, 1, 2, False, True)),
+    "torchvision": (AlexConv(64, 11, 4, 2, 1, False, True),
+                    AlexConv(192, 5, 1, 2, 1, False, True),
+                    AlexConv(384, 3, 1, 1, 1, False, False),
+                    AlexConv(256, 3, 1, 1, 1, False, False),
+                    AlexConv(256, 3, 1, 1, 1, False, True)),
+}
+ALEXNET_FC_UNITS = 4096
+ALEXNET_POOL = (3, 2)  # overlapping pooling: 3x3 windows, stride 2 (section 3.4)
