@@ -10,6 +10,8 @@ import math
 
 import keras
 
+from keras_deepnets.models.common import inference_model
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelStats:
@@ -47,6 +49,7 @@ def model_stats(model):
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model_stats needs a keras.Model; got {type(model).__name__}.")
+    model = inference_model(model)  # GoogLeNet's auxiliary classifiers only train
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     return ModelStats(params=model.count_params(), trainable_params=int(trainable),
                       mult_adds=int(sum(_layer_mult_adds(layer) for layer in model.layers)))

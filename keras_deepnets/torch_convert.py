@@ -23,8 +23,8 @@ import typing
 
 import numpy as np
 
-import keras_deepnets.models  # noqa: F401  (the constructors register into the registry)
 from keras_deepnets import registry
+from keras_deepnets.models import specs  # (importing models registers the constructors)
 from keras_deepnets.torch_files import CheckpointError, read_state_dict
 
 TORCHVISION_BN_EPSILON = 1e-5
@@ -38,7 +38,7 @@ RESNET_DEPTHS = {((2, 2, 2, 2), False): 18, ((3, 4, 6, 3), False): 34,
 VGG_DEPTHS = {(1, 1, 2, 2, 2): 11, (2, 2, 2, 2, 2): 13, (2, 2, 3, 3, 3): 16, (2, 2, 4, 4, 4): 19}
 
 _LAYOUTS = ("torchvision/timm ResNet-18/34/50/101/152, torchvision VGG-11/13/16/19 with or "
-            "without BN, torchvision AlexNet")
+            "without BN, torchvision AlexNet and GoogLeNet")
 
 # torchvision's AlexNet: the indices of its five convolutions in `features` (ReLUs and
 # max-pools between them), and of its three Linear layers in `classifier` (dropouts, ReLUs).
@@ -53,6 +53,7 @@ class Layout(typing.NamedTuple):
     kwargs: dict  # constructor arguments the file decides (v1.5, BN epsilon)
     body: list  # [(Keras layer, kind, torch prefix)] always loaded
     head: list  # the top's layers, the classifier last (loaded as include_top/classes allow)
+    optional: tuple = ()  # loaded when the model has these layers (GoogLeNet's aux heads)
 
 
 def architecture(state, where):
@@ -61,6 +62,8 @@ def architecture(state, where):
     if any(k.startswith(("pre_logits.", "head.fc.")) for k in state):
         raise CheckpointError(f"{where}: timm's VGG layout (pre_logits, head.fc) is not "
                               f"supported; supported: {_LAYOUTS}.")
+    if "conv1.conv.weight" in state:
+        return _googlenet_layout(state, where)
     if "features.0.weight" in state:
         if np.shape(state["features.0.weight"])[-1] == 11:  # AlexNet's 11x11 stem; VGG's 3x3
             return _alexnet_layout(state, where)
@@ -150,7 +153,35 @@ def _alexnet_layout(state, where):
     return Layout("alexnet_torchvision", {}, body, head)
 
 
-def _arrays(kind, prefix, state, used, where):
+def _googlenet_layout(state, where):
+    """torchvision's GoogLeNet: BasicConv2d (`.conv`, `.bn`) everywhere; an Inception module's
+    branch1 is the 1x1, branch2 / branch3 the reduce-then-3x3 / "5x5" pairs, branch4 the
+    pool and its projection; aux1/aux2 the auxiliary heads (loaded when the model has them)."""
+    from_inceptions = sorted({k.split(".")[0] for k in state if k.startswith("inception")})
+    expected = [f"inception{spec.name}" for spec in specs.GOOGLENET_INCEPTIONS]
+    if from_inceptions != expected:
+        raise CheckpointError(f"{where}: a GoogLeNet-like stem, but Inception modules "
+                              f"{from_inceptions}, not torchvision's {expected}.")
+    body = []
+    for name in ["conv1", "conv2", "conv3"]:
+        body += [(name, "conv", f"{name}.conv"), (name + "_bn", "bn", f"{name}.bn")]
+    branches = (("1x1", "branch1"), ("3x3_reduce", "branch2.0"), ("3x3", "branch2.1"),
+                ("5x5_reduce", "branch3.0"), ("5x5", "branch3.1"), ("pool_proj", "branch4.1"))
+    for module in expected:
+        for ours, theirs in branches:
+            body += [(f"{module}_{ours}", "conv", f"{module}.{theirs}.conv"),
+                     (f"{module}_{ours}_bn", "bn", f"{module}.{theirs}.bn")]
+    aux = []
+    for i in (1, 2):
+        aux += [(f"aux{i}_conv", "conv", f"aux{i}.conv.conv"),
+                (f"aux{i}_conv_bn", "bn", f"aux{i}.conv.bn"),
+                (f"aux{i}_fc1", "dense_chw", f"aux{i}.fc1"),
+                (f"aux{i}_predictions", "dense", f"aux{i}.fc2")]
+    return Layout("googlenet_torchvision", {}, body, [("predictions", "dense", "fc")],
+                  tuple(aux))
+
+
+def _arrays(kind, prefix, state, used, where, model=None, layer_name=None):
     """The Keras weights of one layer from the torch tensors under `prefix`."""
     def take(suffix):
         key = f"{prefix}.{suffix}"
@@ -168,26 +199,22 @@ def _arrays(kind, prefix, state, used, where):
         return [take("weight"), take("bias"), take("running_mean"), take("running_var")]
     weight = take("weight")
     if kind == "dense_chw":  # torchvision flattens [C, H, W], Keras [H, W, C]
-        channels = state[_last_conv_weight(state)].shape[0]
-        side = int(round((weight.shape[1] / channels) ** 0.5))
-        if channels * side * side != weight.shape[1]:
-            raise CheckpointError(f"{where}: {prefix}.weight has {weight.shape[1]} inputs, not "
-                                  f"{channels} channels x a square feature map.")
-        weight = weight.reshape(-1, channels, side, side).transpose(0, 2, 3, 1).reshape(
+        # the Flatten before "fc1" / "aux1_fc1" is "flatten" / "aux1_flatten"
+        height, width, channels = model.get_layer(
+            layer_name.rsplit("fc1", 1)[0] + "flatten").input.shape[1:]
+        if channels * height * width != weight.shape[1]:
+            raise CheckpointError(f"{where}: {prefix}.weight has {weight.shape[1]} inputs; the "
+                                  f"Keras model flattens {height}x{width}x{channels}.")
+        weight = weight.reshape(-1, channels, height, width).transpose(0, 2, 3, 1).reshape(
             weight.shape[0], -1)
     return [weight.T, take("bias")]  # Linear [out, in] -> Dense [in, out]
-
-
-def _last_conv_weight(state):
-    return max((k for k in state if re.match(r"features\.\d+\.weight$", k)
-                and np.ndim(state[k]) == 4), key=lambda k: int(k.split(".")[1]))
 
 
 def _load(model, pairs, state, where):
     used = set()
     for layer_name, kind, prefix in pairs:
         layer = model.get_layer(layer_name)
-        arrays = _arrays(kind, prefix, state, used, where)
+        arrays = _arrays(kind, prefix, state, used, where, model, layer_name)
         expected = [tuple(w.shape) for w in layer.weights]
         if [a.shape for a in arrays] != expected:
             raise CheckpointError(
@@ -226,9 +253,16 @@ def from_torchvision(source, **kwargs):
         if weight is None and "classes" not in kwargs:
             raise CheckpointError(f"{where}: has no classifier ({classifier[2]}); pass "
                                   "include_top=False, or classes=N for a fresh classifier.")
-        if weight is not None and model.output_shape[-1] == weight.shape[0]:
+        if weight is not None and model.get_layer(classifier[0]).units == weight.shape[0]:
             pairs.append(classifier)
-    used = _load(model, pairs, state, where)
+    names = {layer.name for layer in model.layers}
+    optional = [pair for pair in layout.optional if pair[0] in names]
+    if optional and not any(k.startswith(optional[0][2] + ".") for k in state):
+        raise CheckpointError(f"{where}: the model has {optional[0][0]} but the file has no "
+                              f"{optional[0][2]}.* tensors (a checkpoint saved without them).")
+    used = _load(model, pairs + optional, state, where)
+    for _, _, prefix in layout.optional:  # heads the model does not have: left out on purpose
+        used |= {k for k in state if k.startswith(prefix + ".")}
     for _, _, prefix in layout.head:  # the top's tensors not loaded were left out on purpose
         used |= {f"{prefix}.weight", f"{prefix}.bias"} & set(state)
     unused = sorted(set(state) - used)

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
@@ -38,16 +39,19 @@ def _check_logits(model, fixture, images):
 @pytest.mark.parametrize("name, v15", [("resnet18", False), ("resnet34", False),
                                        ("resnet50", True), ("resnet101", True),
                                        ("vgg11", False), ("vgg11_bn", False),
-                                       ("vgg16_bn", False), ("alexnet", False)])
+                                       ("vgg16_bn", False), ("alexnet", False),
+                                       ("googlenet", False)])
 def test_safetensors_file_gives_torchvisions_logits(name, v15, images, tmp_path):
     state, fixture = load_fixture(name)
     save_file(state, str(tmp_path / f"{name}.safetensors"))
     model = from_torchvision(tmp_path / f"{name}.safetensors", classifier_activation=None)
-    assert model.name == ("alexnet_torchvision" if name == "alexnet" else name)
+    assert model.name == (f"{name}_torchvision" if name in ("alexnet", "googlenet") else name)
     if name.startswith(("vgg", "alexnet")):  # fc1 reads torchvision's CHW flatten, reordered
         side, channels = (6, 256) if name == "alexnet" else (7, 512)
         assert model.get_layer("fc1").kernel.shape == (side * side * channels, 4096)
-    assert kd.model_stats(model).trainable_params == fixture["num_params"]  # torchvision's
+    # torchvision's count (GoogLeNet's fixture holds the aux heads: 6,624,904 without them)
+    expected = 6_624_904 if name == "googlenet" else fixture["num_params"]
+    assert kd.model_stats(model).trainable_params == expected
     if v15:  # torchvision's ResNet-50/101/152: stride on the 3x3
         assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)
         assert model.get_layer("conv3_block1_1_conv").strides == (1, 1)
@@ -73,6 +77,34 @@ def test_npz_and_dict_sources_and_a_fresh_classifier(resnet18_state, images, tmp
     fc_w, fc_b = state["fc.weight"], state["fc.bias"]
     np.testing.assert_allclose(features @ fc_w.T + fc_b, full.predict(images, verbose=0),
                                rtol=0, atol=1e-4 * np.abs(fixture["logits"]).max())
+
+
+def test_googlenet_aux_heads_are_mapped_when_asked_and_left_out_otherwise(images):
+    state, fixture = load_fixture("googlenet")  # torchvision's aux_logits=True state_dict
+    model = from_torchvision(state, aux_classifiers=True, classifier_activation=None)
+    main, aux1, aux2 = (o.numpy() for o in model(images, training=False))
+    _check_logits(kd.inference_model(model), fixture, images)
+    # torchvision's InceptionAux in eval mode: adaptive 4x4 average pool, BasicConv2d 1x1-128,
+    # flatten channels-first, fc1 + ReLU, fc2; computed here from the state_dict with numpy
+    x = keras.Model(model.input, model.get_layer("inception4a").output)(images).numpy()
+    n, h, w, c = x.shape
+    pooled = np.stack([np.stack([x[:, h * i // 4:-(-h * (i + 1) // 4),
+                                   w * j // 4:-(-w * (j + 1) // 4)].mean((1, 2))
+                                 for j in range(4)], 1) for i in range(4)], 1)
+    conv = pooled @ state["aux1.conv.conv.weight"][:, :, 0, 0].T
+    bn = {k: state[f"aux1.conv.bn.{k}"] for k in ("weight", "bias", "running_mean",
+                                                    "running_var")}
+    conv = np.maximum((conv - bn["running_mean"]) / np.sqrt(bn["running_var"] + 1e-3)
+                      * bn["weight"] + bn["bias"], 0)
+    flat = conv.transpose(0, 3, 1, 2).reshape(n, -1)  # [C, H, W]
+    hidden = np.maximum(flat @ state["aux1.fc1.weight"].T + state["aux1.fc1.bias"], 0)
+    expected = hidden @ state["aux1.fc2.weight"].T + state["aux1.fc2.bias"]
+    np.testing.assert_allclose(aux1, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    assert aux2.shape == (4, 1000)
+    without = {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
+    with pytest.raises(CheckpointError, match="the model has aux1_conv but the file has no"):
+        from_torchvision(without, aux_classifiers=True)
+    _check_logits(from_torchvision(without, classifier_activation=None), fixture, images)
 
 
 def _without(state, key):

@@ -12,6 +12,7 @@ import keras
 
 # Importing anything under keras_deepnets runs the package's __init__ first, which registers its
 # layers and models with Keras: `.keras` files load without a further import here.
+from keras_deepnets.models.common import inference_model
 from keras_deepnets.registry import get_model, model_info
 from keras_deepnets.weight_files import load_weights_file
 
@@ -35,7 +36,12 @@ def _load_keras_file(path, weights):
 
 def load_model(model, weights=None):
     """A `keras.Model` from a model, a `.keras` path, or a registry name (built with `weights`:
-    None, "imagenet" or a `.weights.h5` / `.keras` file)."""
+    None, "imagenet" or a `.weights.h5` / `.keras` file); a training model with auxiliary
+    classifiers becomes its inference model (`models.inference_model`)."""
+    return inference_model(_load_model(model, weights))
+
+
+def _load_model(model, weights):
     if isinstance(model, keras.Model):
         if weights is not None:
             load_weights_file(model, weights)

@@ -2,8 +2,11 @@
 
 from keras_deepnets.models.alexnet import AlexNet, AlexNetModel
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.layers import (LocalResponseNormalization, PartialConv2D, ScaledTanh,
-                                          TrainableSubsampling, ZeroPadShortcut)
+from keras_deepnets.models.layers import (CeilMaxPooling2D, LocalResponseNormalization,
+                                          PartialConv2D, ScaledTanh, TrainableSubsampling,
+                                          ZeroPadShortcut)
+from keras_deepnets.models.common import inference_model
+from keras_deepnets.models.googlenet import GoogLeNet, GoogLeNetModel
 from keras_deepnets.models.lenet import LeNet5, LeNet5Model
 from keras_deepnets.models.resnet import (
     Plain18, Plain20, Plain32, Plain34, Plain44, Plain50, Plain56, Plain101, Plain110, Plain152,
@@ -15,6 +18,10 @@ from keras_deepnets.models.vgg import (
 __all__ = [
     "AlexNet",
     "AlexNetModel",
+    "CeilMaxPooling2D",
+    "GoogLeNet",
+    "GoogLeNetModel",
+    "inference_model",
     "LeNet5",
     "LeNet5Model",
     "PartialConv2D",

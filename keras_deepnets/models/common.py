@@ -139,6 +139,13 @@ def finish(model, weights, pretrained_weights):
         weight_files.load_weights_file(model, weights)
 
 
+def inference_model(model):
+    """The network evaluation, export and `model_stats` use: `model` without its auxiliary
+    classifiers (GoogLeNet's training model has three outputs), else `model` itself."""
+    method = getattr(model, "inference_model", None)
+    return method() if callable(method) else model
+
+
 class DeepNet(keras.Model):
     """A functional model that keeps its constructor's arguments as its config (as keras-hub's
     backbones do), so `from_config(get_config())` and `.keras` files rebuild it by those arguments.

@@ -155,3 +155,41 @@ class PartialConv2D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "table": [list(r) for r in self.table],
                 "kernel_size": self.kernel_size}
+
+
+@keras.saving.register_keras_serializable(package="keras_deepnets")
+class CeilMaxPooling2D(keras.layers.Layer):
+    """Max-pooling whose output size rounds up: `ceil((n - pool_size) / strides) + 1`, as Caffe
+    pools and PyTorch's `MaxPool2d(ceil_mode=True)` do (GoogLeNet's pools, in the paper's Caffe
+    model and in torchvision). The last window runs past the edge and sees only the pixels inside
+    (the missing ones count as -inf). Keras's "same" padding agrees only for some sizes: at 113
+    with a 3x3/2 pool it gives 57 maps and pads the top as well; this gives 56, as PyTorch does.
+    """
+
+    def __init__(self, pool_size=3, strides=2, **kwargs):
+        super().__init__(**kwargs)
+        if not (isinstance(pool_size, int) and isinstance(strides, int)
+                and 1 <= strides <= pool_size):
+            raise ValueError(f"CeilMaxPooling2D needs integers 1 <= strides <= pool_size; got "
+                             f"pool_size={pool_size!r}, strides={strides!r}.")
+        self.pool_size, self.strides = pool_size, strides
+
+    def _pad(self, n):
+        # with the window starting inside the input (pad < strides <= pool_size), PyTorch's
+        # "last window must start inside" correction never applies
+        return (self.strides - (n - self.pool_size) % self.strides) % self.strides
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        pads = [[0, 0], [0, self._pad(shape[1])], [0, self._pad(shape[2])], [0, 0]]
+        low = ops.cast(float("-inf"), inputs.dtype)
+        x = ops.pad(inputs, pads, constant_values=low)
+        return ops.max_pool(x, self.pool_size, self.strides, padding="valid")
+
+    def compute_output_shape(self, input_shape):
+        def side(n):
+            return None if n is None else (n + self._pad(n) - self.pool_size) // self.strides + 1
+        return (input_shape[0], side(input_shape[1]), side(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}

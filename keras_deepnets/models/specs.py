@@ -10,6 +10,8 @@ LeNet-5: LeCun, Bottou, Bengio, Haffner, Proc. IEEE 1998, section II.B and Table
 
 AlexNet: Krizhevsky, Sutskever, Hinton, NIPS 2012, section 3.5 and Figure 2; torchvision's
 single-tower layout from Krizhevsky, "One weird trick for parallelizing CNNs", 2014.
+
+GoogLeNet: Szegedy et al., "Going deeper with convolutions", CVPR 2015 (arXiv 2014), Table 1.
 """
 
 import collections
@@ -83,3 +85,19 @@ ALEXNET_CONVS = {
 }
 ALEXNET_FC_UNITS = 4096
 ALEXNET_POOL = (3, 2)  # overlapping pooling: 3x3 windows, stride 2 (section 3.4)
+
+
+# GoogLeNet's Inception modules (Table 1): name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5,
+# pool proj. A 3x3/2 max-pool comes before the first module of stages 4 and 5.
+Inception = collections.namedtuple("Inception",
+                                   "name n1x1 n3x3_reduce n3x3 n5x5_reduce n5x5 pool_proj")
+GOOGLENET_INCEPTIONS = (
+    Inception("3a", 64, 96, 128, 16, 32, 32), Inception("3b", 128, 128, 192, 32, 96, 64),
+    Inception("4a", 192, 96, 208, 16, 48, 64), Inception("4b", 160, 112, 224, 24, 64, 64),
+    Inception("4c", 128, 128, 256, 24, 64, 64), Inception("4d", 112, 144, 288, 32, 64, 64),
+    Inception("4e", 256, 160, 320, 32, 128, 128),
+    Inception("5a", 256, 160, 320, 32, 128, 128), Inception("5b", 384, 192, 384, 48, 128, 128),
+)
+# The auxiliary classifiers (section 5) read the outputs of these modules.
+GOOGLENET_AUX_AFTER = ("4a", "4d")
+GOOGLENET_AUX_UNITS = (128, 1024)  # the 1x1 reduction's filters, the hidden FC's units

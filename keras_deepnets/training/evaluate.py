@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from keras_deepnets import data, registry
 from keras_deepnets.metrics import top_k_hits
+from keras_deepnets.models.common import inference_model
 from keras_deepnets.training import inputs
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.strategy import ConfigError
@@ -86,6 +87,7 @@ def evaluate(config=None, keras_model=None, **overrides):
                 kwargs["input_shape"] = (plan.image_size, plan.image_size, 3)
             model = registry.get_model(cfg.model, **kwargs)
             model.load_weights(path)
+    model = inference_model(model)  # the main classifier alone
     if not multi_view:
         return _centre_crop_accuracy(model, cfg, info, plan)
     return data.evaluate_crops(

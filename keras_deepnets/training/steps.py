@@ -42,6 +42,9 @@ class StepFunctions:
         self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
         self.loss_scaled, self.average = loss_scaled, average
         self._kernels = recipes.decayed_kernels(model)
+        # a model with auxiliary classifiers (GoogLeNet's) outputs [main, aux...] and says how
+        # much each auxiliary loss weighs in the objective (the paper's 0.3)
+        self._aux_weight = float(getattr(model, "aux_loss_weight", 0.0))
         self._replicas = strategy.num_replicas_in_sync
         self._top5 = min(5, classes)
         self._grads_and_stats = (tf.function(self._forward_backward, jit_compile=True)
@@ -59,6 +62,18 @@ class StepFunctions:
                                                          label_smoothing=self.label_smoothing)
         return keras.losses.sparse_categorical_crossentropy(labels, probs)
 
+    def objective(self, labels, outputs):
+        """(main probabilities in float32, per-example loss): the cross-entropy of the main
+        output, plus `aux_loss_weight` x each auxiliary output's when the model has them."""
+        if not isinstance(outputs, (list, tuple)):
+            probs = tf.cast(outputs, tf.float32)  # softmax in float32
+            return probs, self._per_example_loss(labels, probs)
+        probs, *aux = [tf.cast(o, tf.float32) for o in outputs]
+        losses = self._per_example_loss(labels, probs)
+        for extra in aux:
+            losses += self._aux_weight * self._per_example_loss(labels, extra)
+        return probs, losses
+
     def _stats(self, labels, probs, losses):
         probs = tf.cast(probs, tf.float32)
         labels = tf.cast(labels, tf.int32)
@@ -71,8 +86,7 @@ class StepFunctions:
 
     def _forward_backward(self, images, labels):
         with tf.GradientTape() as tape:
-            probs = tf.cast(self.model(images, training=True), tf.float32)  # softmax in float32
-            losses = self._per_example_loss(labels, probs)
+            probs, losses = self.objective(labels, self.model(images, training=True))
             # Sum over the replica's examples / the global batch, plus 1/replicas of the decay:
             # the optimizer sums gradients over replicas, giving the global mean loss and the
             # decay applied once.
@@ -90,7 +104,10 @@ class StepFunctions:
         return out
 
     def _replica_eval(self, images, labels):
-        probs = tf.cast(self.model(images, training=False), tf.float32)
+        outputs = self.model(images, training=False)
+        if isinstance(outputs, (list, tuple)):  # evaluation scores the main classifier alone
+            outputs = outputs[0]
+        probs = tf.cast(outputs, tf.float32)
         return self._stats(labels, probs, self._per_example_loss(labels, probs))
 
     # -- cross-replica functions (traced once each) ----------------------------------------
