@@ -86,10 +86,28 @@ def _resnet_layout(state, where):
             f"blocks per stage {tuple(blocks)}, {'bottleneck' if bottleneck else 'basic'} "
             f"blocks; first keys: {', '.join(list(state)[:4])}.")
     kwargs = {"bn_epsilon": TORCHVISION_BN_EPSILON}
+    name = f"resnet{depth}"
     if bottleneck:
         kwargs["stride_in_1x1"] = False  # torchvision's v1.5
-    return Layout(f"resnet{depth}", kwargs, _resnet_pairs(state, blocks, bottleneck),
+        groups, width = _cardinality(state, where)
+        if (groups, width) != (1, 64):  # ResNeXt: the first bottleneck's 3x3 is grouped
+            name = f"resnext{depth}_{groups}x{width}d"
+            if name not in registry.list_models():
+                raise CheckpointError(
+                    f"{where}: a ResNet-{depth} with {groups} group(s) of width {width} in its "
+                    f"bottlenecks ({name}); supported: {', '.join(specs.IMAGENET_RESNEXTS)}.")
+    return Layout(name, kwargs, _resnet_pairs(state, blocks, bottleneck),
                   [("predictions", "dense", "fc")])
+
+
+def _cardinality(state, where):
+    """(groups, width per group) of a bottleneck ResNet from layer1.0's 3x3: torchvision's
+    width = planes * width_per_group / 64 * groups, with planes 64 in the first stage."""
+    width, per_group = np.shape(state["layer1.0.conv2.weight"])[:2]
+    if not per_group or width % per_group:
+        raise CheckpointError(f"{where}: layer1.0.conv2.weight has shape "
+                              f"{np.shape(state['layer1.0.conv2.weight'])}: no grouping fits.")
+    return width // per_group, per_group
 
 
 def _resnet_pairs(state, blocks, bottleneck):

@@ -12,6 +12,8 @@ from keras_deepnets.models.resnet import (
     Plain18, Plain20, Plain32, Plain34, Plain44, Plain50, Plain56, Plain101, Plain110, Plain152,
     Plain1202, ResNet, ResNet18, ResNet20, ResNet32, ResNet34, ResNet44, ResNet50, ResNet56,
     ResNet101, ResNet110, ResNet152, ResNet1202, ResNetModel)
+from keras_deepnets.models.resnext import (ResNeXt29_8x64d, ResNeXt29_16x64d, ResNeXt50_32x4d,
+                                           ResNeXt101_32x8d, ResNeXt101_64x4d)
 from keras_deepnets.models.vgg import (
     VGG, VGG11, VGG11_LRN, VGG13, VGG16, VGG16C, VGG19, VGGModel)
 
@@ -22,6 +24,11 @@ __all__ = [
     "GoogLeNet",
     "GoogLeNetModel",
     "inference_model",
+    "ResNeXt29_8x64d",
+    "ResNeXt29_16x64d",
+    "ResNeXt50_32x4d",
+    "ResNeXt101_32x8d",
+    "ResNeXt101_64x4d",
     "LeNet5",
     "LeNet5Model",
     "PartialConv2D",

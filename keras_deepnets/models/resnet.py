@@ -37,6 +37,7 @@ def _paper_arch_key(block, stage_depths, stage_filters, stem, stem_filters, opts
     layout (option B shortcuts, stride on the 1x1, 64-wide stem and stages) can take its
     pretrained weights."""
     if (stem == "imagenet" and opts.shortcut == "B" and opts.stride_in_1x1
+            and (opts.groups, opts.width_per_group) == (1, 64)
             and stage_filters == specs.IMAGENET_STAGE_FILTERS and stem_filters == 64):
         return _PAPER_IMAGENET_ARCHS.get((block, stage_depths))
     return None
@@ -81,6 +82,8 @@ class ResNetModel(DeepNet):
         shortcut: "A" zero-padding identity, "B" projection where the shape changes,
             "C" projection everywhere, None for the plain network.
         stride_in_1x1: bottleneck stride on the first 1x1 (paper) or, if False, on the 3x3 (v1.5).
+        groups, width_per_group: ResNeXt's cardinality and bottleneck width per group (per 64
+            of a stage's filters); 1 and 64 are ResNet. Bottleneck blocks only.
         bn_epsilon, bn_momentum: BatchNormalization settings (momentum in Keras's convention).
             `bn_epsilon=None` (default) is 1e-5, or the pretrained weights' own epsilon when
             `weights` names some (1.001e-5 for keras.applications'); an explicit one that differs
@@ -91,7 +94,8 @@ class ResNetModel(DeepNet):
 
     def __init__(self, block="basic", stage_depths=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512),
                  stem="imagenet", stem_filters=None, shortcut="B", stride_in_1x1=True,
-                 bn_epsilon=None, bn_momentum=0.9, include_top=True, weights=None,
+                 groups=1, width_per_group=64, bn_epsilon=None, bn_momentum=0.9,
+                 include_top=True, weights=None,
                  input_tensor=None, input_shape=None, pooling=None, classes=None,
                  classifier_activation="softmax", name="resnet", **kwargs):
         if block not in BLOCKS:
@@ -106,7 +110,12 @@ class ResNetModel(DeepNet):
         stem_filters = stage_filters[0] if stem_filters is None else int(stem_filters)
         if classes is None:
             classes = 1000 if stem == "imagenet" else 10
-        opts = BlockOptions(shortcut, stride_in_1x1, DEFAULT_BN_EPSILON, bn_momentum)
+        opts = BlockOptions(shortcut, stride_in_1x1, DEFAULT_BN_EPSILON, bn_momentum, groups,
+                            width_per_group)
+        if block == "basic" and (opts.groups, opts.width_per_group) != (1, 64):
+            raise ValueError(f"groups and width_per_group (ResNeXt) need block='bottleneck'; "
+                             f"got groups={groups!r}, width_per_group={width_per_group!r} with "
+                             "basic blocks.")
         row = pretrained_row(_paper_arch_key(block, stage_depths, stage_filters, stem,
                                              stem_filters, opts), weights)
         check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
@@ -134,7 +143,8 @@ class ResNetModel(DeepNet):
             super().__init__(model_inputs(inputs, source), x, name=name, **kwargs)
         self._set_arch(block=block, stage_depths=stage_depths, stage_filters=stage_filters,
                        stem=stem, stem_filters=stem_filters, shortcut=opts.shortcut,
-                       stride_in_1x1=opts.stride_in_1x1, bn_epsilon=opts.bn_epsilon,
+                       stride_in_1x1=opts.stride_in_1x1, groups=opts.groups,
+                       width_per_group=opts.width_per_group, bn_epsilon=opts.bn_epsilon,
                        bn_momentum=opts.bn_momentum, include_top=include_top,
                        input_shape=tuple(inputs.shape[1:]), pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)

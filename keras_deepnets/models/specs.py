@@ -12,6 +12,9 @@ AlexNet: Krizhevsky, Sutskever, Hinton, NIPS 2012, section 3.5 and Figure 2; tor
 single-tower layout from Krizhevsky, "One weird trick for parallelizing CNNs", 2014.
 
 GoogLeNet: Szegedy et al., "Going deeper with convolutions", CVPR 2015 (arXiv 2014), Table 1.
+
+ResNeXt: Xie et al., "Aggregated residual transformations for deep neural networks", CVPR 2017,
+Table 1 (ImageNet) and section 5.2 (CIFAR).
 """
 
 import collections
@@ -101,3 +104,14 @@ GOOGLENET_INCEPTIONS = (
 # The auxiliary classifiers (section 5) read the outputs of these modules.
 GOOGLENET_AUX_AFTER = ("4a", "4d")
 GOOGLENET_AUX_UNITS = (128, 1024)  # the 1x1 reduction's filters, the hidden FC's units
+
+
+# ResNeXt on ImageNet: name -> (ResNet depth whose blocks per stage it takes, cardinality,
+# width per group). The stride sits on the 3x3 (the paper's code; torchvision's too).
+IMAGENET_RESNEXTS = {"resnext50_32x4d": (50, 32, 4), "resnext101_32x8d": (101, 32, 8),
+                     "resnext101_64x4d": (101, 64, 4)}
+# ResNeXt-29 on CIFAR (section 5.2): three stages of three bottlenecks after a 3x3 stem of 64,
+# stage outputs 256/512/1024; name -> (cardinality, width per group).
+CIFAR_RESNEXTS = {"resnext29_8x64d": (8, 64), "resnext29_16x64d": (16, 64)}
+CIFAR_RESNEXT_DEPTHS = (3, 3, 3)
+CIFAR_RESNEXT_FILTERS = (64, 128, 256)
