@@ -6,6 +6,7 @@ from keras_deepnets.models.layers import (CeilMaxPooling2D, LocalResponseNormali
                                           PartialConv2D, ScaledTanh, TrainableSubsampling,
                                           ZeroPadShortcut)
 from keras_deepnets.models.common import inference_model
+from keras_deepnets.models.grouped_conv import GroupedConv2D
 from keras_deepnets.models.googlenet import GoogLeNet, GoogLeNetModel
 from keras_deepnets.models.lenet import LeNet5, LeNet5Model
 from keras_deepnets.models.resnet import (
@@ -23,6 +24,7 @@ __all__ = [
     "CeilMaxPooling2D",
     "GoogLeNet",
     "GoogLeNetModel",
+    "GroupedConv2D",
     "inference_model",
     "ResNeXt29_8x64d",
     "ResNeXt29_16x64d",

@@ -27,6 +27,7 @@ from keras import layers
 from keras_deepnets.models import specs
 from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish,
                                           make_input, model_inputs, pool)
+from keras_deepnets.models.grouped_conv import GroupedConv2D
 from keras_deepnets.models.layers import LocalResponseNormalization
 from keras_deepnets.registry import register_model
 
@@ -63,8 +64,9 @@ def _features(x, variant):
     for i, conv in enumerate(specs.ALEXNET_CONVS[variant], start=1):
         if conv.padding:
             x = layers.ZeroPadding2D(conv.padding, name=f"conv{i}_pad")(x)
-        x = layers.Conv2D(conv.filters, conv.kernel, strides=conv.stride, groups=conv.groups,
-                          name=f"conv{i}")(x)
+        layer = GroupedConv2D if conv.groups > 1 else layers.Conv2D
+        x = layer(conv.filters, conv.kernel, strides=conv.stride, groups=conv.groups,
+                  name=f"conv{i}")(x)
         x = layers.Activation("relu", name=f"conv{i}_relu")(x)
         if conv.lrn:
             x = LocalResponseNormalization(name=f"conv{i}_lrn")(x)

@@ -11,6 +11,7 @@ import dataclasses
 from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
+from keras_deepnets.models.grouped_conv import GroupedConv2D
 from keras_deepnets.models.layers import ZeroPadShortcut
 
 SHORTCUTS = (None, "A", "B", "C")
@@ -67,8 +68,9 @@ def conv_bn(x, filters, kernel_size, stride, name, opts, relu, groups=1):
     if stride > 1 and kernel_size > 1:
         x = layers.ZeroPadding2D(kernel_size // 2, name=name + "_pad")(x)
         padding = "valid"
-    x = layers.Conv2D(filters, kernel_size, strides=stride, padding=padding, use_bias=False,
-                      groups=groups, kernel_initializer="he_normal", name=name + "_conv")(x)
+    conv = GroupedConv2D if groups > 1 else layers.Conv2D  # (Keras's grouped path is slow)
+    x = conv(filters, kernel_size, strides=stride, padding=padding, use_bias=False,
+             groups=groups, kernel_initializer="he_normal", name=name + "_conv")(x)
     x = BatchNormalization(epsilon=opts.bn_epsilon, momentum=opts.bn_momentum,
                            name=name + "_bn")(x)
     if relu:
