@@ -130,6 +130,14 @@ def tflite_int8(groups=32, channels=128, size=32):
             "max_prob_diff": float(np.abs(lite - keras_probs).max())}
 
 
+def _int8_line(int8):
+    if not int8["converted"]:
+        return f"TFLite full-integer conversion of a grouped network: failed: {int8['error']}"
+    return (f"TFLite full-integer conversion of a grouped network: converted; LiteRT's top-1 "
+            f"agrees with Keras's on {100 * int8['top1_agreement']:.0f}% of 32 random images, "
+            f"probabilities within {int8['max_prob_diff']:.3f}.")
+
+
 def _diff(row):
     return "-" if row["max_abs_diff"] is None else f"{row['max_abs_diff']:.1e}"
 
@@ -149,10 +157,7 @@ def run(output_dir, shape=(8, 14, 14, 128), groups=32, repeats=10):
              "|---|---|---|---|"]
     lines += [f"| {r['candidate']} | {r['dtype']} | {r['ms']:.2f} | {_diff(r)} |"
               for r in record["rows"]]
-    int8 = record["tflite_int8"]
-    lines += ["", "TFLite full-integer conversion of a grouped network: " + (
-        f"converted; LiteRT's top-1 agrees with Keras's on {100 * int8['top1_agreement']:.0f}% "
-        f"of 32 random images, probabilities within {int8['max_prob_diff']:.3f}." if int8["converted"] else f"failed: {int8['error']}")]
+    lines += ["", _int8_line(record["tflite_int8"])]
     with open(os.path.join(output_dir, "grouped_conv.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return record
