@@ -33,6 +33,9 @@ def define_flags():
                       "ImageNet: 18,34,50,101,152).")
     flags.DEFINE_list("stage_repeats", None, "ImageNet: search these layouts instead of named "
                       "depths, e.g. 2-2-2-2,3-4-6-3.")
+    flags.DEFINE_list("cardinalities", None, "ImageNet: ResNeXt cardinalities to search with "
+                      "bottlenecks, e.g. 1,32 (1 is ResNet; default ResNet only).")
+    flags.DEFINE_list("group_widths", None, "ImageNet: ResNeXt widths per group, e.g. 4,8.")
     flags.DEFINE_list("blocks", ["basic", "bottleneck"], "Block types to search.")
     flags.DEFINE_list("shortcuts", ["A", "B", "C", "none"], "Shortcut options to search.")
     flags.DEFINE_list("widths", ["0.5", "1", "2"], "Width multipliers to search.")
@@ -89,6 +92,11 @@ def hypermodel_from_flags():
             raise ValueError("--stage_repeats is for --family=imagenet; CIFAR layouts are "
                              "--depths of the form 6n+2.")
         kwargs["stage_repeats"] = FLAGS.stage_repeats
+    for flag, key in (("cardinalities", "cardinalities"), ("group_widths", "group_widths")):
+        if FLAGS[flag].value:
+            if FLAGS.family != "imagenet":
+                raise ValueError(f"--{flag} is for --family=imagenet (ResNeXt's bottlenecks).")
+            kwargs[key] = [_number(v, f"--{flag}", int) for v in FLAGS[flag].value]
     return tuning.hypermodel_for(FLAGS.family, **kwargs)
 
 

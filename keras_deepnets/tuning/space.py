@@ -61,6 +61,13 @@ def _check_shortcut(shortcut):
     return "none" if normalized is None else normalized
 
 
+def _check_positive_int(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"A cardinality or group width must be a positive integer; got "
+                         f"{value!r}.")
+    return value
+
+
 def _check_width(width):
     if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
         raise ValueError(f"A width multiplier must be a positive number; got {width!r}.")
@@ -221,9 +228,15 @@ class ImageNetResNetHyperModel(ResNetHyperModel):
     searched separately (default bottleneck, the paper's from 50 layers on), so "34 with
     bottlenecks" is ResNet-50.
 
+    ResNeXt (Xie et al. 2017): `cardinalities` (e.g. (1, 32, 64)) and `group_widths` (e.g.
+    (4, 8)) add the hyperparameters `cardinality` (bottleneck blocks only) and `group_width`
+    (when the cardinality is above 1): cardinality 32 with group width 4 at depth 50 is
+    ResNeXt-50 32x4d, stride on the grouped 3x3 as in the paper. The default (1,) is ResNet.
+
     Raises:
         ValueError: a depth that is not in Table 1, repeats that are not positive integers,
-            an unknown block or shortcut, a width <= 0, an empty choice or a bad range.
+            an unknown block or shortcut, a width <= 0, a cardinality or group width that is
+            not a positive integer, an empty choice or a bad range.
     """
 
     family = "imagenet"
@@ -232,7 +245,10 @@ class ImageNetResNetHyperModel(ResNetHyperModel):
     def __init__(self, depths=(18, 34, 50, 101, 152), stage_repeats=None,
                  blocks=("basic", "bottleneck"), shortcuts=("A", "B", "C", "none"),
                  widths=(0.5, 1.0, 2.0), lr_range=(0.01, 0.4), weight_decay_range=(1e-5, 1e-3),
-                 classes=1000, input_shape=None, name=None):
+                 cardinalities=(1,), group_widths=(4,), classes=1000, input_shape=None,
+                 name=None):
+        self.cardinalities = _choices(cardinalities, "cardinality", _check_positive_int)
+        self.group_widths = _choices(group_widths, "group width", _check_positive_int)
         if stage_repeats is not None:
             self.layouts = {self._repeats_label(r): tuple(r)
                             for r in _choices([tuple(r) if not isinstance(r, str) else r
@@ -247,6 +263,28 @@ class ImageNetResNetHyperModel(ResNetHyperModel):
                          weight_decay_range=weight_decay_range, default_block="bottleneck",
                          default_shortcut="B", classes=classes, input_shape=input_shape,
                          name=name)
+
+    def architecture(self, hp):
+        """ResNet's keyword arguments, with ResNeXt's `groups`/`width_per_group` when the
+        space has cardinalities above 1 and the block is a bottleneck."""
+        arch = super().architecture(hp)
+        if self.cardinalities == (1,) or arch["block"] != "bottleneck":
+            return arch
+        with hp.conditional_scope("block", ["bottleneck"]):
+            groups = hp.Choice("cardinality", list(self.cardinalities),
+                               default=self.cardinalities[0])
+        if groups == 1:
+            return arch
+        with hp.conditional_scope("cardinality", [c for c in self.cardinalities if c > 1]):
+            width = hp.Choice("group_width", list(self.group_widths))
+        return {**arch, "groups": groups, "width_per_group": width, "stride_in_1x1": False}
+
+    def describe(self, hp):
+        description = super().describe(hp)
+        arch = self.architecture(hp)
+        if arch.get("groups", 1) > 1:
+            description["block"] = f"bottleneck {arch['groups']}x{arch['width_per_group']}d"
+        return description
 
     @staticmethod
     def _check_depth(depth):

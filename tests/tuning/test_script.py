@@ -9,6 +9,7 @@ from tuning_helpers import tune_depth
                          "got depth=33."),
     (["--fixed=depth=33"], "got depth=33."),
     (["--fixed=depth"], "error: --fixed needs NAME=VALUE; got 'depth'."),
+    (["--cardinalities=1,32"], "error: --cardinalities is for --family=imagenet"),
 ])
 def test_impossible_network_is_one_clear_error(flags, message, tmp_path):
     proc = tune_depth("--family=cifar", *flags, f"--directory={tmp_path}")

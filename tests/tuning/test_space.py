@@ -127,3 +127,17 @@ def test_every_tuner_kind_proposes_networks_of_the_space(kind, tmp_path):
         assert desc["depth"] in (8, 14, 20, 11, 20, 29)  # 6n+2 basic or 9n+2 bottleneck
         if kind == "hyperband":
             assert 1 <= trial.hyperparameters.get("tuner/epochs") <= 3
+
+
+def test_imagenet_space_with_resnext_cardinality():
+    hm = tuning.ImageNetResNetHyperModel(depths=(50,), cardinalities=(1, 32), group_widths=(4, 8))
+    assert "groups" not in hm.architecture(kt.HyperParameters())  # the first trial: ResNet-50
+    hp = fixed(cardinality=32, group_width=4)
+    assert hm.describe(hp)["block"] == "bottleneck 32x4d"
+    model = hm.build(hp)
+    assert model.count_params() == keras_deepnets.ResNeXt50_32x4d().count_params()
+    assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)  # on the grouped 3x3
+    basic = hm.architecture(fixed(block="basic", cardinality=32))
+    assert "groups" not in basic  # cardinality applies to bottlenecks only
+    with pytest.raises(ValueError, match="cardinality or group width must be a positive"):
+        tuning.ImageNetResNetHyperModel(cardinalities=(0, 32))
