@@ -10,14 +10,18 @@ from absl import app, flags
 import keras_deepnets as kd
 
 FLAGS = flags.FLAGS
+# LeNet-5 -> AlexNet -> VGG -> GoogLeNet -> ResNet (and its plain twins) -> ResNeXt
+LINEAGE = (("lenet",), ("alexnet",), ("vgg",), ("googlenet",), ("resnet", "plain"),
+           ("resnext",))
 flags.DEFINE_list("models", None, "Registry names (default: all).")
 
 
 def main(argv):
     del argv
-    def paper_order(name):  # the lineage: LeNet, VGG, then ResNets by family and depth, plain
-        digits = "".join(c for c in name if c.isdigit())  # after residual
-        lineage = 0 if name.startswith("lenet") else 1 if name.startswith("vgg") else 2
+    def paper_order(name):  # the lineage, then ResNets by family and depth, plain after residual
+        digits = "".join(c for c in name.split("_")[0] if c.isdigit())
+        lineage = next((i for i, prefixes in enumerate(LINEAGE) if name.startswith(prefixes)),
+                       len(LINEAGE))
         return (lineage, kd.model_info(name).family, name.startswith("plain"), int(digits or 0),
                 name)
 
@@ -28,7 +32,7 @@ def main(argv):
         info = kd.model_info(name)
         model = kd.get_model(name)
         stats = kd.model_stats(model)
-        size = info.input_size
+        size = model.input_shape[1]  # AlexNet's paper variant: 227
         print(f"| `{name}` | {info.family} | {size}x{size} | {stats.params:,} | "
               f"{stats.trainable_params:,} | {stats.mult_adds / 1e9:.3f} G |",
               flush=True)

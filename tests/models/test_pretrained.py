@@ -80,3 +80,18 @@ def test_block_options_are_immutable_and_normalised():
     assert dataclasses.replace(opts, bn_epsilon=1e-3).bn_epsilon == 1e-3 and opts.bn_epsilon == 1.0
     with pytest.raises(ValueError, match="Unknown shortcut option"):
         BlockOptions("D")
+
+
+def test_torchvision_files_say_which_weights_set_they_are():
+    rows = [row for row in pretrained.SOURCES if row.source == pretrained.TORCHVISION]
+    assert len({row.file for row in rows}) == len(rows) == 23
+    assert all(row.model in kd.list_models() and row.weights is None for row in rows)
+    # the same tensors' shapes, two weights sets: the file name tells V1 (resize 256) from V2
+    v1, v2 = (pretrained.find_file(f"/cache/{name}") for name in
+              ("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"))
+    assert (v1.resize, v1.top1, v2.resize, v2.top1) == (256, 76.130, 232, 80.858)
+    assert dict(v2.model_kwargs) == {"stride_in_1x1": False}  # torchvision's v1.5
+    assert pretrained.find_file("googlenet-1378be20.pth").preprocessing == "tf"
+    assert pretrained.find_file("my_resnet.pth") is None
+    assert pretrained.published_top1("resnet50") == 80.858  # the best of three files
+    assert pretrained.published_top1("resnet20") is None
