@@ -36,6 +36,8 @@ def _layer_mult_adds(layer):
         kernel = tuple(layer.kernel.shape)
         per_output = math.prod(kernel[:-1])  # kh * kw * cin (Conv2D) or in_features (Dense)
         return per_output * math.prod(out_shape[1:])
+    if callable(getattr(layer, "mult_adds", None)):  # custom layers count their own
+        return layer.mult_adds()
     return 0
 
 

@@ -1,42 +1,39 @@
-"""Prints the README's model table (parameters and multiply-adds) from the registry itself.
+"""Prints the README's model table from the registry itself: parameters, multiply-adds, the best
+published ImageNet top-1 (the pretrained-sources table) and, with --speed, inference img/s
+measured on this machine; --plot draws top-1 against multiply-adds (Canziani et al. 2016).
 
-    python scripts/model_table.py            # every registered model
+    python scripts/model_table.py                       # every registered model
     python scripts/model_table.py --models=resnet18,resnet50
+    python scripts/model_table.py --speed --plot=docs/results/one_cpu/lineage.png \
+        --json=docs/results/one_cpu/lineage.json
 """
 
 import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import json
+
 from absl import app, flags
 
-import keras_deepnets as kd
+from keras_deepnets.experiments import lineage
 
 FLAGS = flags.FLAGS
-# LeNet-5 -> AlexNet -> VGG -> GoogLeNet -> ResNet (and its plain twins) -> ResNeXt
-LINEAGE = (("lenet",), ("alexnet",), ("vgg",), ("googlenet",), ("resnet", "plain"),
-           ("resnext",))
-flags.DEFINE_list("models", None, "Registry names (default: all).")
+flags.DEFINE_list("models", None, "Registry names (default: all, in the lineage's order).")
+flags.DEFINE_bool("speed", False, "Also measure inference img/s (batch --batch_size, median of "
+                  "--steps batches, training=False) on this machine.")
+flags.DEFINE_integer("batch_size", 8, "Batch for --speed.")
+flags.DEFINE_integer("steps", 5, "Timed batches for --speed.")
+flags.DEFINE_string("plot", None, "Write the top-1 against multiply-adds picture here (.png).")
+flags.DEFINE_string("json", None, "Write the rows here (.json).")
 
 
 def main(argv):
     del argv
-    def paper_order(name):  # the lineage, then ResNets by family and depth, plain after residual
-        digits = "".join(c for c in name.split("_")[0] if c.isdigit())
-        lineage = next((i for i, prefixes in enumerate(LINEAGE) if name.startswith(prefixes)),
-                       len(LINEAGE))
-        return (lineage, kd.model_info(name).family, name.startswith("plain"), int(digits or 0),
-                name)
-
-    names = FLAGS.models or sorted(kd.list_models(), key=paper_order)
-    print("| model | family | input | parameters | trainable | multiply-adds |")
-    print("|---|---|---|---:|---:|---:|")
-    for name in names:
-        info = kd.model_info(name)
-        model = kd.get_model(name)
-        stats = kd.model_stats(model)
-        size = model.input_shape[1]  # AlexNet's paper variant: 227
-        print(f"| `{name}` | {info.family} | {size}x{size} | {stats.params:,} | "
-              f"{stats.trainable_params:,} | {stats.mult_adds / 1e9:.3f} G |",
-              flush=True)
-        del model
+    rows = lineage.table(FLAGS.models, speed=FLAGS.speed, batch_size=FLAGS.batch_size,
+                         steps=FLAGS.steps)
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    if FLAGS.plot:
+        print(f"Plot: {lineage.plot(rows, FLAGS.plot)}")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,10 @@ class TrainableSubsampling(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size}
 
+    def mult_adds(self):
+        """One multiplication per output (the trainable coefficient), for `kd.model_stats`."""
+        return int(np.prod(self.output.shape[1:]))
+
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")
 class PartialConv2D(keras.layers.Layer):
@@ -155,6 +159,13 @@ class PartialConv2D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "table": [list(r) for r in self.table],
                 "kernel_size": self.kernel_size}
+
+    def mult_adds(self):
+        """The connected kernels only, at every output position (C3: 60 x 25 x 10 x 10 =
+        150,000, the paper's 151,600 connections less its 1,600 bias terms)."""
+        _, height, width, _ = self.output.shape
+        return int(self.kernel.shape[0] * self.kernel.shape[1] * self.kernel.shape[2]
+                   * height * width)
 
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")

@@ -75,3 +75,12 @@ def test_learns_the_real_digits():
                   "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, batch_size=32, epochs=10, verbose=0)
     assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.95  # 97.8% when measured
+
+
+def test_multiply_adds_count_the_custom_layers():
+    """Section II.B's connections less the bias terms (C1 122,304 - 4,704; C3 151,600 - 1,600;
+    C5 48,120 - 120; F6 10,164 - 84); a subsampling unit is one multiplication (the paper counts
+    its four inputs and bias as 5 connections)."""
+    layers = {"C1": 117_600, "S2": 14 * 14 * 6, "C3": 150_000, "S4": 5 * 5 * 16,
+              "C5": 48_000, "F6": 10_080, "predictions": 840}
+    assert kd.model_stats(kd.LeNet5()).mult_adds == sum(layers.values()) == 328_096
