@@ -26,6 +26,7 @@ import numpy as np
 from keras_deepnets import registry
 from keras_deepnets.models import specs  # (importing models registers the constructors)
 from keras_deepnets.torch_files import CheckpointError, read_state_dict
+from keras_deepnets.weight_files import register_checkpoint_converter
 
 TORCHVISION_BN_EPSILON = 1e-5
 
@@ -257,7 +258,35 @@ def from_torchvision(source, **kwargs):
     """
     where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "the state_dict"
     state = read_state_dict(source)
+    return _convert(state, where, architecture(state, where), kwargs)
+
+
+# A named constructor asked for `expected` may load a file of these registry names: the file
+# decides BN (VGG) and the torchvision variant (AlexNet, GoogLeNet), as it decides the epsilon.
+def _accepted(expected):
+    return {expected, f"{expected}_bn", f"{expected}_torchvision"}
+
+
+@register_checkpoint_converter
+def from_constructor(source, expected, **kwargs):
+    """`kd.ResNet18(weights="resnet18-f37072fd.pth")`: the checkpoint converted as
+    `from_torchvision` does, after checking that it holds `expected`'s architecture."""
+    where = os.fspath(source)
+    state = read_state_dict(source)
     layout = architecture(state, where)
+    if layout.name not in _accepted(expected):
+        raise CheckpointError(
+            f"{where} holds torchvision's {layout.name}, which the {expected} constructor "
+            f"cannot load; use kd.get_model({layout.name!r}, weights=...) or "
+            "kd.from_torchvision(...).")
+    for key, value in (("variant", "torchvision"), ("batch_norm", layout.name.endswith("_bn"))):
+        if key in kwargs and kwargs.pop(key) != value:
+            raise ValueError(f"{where} holds torchvision's {layout.name}: it needs "
+                             f"{key}={value!r}; leave {key} unset to load it.")
+    return _convert(state, where, layout, kwargs)
+
+
+def _convert(state, where, layout, kwargs):
     for key in ("weights", "stride_in_1x1", "bn_epsilon"):
         if key in kwargs:
             raise ValueError(f"from_torchvision decides {key!r} from the file ({layout.name}: "

@@ -18,6 +18,39 @@ import numpy as np
 from keras_deepnets import pretrained
 
 
+# PyTorch-side checkpoint files a named constructor converts (`kd.ResNet18(weights="x.pth")`).
+TORCH_CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".npz")
+# The converter of those files: `torch_convert` registers it when the package is imported (it
+# sits above the models, which therefore cannot import it; the registry pattern again).
+_CHECKPOINT_CONVERTERS = []
+
+
+def register_checkpoint_converter(convert):
+    """Registers `convert(path, expected=<registry name>, **constructor kwargs) -> model`."""
+    _CHECKPOINT_CONVERTERS[:] = [convert]
+    return convert
+
+
+def is_torch_checkpoint(weights):
+    """Whether `weights` is a path to a PyTorch-side checkpoint (.pth, .pt, .safetensors,
+    .npz) rather than None, "imagenet" or a Keras weights file."""
+    return (isinstance(weights, (str, os.PathLike))
+            and os.fspath(weights).lower().endswith(TORCH_CHECKPOINT_SUFFIXES))
+
+
+def convert_checkpoint(weights, expected, **kwargs):
+    """The model a named constructor returns for a PyTorch-side checkpoint: the registered
+    converter builds the architecture the file holds, which must be `expected`'s."""
+    if not _CHECKPOINT_CONVERTERS:
+        raise ValueError(f"weights={os.fspath(weights)!r} is a PyTorch-side checkpoint, and no "
+                         "converter is registered: import keras_deepnets (its torch_convert "
+                         "registers one).")
+    if not os.path.isfile(weights):
+        raise ValueError(f"weights={os.fspath(weights)!r}: no such file (a torchvision / timm "
+                         "checkpoint: .pth, .pt, .safetensors or .npz).")
+    return _CHECKPOINT_CONVERTERS[0](weights, expected=expected, **kwargs)
+
+
 def keras_cache_dir():
     """Where keras.utils.get_file keeps downloaded models (`$KERAS_HOME/models`)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
@@ -56,6 +89,10 @@ def _load_keras_applications(model, row):
 def load_weights_file(model, path):
     """`model.load_weights(path)` with an error that says what did not fit."""
     path = os.fspath(path)
+    if is_torch_checkpoint(path):
+        raise ValueError(f"weights={path!r} is a PyTorch-side checkpoint: load it through a named "
+                         "constructor (kd.ResNet50(weights=...), kd.get_model('vgg16_bn', "
+                         "weights=...)) or kd.from_torchvision(...), which convert it.")
     if not path.endswith((".weights.h5", ".keras")):
         raise ValueError(f"weights={path!r}: expected a '.weights.h5' file saved by "
                          "model.save_weights(), or a '.keras' file.")

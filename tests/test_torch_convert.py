@@ -159,3 +159,32 @@ def test_convert_weights_script_writes_a_file_the_constructor_loads(resnet18_sta
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith(
         f"error: {TORCHVISION / 'pth_sample.pth'}: no supported layout")
+
+
+def test_named_constructors_take_a_checkpoint_file(resnet18_state, images, tmp_path):
+    state, fixture = resnet18_state
+    path = tmp_path / "resnet18-f37072fd.safetensors"
+    save_file(state, str(path))
+    model = kd.ResNet18(weights=str(path), classifier_activation=None)
+    assert model.get_config()["bn_epsilon"] == 1e-5  # the file decides
+    _check_logits(model, fixture, images)
+    ten = kd.get_model("resnet18", weights=path, classes=10)  # a fresh classifier
+    assert ten.output_shape == (None, 10)
+    with pytest.raises(CheckpointError, match=r"holds torchvision's resnet18, which the "
+                                              r"resnet34 constructor cannot load"):
+        kd.ResNet34(weights=str(path))
+    with pytest.raises(ValueError, match="PyTorch-side checkpoint: load it through a named"):
+        kd.ResNet("basic", (2, 2, 2, 2), weights=str(path))  # the generic builder
+    with pytest.raises(ValueError, match="no such file"):
+        kd.ResNet18(weights=str(tmp_path / "missing.pth"))
+
+
+def test_the_file_decides_the_torchvision_variant(images, tmp_path):
+    state, fixture = load_fixture("googlenet")
+    path = tmp_path / "googlenet-1378be20.npz"
+    np.savez(path, **state)
+    model = kd.GoogLeNet(weights=str(path), classifier_activation=None)
+    assert model.name == "googlenet_torchvision"
+    _check_logits(model, fixture, images)
+    with pytest.raises(ValueError, match="it needs variant='torchvision'"):
+        kd.GoogLeNet(weights=str(path), variant="paper")

@@ -1,6 +1,7 @@
 """What every constructor shares: keras.applications' 8-argument contract, checked up front."""
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -137,6 +138,21 @@ def finish(model, weights, pretrained_weights):
         weight_files.load_pretrained(model, pretrained_weights)
     elif weights is not None:
         weight_files.load_weights_file(model, weights)
+
+
+def accepts_torch_checkpoints(expected_name):
+    """Decorates a named constructor so that `weights=<a .pth/.safetensors/.npz file>` returns
+    that checkpoint converted (`kd.from_torchvision`), after checking that the file holds this
+    constructor's architecture. `expected_name(kwargs)` is the registry name it builds."""
+    def decorate(constructor):
+        @functools.wraps(constructor)
+        def wrapper(*args, **kwargs):
+            if weight_files.is_torch_checkpoint(kwargs.get("weights")):
+                weights = kwargs.pop("weights")
+                return weight_files.convert_checkpoint(weights, expected_name(kwargs), **kwargs)
+            return constructor(*args, **kwargs)
+        return wrapper
+    return decorate
 
 
 def inference_model(model):

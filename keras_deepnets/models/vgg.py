@@ -13,8 +13,9 @@ import keras
 from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish, make_input,
-                                          model_inputs, pool, pretrained_row)
+from keras_deepnets.models.common import (DeepNet, accepts_torch_checkpoints, check_contract,
+                                          classifier, finish, make_input, model_inputs, pool,
+                                          pretrained_row)
 from keras_deepnets.models.layers import LocalResponseNormalization
 from keras_deepnets.models.specs import VGG_CONFIGS
 from keras_deepnets.registry import register_model
@@ -131,6 +132,8 @@ def _constructor(config, label, depth):
     """Makes the named constructor of one config of Table 1 and registers it, and its batch-norm
     variant "<label>_bn" (not for A-LRN: LRN and BN are alternatives; the paper dropped LRN)."""
 
+    @accepts_torch_checkpoints(
+        lambda kwargs: label.lower() + ("_bn" if kwargs.get("batch_norm") else ""))
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax", name=None,
                     batch_norm=False, **kwargs):
