@@ -2,7 +2,8 @@
 
 from keras_deepnets.models.alexnet import AlexNet, AlexNetModel
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.layers import (CeilMaxPooling2D, LocalResponseNormalization,
+from keras_deepnets.models.layers import (AdaptiveAveragePooling, CeilMaxPooling2D,
+                                          LocalResponseNormalization,
                                           PartialConv2D, ScaledTanh, TrainableSubsampling,
                                           ZeroPadShortcut)
 from keras_deepnets.models.common import inference_model
@@ -21,6 +22,7 @@ from keras_deepnets.models.vgg import (
 __all__ = [
     "AlexNet",
     "AlexNetModel",
+    "AdaptiveAveragePooling",
     "CeilMaxPooling2D",
     "GoogLeNet",
     "GoogLeNetModel",

@@ -28,7 +28,7 @@ from keras_deepnets.models import specs
 from keras_deepnets.models.common import (DeepNet, accepts_torch_checkpoints, check_contract,
                                           classifier, finish, make_input, model_inputs, pool)
 from keras_deepnets.models.grouped_conv import GroupedConv2D
-from keras_deepnets.models.layers import LocalResponseNormalization
+from keras_deepnets.models.layers import AdaptiveAveragePooling, LocalResponseNormalization
 from keras_deepnets.registry import register_model
 
 VARIANTS = tuple(specs.ALEXNET_CONVS)
@@ -79,7 +79,7 @@ def _top(x, variant, dropout):
     """FC-4096, FC-4096, the classifier's input. The paper drops out the two hidden layers'
     outputs; torchvision drops out their inputs (the same network at inference)."""
     if variant == "torchvision":
-        x = layers.AdaptiveAveragePooling2D(6, name="avg_pool_6x6")(x)
+        x = AdaptiveAveragePooling(6, name="avg_pool_6x6")(x)
     x = layers.Flatten(name="flatten")(x)
     for fc in ("fc1", "fc2"):
         if variant == "torchvision":
@@ -114,8 +114,7 @@ class AlexNetModel(DeepNet):
                        classifier_activation=classifier_activation, pretrained_weights=None,
                        model_label=name)
         inputs, source = make_input(input_tensor, input_shape, default_size=DEFAULT_SIZE[variant],
-                                    min_size=1, include_top=include_top,
-                                    needs_static=variant == "paper")
+                                    min_size=1, include_top=include_top, needs_static=True)
         for side in inputs.shape[1:3]:
             if side is not None:
                 feature_map_size(side, variant)

@@ -27,7 +27,8 @@ from keras_deepnets.models import specs
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, accepts_torch_checkpoints, check_contract,
                                           classifier, finish, make_input, model_inputs, pool)
-from keras_deepnets.models.layers import CeilMaxPooling2D, LocalResponseNormalization
+from keras_deepnets.models.layers import (AdaptiveAveragePooling, CeilMaxPooling2D,
+                                          LocalResponseNormalization)
 from keras_deepnets.registry import register_model
 
 VARIANTS = ("paper", "torchvision")
@@ -92,7 +93,7 @@ def aux_head(x, index, variant, classes, classifier_activation):
                 f"14x14 at a 224x224 input); this input gives {tuple(x.shape[1:3])}. Use "
                 "input_shape=(224, 224, 3), or variant='torchvision' (adaptive 4x4 pooling).")
     else:
-        x = layers.AdaptiveAveragePooling2D(4, name=name + "_pool")(x)
+        x = AdaptiveAveragePooling(4, name=name + "_pool")(x)
     reduce_filters, units = specs.GOOGLENET_AUX_UNITS
     x = conv(x, reduce_filters, 1, name + "_conv", variant)
     x = layers.Flatten(name=name + "_flatten")(x)
@@ -157,7 +158,7 @@ class GoogLeNetModel(DeepNet):
                        model_label=name)
         inputs, source = make_input(input_tensor, input_shape, default_size=224,
                                     min_size=MIN_SIZE, include_top=include_top,
-                                    needs_static=aux_classifiers and variant == "paper")
+                                    needs_static=aux_classifiers)
         x, aux = _body(inputs, variant, aux_classifiers, classes, classifier_activation)
         if include_top:
             x = layers.GlobalAveragePooling2D(name="avg_pool")(x)

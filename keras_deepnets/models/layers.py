@@ -204,3 +204,45 @@ class CeilMaxPooling2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}
+
+
+def adaptive_pool_matrix(size, output_size):
+    """[output_size, size]: row i averages PyTorch's window [floor(i n / o), ceil((i+1) n / o))."""
+    matrix = np.zeros((output_size, size), "float32")
+    for i in range(output_size):
+        start, stop = (i * size) // output_size, -(-((i + 1) * size) // output_size)
+        matrix[i, start:stop] = 1.0 / (stop - start)
+    return matrix
+
+
+@keras.saving.register_keras_serializable(package="keras_deepnets")
+class AdaptiveAveragePooling(keras.layers.Layer):
+    """PyTorch's `AdaptiveAvgPool2d(output_size)` for a known input size, as two small matrices
+    (rows, then columns): torchvision's AlexNet (6x6) and GoogLeNet's auxiliary heads (4x4).
+    Unlike keras.layers.AdaptiveAveragePooling2D (Keras 3.15), it also takes maps smaller than
+    the output, which PyTorch repeats (AlexNet at 64x64 pools a 1x1 map to 6x6)."""
+
+    def __init__(self, output_size, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(output_size, bool) or not isinstance(output_size, int) or output_size < 1:
+            raise ValueError(f"output_size must be a positive integer; got {output_size!r}.")
+        self.output_size = output_size
+
+    def build(self, input_shape):
+        _, height, width, _ = input_shape
+        if height is None or width is None:
+            raise ValueError(f"{self.name}: adaptive pooling needs a known height and width; got "
+                             f"input shape {tuple(input_shape)}.")
+        self._rows = adaptive_pool_matrix(height, self.output_size)
+        self._cols = adaptive_pool_matrix(width, self.output_size)
+
+    def call(self, inputs):
+        rows = ops.convert_to_tensor(self._rows, dtype=inputs.dtype)
+        cols = ops.convert_to_tensor(self._cols, dtype=inputs.dtype)
+        return ops.einsum("ih,jw,nhwc->nijc", rows, cols, inputs)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_size, self.output_size, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size}

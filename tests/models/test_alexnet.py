@@ -66,3 +66,24 @@ def test_round_trip_at_the_smallest_input(variant, size, tmp_path):
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         kd.AlexNet(**kwargs)
+
+
+@pytest.mark.parametrize("size", [1, 4, 9, 13])
+def test_adaptive_pooling_is_pytorchs_at_any_size(size):
+    """PyTorch's windows [floor(i n / 6), ceil((i + 1) n / 6)), smaller maps repeated."""
+    x = np.random.default_rng(size).standard_normal((2, size, size + 1, 3)).astype(np.float32)
+    out = kd.AdaptiveAveragePooling(6)(x).numpy()
+
+    def window(i, n):
+        return slice(i * n // 6, -(-(i + 1) * n // 6))
+    for i in range(6):
+        for j in range(6):
+            expected = x[:, window(i, size), window(j, size + 1)].mean(axis=(1, 2))
+            np.testing.assert_allclose(out[:, i, j], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_torchvision_variant_at_64_pixels_pools_a_1x1_map_to_6x6():
+    model = kd.AlexNet(variant="torchvision", input_shape=(64, 64, 3), classes=10)
+    assert tuple(model.get_layer("pool5").output.shape[1:]) == (1, 1, 256)
+    x = np.random.default_rng(0).random((2, 64, 64, 3), np.float32)
+    assert model(x).shape == (2, 10)
