@@ -53,7 +53,8 @@ class Pretrained:
         bn_epsilon: the BatchNormalization epsilon the weights expect; None: no BN in the network.
         top1: the published ImageNet top-1 accuracy (%, single centre crop), None if unknown.
         resize, crop: the published evaluation transform (shorter side resized to `resize`,
-            centre crop `crop`): torchvision's IMAGENET1K_V2 weights use 232, V1 256.
+            centre crop `crop`): torchvision's IMAGENET1K_V2 weights use 232, V1 256; None
+            where the publisher does not say (keras.applications).
         top5: the published top-5 accuracy (%), None if unknown.
         model_kwargs: constructor arguments the weights need, as (name, value) pairs (e.g.
             torchvision's ResNet-50 is "v1.5": `stride_in_1x1=False`).
@@ -69,8 +70,8 @@ class Pretrained:
     preprocessing: str
     bn_epsilon: float | None
     top1: float | None
-    resize: int = 256
-    crop: int = 224
+    resize: int | None = None
+    crop: int | None = None
     top5: float | None = None
     model_kwargs: tuple = ()
 
@@ -115,7 +116,7 @@ def _torchvision(file, model, top1, top5, resize=256, preprocessing="torch", bn_
     return Pretrained(model=model, weights=None, source=TORCHVISION,
                       architecture=file.split("-")[0], file=file, file_notop=None,
                       url=_TORCHVISION_URL, preprocessing=preprocessing, bn_epsilon=bn_epsilon,
-                      top1=top1, resize=resize, top5=top5,
+                      top1=top1, resize=resize, crop=224, top5=top5,
                       model_kwargs=tuple(sorted(model_kwargs.items())))
 
 

@@ -21,7 +21,7 @@ from keras_deepnets import from_torchvision
 
 flags.DEFINE_string("fixtures", "../shared/torchvision", "The torchvision fixtures folder.")
 flags.DEFINE_list("models", ["resnet18", "resnet34", "resnet50", "resnet101", "vgg11",
-                                "vgg11_bn", "vgg16_bn"], "Fixtures.")
+                                "vgg11_bn", "vgg16_bn", "alexnet", "googlenet"], "Fixtures.")
 FLAGS = flags.FLAGS
 
 
