@@ -26,6 +26,8 @@ def build_model(spec):
         kwargs["input_shape"] = (plan.image_size, plan.image_size, 3)
     if cfg.shortcut is not None:
         kwargs["shortcut"] = cfg.shortcut
+    if cfg.aux_classifiers:
+        kwargs["aux_classifiers"] = True
     try:
         model = (spec.model_fn(**kwargs) if spec.model_fn
                  else registry.get_model(spec.info.name, **kwargs))

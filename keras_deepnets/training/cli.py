@@ -25,6 +25,8 @@ def define_flags(model, family):
     d = TrainConfig()
     flags.DEFINE_string("model", model, "A registry name (keras_deepnets.list_models()).")
     flags.DEFINE_string("shortcut", None, "ResNet shortcut option A, B or C (paper, sec. 3.3).")
+    flags.DEFINE_bool("aux_classifiers", False, "GoogLeNet: train with its two auxiliary "
+                      "classifiers (loss main + 0.3 x each); evaluated and exported without.")
     flags.DEFINE_string("data", None, "TFDS name, folder with train/ and val|validation|test/, or "
                         "a TFRecord pattern. Without it: synthetic data.")
     flags.DEFINE_string("val_data", None, "Validation data (with a TFRecord --data).")

@@ -15,6 +15,9 @@ from keras_deepnets.training.strategy import ConfigError
 class TrainConfig:
     model: str = "resnet20"
     shortcut: str = None  # "A", "B", "C"; None: the registry's default
+    # GoogLeNet's auxiliary classifiers (section 5): trained with main + 0.3 x each auxiliary
+    # loss; evaluation and export use the network without them
+    aux_classifiers: bool = False
     # Data: a TFDS name, a folder with train/ and val|validation|test/, or a TFRecord glob
     # (then val_data). None (or use_synthetic_data) trains on synthetic data of the right shape.
     data: str = None
@@ -92,6 +95,14 @@ def _as_tuple(value, cast):
     return tuple(cast(v) for v in str(value).replace(" ", "").split(",") if v)
 
 
+def _check_model_fields(cfg):
+    if not isinstance(cfg.aux_classifiers, bool):
+        raise ConfigError(f"aux_classifiers must be True or False; got {cfg.aux_classifiers!r}.")
+    if cfg.aux_classifiers and not cfg.model.startswith("googlenet"):
+        raise ConfigError(f"aux_classifiers is for GoogLeNet (googlenet, googlenet_torchvision); "
+                          f"{cfg.model} has none.")
+
+
 def _check_recipe_fields(cfg):
     if cfg.recipe not in RECIPES:
         raise ConfigError(f"recipe must be one of {', '.join(RECIPES)}; got {cfg.recipe!r}.")
@@ -122,6 +133,7 @@ def make_config(config=None, **overrides):
     except ValueError as e:
         raise ConfigError(str(e)) from None
     cfg.model = cfg.model.lower()
+    _check_model_fields(cfg)
     cfg.lr_boundaries = _as_tuple(cfg.lr_boundaries, float)
     cfg.eval_scales = _as_tuple(cfg.eval_scales, int)
     for name in ("batch_size", "epochs", "train_steps", "max_examples", "max_val_examples",

@@ -83,6 +83,8 @@ def evaluate(config=None, keras_model=None, **overrides):
             kwargs = {"classes": plan.classes}
             if cfg.shortcut is not None:
                 kwargs["shortcut"] = cfg.shortcut
+            if cfg.aux_classifiers:  # the saved weights hold the heads; scored without them
+                kwargs["aux_classifiers"] = True
             if plan.image_size != info.input_size:
                 kwargs["input_shape"] = (plan.image_size, plan.image_size, 3)
             model = registry.get_model(cfg.model, **kwargs)
