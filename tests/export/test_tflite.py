@@ -105,3 +105,26 @@ def test_tie_aware_agreement():
     outputs = np.array([[0.4, 0.4, 0.2], [0.4, 0.4, 0.2], [0.1, 0.2, 0.7]])
     assert export.compare(reference, outputs)[1] == pytest.approx(2 / 3)  # argmax picks 0
     assert export.tie_aware_agreement(reference, outputs) == pytest.approx((0.5 + 0.5 + 1) / 3)
+
+
+@pytest.mark.slow
+def test_int8_lrn_and_grouped_convolutions(cifar_test, tmp_path):
+    """AlexNet's paper layers (LRN after ReLU, groups=2 towers, overlapping pools) through the
+    int8 conversion, on LiteRT: the features of real images agree with Keras's."""
+    import keras
+
+    import keras_deepnets as kd
+
+    keras.utils.set_random_seed(0)
+    images = np.asarray(
+        keras.ops.image.resize(cifar_test[0][:64].astype("float32"), (67, 67)))
+    model = kd.AlexNet(include_top=False, pooling="avg", input_shape=(67, 67, 3))
+    assert any(isinstance(layer, kd.LocalResponseNormalization) for layer in model.layers)
+    path = export.export_tflite(model, tmp_path / "alexnet_int8.tflite", quantize="int8",
+                                representative_data=images[:32], num_calibration=32)
+    # the convolutions run in int8; LRN's squares and power stay float32 between them (TFLite
+    # has no integer LRN): the converter dequantises around it rather than failing
+    _, feature_map_types = _tensor_ops_and_types(path)
+    assert feature_map_types == {np.dtype(np.int8), np.dtype(np.float32)}
+    lite, ours = _outputs(path, images[32:]), model.predict(images[32:], verbose=0)
+    assert np.abs(lite - ours).max() <= 0.1 * np.abs(ours).max()  # int8 rounding only
