@@ -21,8 +21,25 @@ from keras_deepnets.weight_files import keras_cache_dir
 MODES = ("caffe", "torch", "tf")
 
 
-def preprocess_input(x, mode="caffe", data_format=None):
-    """Preprocesses a batch of RGB images with values in [0, 255] (float array or tensor)."""
+def model_preprocessing(model):
+    """The `preprocess_input` mode `model` expects: what its weights recorded (a keras_deepnets
+    model's `preprocessing`), else "caffe"."""
+    return getattr(model, "preprocessing", None) or "caffe"
+
+
+def preprocess_input(x, mode=None, data_format=None, model=None):
+    """Preprocesses a batch of RGB images with values in [0, 255] (float array or tensor).
+
+    `mode`: "caffe" (the default), "torch" or "tf"; or give `model` and its recorded
+    preprocessing is used (`kd.preprocess_input(x, model=kd.from_torchvision(f))` is "torch").
+    """
+    if model is not None:
+        expected = model_preprocessing(model)
+        if mode is not None and mode != expected:
+            raise ValueError(f"mode={mode!r}, but {model.name} expects {expected!r} (its "
+                             "weights' preprocessing); pass one of mode= or model=.")
+        mode = expected
+    mode = "caffe" if mode is None else mode
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode=mode)

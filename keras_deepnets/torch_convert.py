@@ -23,7 +23,7 @@ import typing
 
 import numpy as np
 
-from keras_deepnets import registry
+from keras_deepnets import pretrained, registry
 from keras_deepnets.models import specs  # (importing models registers the constructors)
 from keras_deepnets.torch_files import CheckpointError, read_state_dict
 from keras_deepnets.weight_files import register_checkpoint_converter
@@ -253,6 +253,8 @@ def from_torchvision(source, **kwargs):
         kwargs: to the constructor (`include_top`, `classes`, `classifier_activation`,
             `input_shape`, `pooling`, `name`, ...). With `include_top=False` the file's top is
             left out; with other `classes`, its last classifier layer (a fresh one is built).
+            `preprocessing` overrides what the model records (default: the pretrained-sources
+            table's for a published file name, else "torch").
 
     Returns: the model (e.g. `resnet50`, built v1.5 with BN epsilon 1e-5; `vgg16_bn`).
     """
@@ -286,11 +288,23 @@ def from_constructor(source, expected, **kwargs):
     return _convert(state, where, layout, kwargs)
 
 
+def _preprocessing(where, layout, requested):
+    """The preprocessing the weights expect: `requested`, else the pretrained-sources table's
+    for a published file name (torchvision's GoogLeNet: "tf"), else torchvision's "torch"."""
+    row = pretrained.find_file(where)
+    if row is not None and row.model != layout.name:
+        raise CheckpointError(f"{where}: its name is torchvision's {row.model} file, but its "
+                              f"tensors are a {layout.name}; rename it if that is intended.")
+    return requested or (row.preprocessing if row is not None else "torch")
+
+
 def _convert(state, where, layout, kwargs):
     for key in ("weights", "stride_in_1x1", "bn_epsilon"):
         if key in kwargs:
             raise ValueError(f"from_torchvision decides {key!r} from the file ({layout.name}: "
                              f"{layout.kwargs}); do not pass it.")
+    kwargs = {**kwargs, "preprocessing": _preprocessing(where, layout,
+                                                        kwargs.get("preprocessing"))}
     model = registry.get_model(layout.name, weights=None, **layout.kwargs, **kwargs)
     pairs = list(layout.body)
     if kwargs.get("include_top", True):

@@ -9,9 +9,12 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from safetensors.numpy import save_file
 
 import keras_deepnets as kd
+from keras_deepnets import data, export
+from keras_deepnets.data import sources
 from keras_deepnets.torch_convert import from_torchvision
 from keras_deepnets.torch_files import CheckpointError
 
@@ -188,3 +191,30 @@ def test_the_file_decides_the_torchvision_variant(images, tmp_path):
     _check_logits(model, fixture, images)
     with pytest.raises(ValueError, match="it needs variant='torchvision'"):
         kd.GoogLeNet(weights=str(path), variant="paper")
+
+
+def test_preprocessing_travels_with_converted_weights(resnet18_state, imagenet_sample_dir,
+                                                      tmp_path):
+    """torchvision's weights expect "torch" preprocessing: the converted model records it (in
+    its config and .keras file), preprocess_input(model=m) and the SavedModel's JPEG-bytes
+    signature follow it."""
+    model = from_torchvision(dict(resnet18_state[0]))
+    assert model.preprocessing == "torch" and model.get_config()["preprocessing"] == "torch"
+    model.save(tmp_path / "r18.keras")
+    assert keras.models.load_model(tmp_path / "r18.keras").preprocessing == "torch"
+    googlenet_name = from_torchvision(load_fixture("googlenet")[0], include_top=False)
+    assert googlenet_name.preprocessing == "torch"  # an unnamed file: torchvision's default
+    path = export.export_saved_model(model, str(tmp_path / "sm"))
+    encoded, _ = zip(*sources.resolve(str(imagenet_sample_dir)).records(max_examples=20, seed=0)
+                     .as_numpy_iterator())
+    # the same resize and crop as the signature's; "tf" mode is x / 127.5 - 1, so it inverts
+    geometry, seed = data.get_preset("imagenet_eval", mode="tf"), tf.constant([0, 0], tf.int64)
+    raw = np.stack([(geometry(tf.constant(b), seed).numpy() + 1.0) * 127.5 for b in encoded])
+    expected = model.predict(kd.preprocess_input(raw, model=model), verbose=0)
+    result = export.load_signature(path, export.CLASSIFY_BYTES)(image_bytes=tf.constant(encoded))
+    np.testing.assert_array_equal(result["classes"].numpy()[:, 0], expected.argmax(-1))
+    np.testing.assert_allclose(result["probabilities"].numpy(),
+                               np.take_along_axis(expected, result["classes"].numpy(), -1),
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="expects 'torch'"):
+        kd.preprocess_input(raw, mode="caffe", model=model)

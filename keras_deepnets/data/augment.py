@@ -63,14 +63,21 @@ def _channel_affine(mode):
     return out[1:] - out[0], out[0]
 
 
-_CAFFE = _channel_affine("caffe")
+_AFFINES = {mode: _channel_affine(mode) for mode in ("caffe", "torch", "tf")}
+
+
+def normalise(image, mode="caffe"):
+    """RGB [0, 255] -> `keras_deepnets.preprocess_input(image, mode=mode)`."""
+    if mode not in _AFFINES:
+        raise ValueError(f"mode must be one of {', '.join(_AFFINES)}; got {mode!r}.")
+    matrix, offset = _AFFINES[mode]
+    return tf.tensordot(image, matrix, axes=[[-1], [0]]) + offset
 
 
 def caffe_normalise(image):
     """RGB [0, 255] -> `keras_deepnets.preprocess_input(image, mode="caffe")` (BGR, mean pixel
     subtracted: the papers' mean subtraction, VGG 2.1 / ResNet 3.4)."""
-    matrix, offset = _CAFFE
-    return tf.tensordot(image, matrix, axes=[[-1], [0]]) + offset
+    return normalise(image, "caffe")
 
 
 def _seeds(seed, n):
@@ -198,19 +205,23 @@ class InceptionTrain(Preset):
 
 
 class ImageNetEval(Preset):
-    """Shorter side resized to `resize_size` (256), then the centre image_size (224) crop."""
+    """Shorter side resized to `resize_size` (256), then the centre image_size (224) crop, then
+    `preprocess_input`'s `mode` ("caffe"; "torch" or "tf" for weights that expect them)."""
 
     name = "imagenet_eval"
 
-    def __init__(self, image_size=224, resize_size=None):
+    def __init__(self, image_size=224, resize_size=None, mode="caffe"):
         super().__init__(image_size)
+        if mode not in _AFFINES:
+            raise ValueError(f"mode must be one of {', '.join(_AFFINES)}; got {mode!r}.")
         self.resize_size = resize_size or int(round(image_size * 256 / 224))
+        self.mode = mode
 
     def window(self, shape, seed):
         return _square_window(shape, _window_for_scale(shape, self.resize_size, self.image_size))
 
     def finish(self, image, seed):
-        return caffe_normalise(_resize(image, self.image_size))
+        return normalise(_resize(image, self.image_size), self.mode)
 
 
 class CifarPreset(Preset):

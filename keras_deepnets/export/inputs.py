@@ -28,12 +28,13 @@ def _check_eval(preset, image_size):
     return preset
 
 
-def eval_preset(preprocessing, image_size, data=None):
+def eval_preset(preprocessing, image_size, data=None, mode="caffe"):
     """The evaluation `data.Preset` mapping encoded image bytes to the model's input.
 
     `preprocessing`: a `data.Preset`, a preset name, or "auto" ("cifar_eval" for inputs of at most
     64 px, else "imagenet_eval"). CIFAR presets subtract the training split's mean image, taken
     from `data` (anything `data.load` takes); None when that mean cannot be had for "auto".
+    `mode`: "imagenet_eval"'s `preprocess_input` mode, the model's (`model_preprocessing`).
     """
     if isinstance(preprocessing, data_lib.Preset):
         return _check_eval(preprocessing, image_size)
@@ -52,6 +53,8 @@ def eval_preset(preprocessing, image_size, data=None):
                               "training data (--preprocessing_data), or a Preset built with "
                               "keras_deepnets.data.get_preset('cifar_eval', mean=...).")
         options["mean"] = cifar_mean(data, image_size)
+    elif name == "imagenet_eval":
+        options["mode"] = mode
     return _check_eval(data_lib.get_preset(name, image_size=image_size, **options), image_size)
 
 

@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from keras_deepnets.export import inputs
 from keras_deepnets.export.source import ExportError, image_size as resolve_image_size
-from keras_deepnets.preprocessing import imagenet_class_names, imagenet_wnids
+from keras_deepnets.preprocessing import (imagenet_class_names, imagenet_wnids,
+                                          model_preprocessing)
 
 logger = logging.getLogger("keras_deepnets.export")
 
@@ -152,7 +153,8 @@ def export_saved_model(model, export_dir, *, image_size=None, preprocessing="aut
     """
     size = resolve_image_size(model, image_size)
     classes = int(model.output_shape[-1])
-    preset = None if preprocessing is None else inputs.eval_preset(preprocessing, size)
+    preset = None if preprocessing is None else inputs.eval_preset(
+        preprocessing, size, mode=model_preprocessing(model))
     if preset is None and preprocessing is not None:
         logger.warning("No %s signature: a %d px model needs the CIFAR mean image; pass "
                        "preprocessing=keras_deepnets.data.get_preset('cifar_eval', mean=...).",

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from keras_deepnets.export import inputs, saved_model
 from keras_deepnets.export.source import ExportError, load_model
+from keras_deepnets.preprocessing import model_preprocessing
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 # The file name suffix of each mode; "none" is float32.
@@ -93,7 +94,7 @@ def export_tflite(model_or_saved_model, output_path, *, quantize="none", represe
             size = saved_model.signature_image_size(function)
             if image_size not in (None, size):
                 raise ExportError(f"image_size={image_size} but {source} takes {size} px images.")
-            saved_model_dir = source
+            saved_model_dir, model = source, None
         else:
             model = load_model(model_or_saved_model)
             saved_model_dir = saved_model.export_saved_model(
@@ -101,7 +102,8 @@ def export_tflite(model_or_saved_model, output_path, *, quantize="none", represe
                 preprocessing=None)
             size = saved_model.signature_image_size(saved_model.load_signature(saved_model_dir))
         if isinstance(representative_data, (str, os.PathLike)):
-            preset = inputs.eval_preset(preprocessing, size, data=representative_data)
+            preset = inputs.eval_preset(preprocessing, size, data=representative_data,
+                                        mode=model_preprocessing(model))
             representative_data = inputs.load_images(
                 representative_data, preset, split="train", max_examples=num_calibration,
                 batch_size=num_calibration)

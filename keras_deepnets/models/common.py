@@ -133,9 +133,11 @@ def model_inputs(inputs, source):
 
 def finish(model, weights, pretrained_weights):
     """Loads `weights` into a freshly built model: the pretrained weights of the `pretrained`
-    table's row `pretrained_weights` (when `weights` named them), or a `.weights.h5` file."""
+    table's row `pretrained_weights` (when `weights` named them, whose preprocessing the model
+    then records), or a `.weights.h5` file."""
     if pretrained_weights is not None:
         weight_files.load_pretrained(model, pretrained_weights)
+        model.preprocessing = pretrained_weights.preprocessing
     elif weights is not None:
         weight_files.load_weights_file(model, weights)
 
@@ -162,6 +164,9 @@ def inference_model(model):
     return method() if callable(method) else model
 
 
+PREPROCESSING_MODES = ("caffe", "torch", "tf")
+
+
 class DeepNet(keras.Model):
     """A functional model that keeps its constructor's arguments as its config (as keras-hub's
     backbones do), so `from_config(get_config())` and `.keras` files rebuild it by those arguments.
@@ -169,13 +174,27 @@ class DeepNet(keras.Model):
     Subclasses call `self._set_arch(...)` with the arguments that define the architecture.
     `weights` and `input_tensor` are not kept: weights travel in the file, and a rebuilt model gets
     its own input of the same shape.
+
+    `preprocessing` (every constructor takes it, through `**kwargs`): the `preprocess_input`
+    mode its weights expect ("caffe", "torch", "tf"), kept in the config and so in `.keras`
+    files; None (the default) means "caffe", this package's recipes' and keras.applications'.
+    The pretrained loaders set it (torchvision's files: "torch"); `kd.preprocess_input(x,
+    model=m)`, the SavedModel and TFLite exports follow it.
     """
+
+    def __init__(self, *args, preprocessing=None, **kwargs):
+        if preprocessing not in (None, *PREPROCESSING_MODES):
+            raise ValueError(f"preprocessing must be None or one of "
+                             f"{', '.join(PREPROCESSING_MODES)}; got {preprocessing!r}.")
+        super().__init__(*args, **kwargs)
+        self.preprocessing = preprocessing
 
     def _set_arch(self, **arch):
         self._arch = arch
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self._arch}
+        extra = {} if self.preprocessing is None else {"preprocessing": self.preprocessing}
+        return {"name": self.name, "trainable": self.trainable, **self._arch, **extra}
 
     @classmethod
     def from_config(cls, config):
