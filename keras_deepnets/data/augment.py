@@ -66,10 +66,15 @@ def _channel_affine(mode):
 _AFFINES = {mode: _channel_affine(mode) for mode in ("caffe", "torch", "tf")}
 
 
+def _check_mode(mode):
+    if mode not in _AFFINES:
+        raise ValueError(f"mode must be one of {', '.join(_AFFINES)} (preprocess_input's); got "
+                         f"{mode!r}.")
+
+
 def normalise(image, mode="caffe"):
     """RGB [0, 255] -> `keras_deepnets.preprocess_input(image, mode=mode)`."""
-    if mode not in _AFFINES:
-        raise ValueError(f"mode must be one of {', '.join(_AFFINES)}; got {mode!r}.")
+    _check_mode(mode)
     matrix, offset = _AFFINES[mode]
     return tf.tensordot(image, matrix, axes=[[-1], [0]]) + offset
 
@@ -155,8 +160,10 @@ class ImageNetScaleTrain(Preset):
     training = True
 
     def __init__(self, scale=(256, 480), image_size=224, lighting_stddev=0.1,
-                 name="resnet_imagenet_train"):
+                 name="resnet_imagenet_train", mode="caffe"):
         super().__init__(image_size)
+        _check_mode(mode)
+        self.mode = mode
         low, high = (scale, scale) if np.isscalar(scale) else tuple(scale)
         if not (isinstance(low, (int, np.integer)) and isinstance(high, (int, np.integer))
                 and image_size <= low <= high):
@@ -177,7 +184,7 @@ class ImageNetScaleTrain(Preset):
         image = random_flip(_resize(image, self.image_size), flip_seed)
         if self.lighting_stddev:
             image = pca_lighting(image, light_seed, self.lighting_stddev)
-        return caffe_normalise(image)
+        return normalise(image, self.mode)
 
 
 class InceptionTrain(Preset):
@@ -187,8 +194,11 @@ class InceptionTrain(Preset):
     training = True
     name = "inception_train"
 
-    def __init__(self, image_size=224, area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3)):
+    def __init__(self, image_size=224, area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
+                 mode="caffe"):
         super().__init__(image_size)
+        _check_mode(mode)
+        self.mode = mode
         self.area_range = tuple(area_range)
         self.aspect_ratio_range = tuple(aspect_ratio_range)
 
@@ -201,7 +211,7 @@ class InceptionTrain(Preset):
 
     def finish(self, image, seed):
         image = _resize(image, self.image_size)
-        return caffe_normalise(random_flip(image, seed))
+        return normalise(random_flip(image, seed), self.mode)
 
 
 class ImageNetEval(Preset):
@@ -212,8 +222,7 @@ class ImageNetEval(Preset):
 
     def __init__(self, image_size=224, resize_size=None, mode="caffe"):
         super().__init__(image_size)
-        if mode not in _AFFINES:
-            raise ValueError(f"mode must be one of {', '.join(_AFFINES)}; got {mode!r}.")
+        _check_mode(mode)
         self.resize_size = resize_size or int(round(image_size * 256 / 224))
         self.mode = mode
 

@@ -1,6 +1,8 @@
 """The run's model: the registry's constructor (or a tuner's `model_fn`) with the data's
 classes and image size, and synchronised BN when asked."""
 
+import os
+
 import keras
 
 from keras_deepnets import registry
@@ -28,11 +30,28 @@ def build_model(spec):
         kwargs["shortcut"] = cfg.shortcut
     if cfg.aux_classifiers:
         kwargs["aux_classifiers"] = True
+    if cfg.init_weights:  # a checkpoint converts with a fresh classifier for these classes
+        kwargs["weights"] = os.path.expanduser(cfg.init_weights)
     try:
         model = (spec.model_fn(**kwargs) if spec.model_fn
                  else registry.get_model(spec.info.name, **kwargs))
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    freeze(model, cfg.freeze)
     if cfg.sync_bn:
         set_sync_bn(model, True)
     return model
+
+
+def freeze(model, stages):
+    """Keeps the layers of `stages` (first parts of layer names: "conv1", "conv2", "block1")
+    as loaded: not trainable, and their BN in inference mode (Keras runs a non-trainable BN with
+    its moving statistics, which then stay as they are)."""
+    names = sorted({layer.name.split("_")[0] for layer in model.layers if layer.weights})
+    unknown = [s for s in stages if s not in names]
+    if unknown:
+        raise ConfigError(f"freeze: {', '.join(unknown)} is not a stage of {model.name}; its "
+                          f"stages with weights: {', '.join(names)}.")
+    for layer in model.layers:
+        if layer.name.split("_")[0] in stages:
+            layer.trainable = False

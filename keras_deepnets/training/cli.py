@@ -25,6 +25,12 @@ def define_flags(model, family):
     d = TrainConfig()
     flags.DEFINE_string("model", model, "A registry name (keras_deepnets.list_models()).")
     flags.DEFINE_string("shortcut", None, "ResNet shortcut option A, B or C (paper, sec. 3.3).")
+    flags.DEFINE_string("init_weights", None, "Fine-tune from these weights: a torchvision / "
+                        "timm checkpoint (.pth, .safetensors, .npz; converted, a fresh "
+                        "classifier for the data's classes, the data preprocessed as they "
+                        "expect) or a .weights.h5 of the same network.")
+    flags.DEFINE_list("freeze", [], "With --init_weights: stages kept as loaded (weights and "
+                      "BN statistics), e.g. conv1,conv2 (ResNet) or block1,block2 (VGG).")
     flags.DEFINE_bool("aux_classifiers", False, "GoogLeNet: train with its two auxiliary "
                       "classifiers (loss main + 0.3 x each); evaluated and exported without.")
     flags.DEFINE_string("data", None, "TFDS name, folder with train/ and val|validation|test/, or "

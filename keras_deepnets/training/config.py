@@ -18,6 +18,13 @@ class TrainConfig:
     # GoogLeNet's auxiliary classifiers (section 5): trained with main + 0.3 x each auxiliary
     # loss; evaluation and export use the network without them
     aux_classifiers: bool = False
+    # Fine-tuning: start from these weights (a torchvision / timm checkpoint, converted, with a
+    # fresh classifier for the data's classes; or a .weights.h5 / .keras of the same network);
+    # the data's preprocessing switches to what they expect ("torch" for torchvision's)
+    init_weights: str = None
+    # stages whose weights (and BN statistics) stay as loaded: first parts of layer names, e.g.
+    # ("conv1", "conv2") for a ResNet's stem and first stage, ("block1",) for VGG's
+    freeze: tuple = ()
     # Data: a TFDS name, a folder with train/ and val|validation|test/, or a TFRecord glob
     # (then val_data). None (or use_synthetic_data) trains on synthetic data of the right shape.
     data: str = None
@@ -95,6 +102,16 @@ def _as_tuple(value, cast):
     return tuple(cast(v) for v in str(value).replace(" ", "").split(",") if v)
 
 
+def _check_fine_tuning_fields(cfg):
+    if cfg.init_weights is not None and not os.path.isfile(os.path.expanduser(
+            str(cfg.init_weights))):
+        raise ConfigError(f"init_weights={cfg.init_weights!r}: no such file (a torchvision / "
+                          "timm checkpoint: .pth, .pt, .safetensors, .npz; or a .weights.h5).")
+    if cfg.freeze and cfg.init_weights is None:
+        raise ConfigError(f"freeze={list(cfg.freeze)} keeps stages as loaded: it needs "
+                          "init_weights.")
+
+
 def _check_model_fields(cfg):
     if not isinstance(cfg.aux_classifiers, bool):
         raise ConfigError(f"aux_classifiers must be True or False; got {cfg.aux_classifiers!r}.")
@@ -134,6 +151,8 @@ def make_config(config=None, **overrides):
         raise ConfigError(str(e)) from None
     cfg.model = cfg.model.lower()
     _check_model_fields(cfg)
+    cfg.freeze = _as_tuple(cfg.freeze or (), str)
+    _check_fine_tuning_fields(cfg)
     cfg.lr_boundaries = _as_tuple(cfg.lr_boundaries, float)
     cfg.eval_scales = _as_tuple(cfg.eval_scales, int)
     for name in ("batch_size", "epochs", "train_steps", "max_examples", "max_val_examples",

@@ -7,7 +7,7 @@ this module only picks splits and presets and turns them into the per-worker `da
 
 import dataclasses
 
-from keras_deepnets import data
+from keras_deepnets import data, pretrained, weight_files
 from keras_deepnets.training.strategy import ConfigError
 
 VAL_SPLITS = ("validation", "val", "test")
@@ -32,6 +32,20 @@ def presets(model_name, family):
         return "cifar_train", "cifar_eval"
     return ("vgg_imagenet_train" if model_name.startswith("vgg") else "resnet_imagenet_train",
             "imagenet_eval")
+
+
+def preprocessing_mode(cfg):
+    """What the ImageNet presets normalise with: the `init_weights`' preprocessing (a
+    torchvision file's, by the pretrained-sources table; "torch" for other PyTorch-side
+    checkpoints), else "caffe", the papers' mean subtraction."""
+    if cfg.init_weights and weight_files.is_torch_checkpoint(cfg.init_weights):
+        row = pretrained.find_file(cfg.init_weights)
+        return row.preprocessing if row is not None else "torch"
+    return "caffe"
+
+
+def preset_options(cfg, info):
+    return {} if info.family == "cifar" else {"mode": preprocessing_mode(cfg)}
 
 
 def keeps_decoded(family):
@@ -101,6 +115,7 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
             return ds.skip(skip) if skip else ds
         ds = data.load(cfg.data, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
+                       preset_options=preset_options(cfg, info),
                        image_size=plan_.image_size, batch_size=global_batch, shuffle=True,
                        seed=cfg.seed + epoch, input_context=input_context, repeat=True,
                        drop_remainder=True, max_examples=plan_.train_examples,
@@ -121,7 +136,8 @@ def val_dataset_fn(cfg, info, plan_, global_batch):
                                 num_examples=plan_.val_examples, seed=cfg.seed + 10_000)
             return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         return data.load(cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir,
-                         preset=eval_preset, image_size=plan_.image_size,
+                         preset=eval_preset, preset_options=preset_options(cfg, info),
+                         image_size=plan_.image_size,
                          batch_size=global_batch, shuffle=False, input_context=input_context,
                          max_examples=plan_.val_examples, cache=keeps_decoded(info.family))
 

@@ -1,0 +1,66 @@
+"""Fine-tuning from a torchvision checkpoint through the training core: a converted ResNet-18
+(the shared fixture's exact state_dict) gets a 10-class classifier, learns upscaled CIFAR-10,
+keeps its frozen stages bit-identical (BN statistics included) and changes the rest."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+import keras_deepnets as kd
+from keras_deepnets import training
+from keras_deepnets.training import inputs
+from keras_deepnets.training.strategy import ConfigError
+
+TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
+sys.path.insert(0, str(TORCHVISION))
+from seeded_weights import load_fixture  # noqa: E402  (the shared folder's numpy-only rebuild)
+
+
+def _weights(model, prefixes):
+    return {w.path: w.numpy().copy() for layer in model.layers
+            if layer.name.split("_")[0] in prefixes for w in layer.weights}
+
+
+def test_fine_tune_a_converted_resnet18_with_frozen_stages(cifar10_dir, tmp_path):
+    path = tmp_path / "resnet18-f37072fd.safetensors"
+    save_file(load_fixture("resnet18")[0], str(path))
+    start = kd.from_torchvision(str(path), include_top=False, input_shape=(64, 64, 3))
+    result = training.train(model="resnet18", data=cifar10_dir, init_weights=str(path),
+                            freeze=("conv1", "conv2"), image_size=64, max_examples=1600,
+                            max_val_examples=500, epochs=1, batch_size=16, lr=0.01,
+                            lr_schedule="cosine", model_dir=str(tmp_path / "run"),
+                            export_dir="", verbose=0)
+    model = result.model
+    assert model.output_shape == (None, 10) and model.preprocessing == "torch"
+    assert result.history[-1]["step"] == 100
+    assert result.history[-1]["val_top1"] > 0.2  # chance: 0.1
+    frozen, before = _weights(model, {"conv1", "conv2"}), _weights(start, {"conv1", "conv2"})
+    # conv1 (kernel, BN's 4) and conv2's two blocks of two such convolutions
+    assert frozen.keys() == before.keys() and len(frozen) == 5 + 2 * 2 * 5
+    for key, value in before.items():
+        np.testing.assert_array_equal(frozen[key], value, err_msg=key)  # moving stats too
+    after, loaded = _weights(model, {"conv4"}), _weights(start, {"conv4"})
+    assert all(not np.array_equal(after[k], loaded[k]) for k in loaded)
+
+
+def test_the_data_follows_the_weights_preprocessing(tmp_path):
+    path = tmp_path / "googlenet-1378be20.pth"
+    path.write_bytes(b"")  # the name decides; nothing reads it here
+    cfg = training.make_config(model="googlenet_torchvision", init_weights=str(path))
+    assert inputs.preprocessing_mode(cfg) == "tf"  # torchvision runs it with transform_input
+    (tmp_path / "mine.pth").write_bytes(b"")
+    other = training.make_config(model="resnet18", init_weights=str(tmp_path / "mine.pth"))
+    assert inputs.preprocessing_mode(other) == "torch"  # an unnamed PyTorch-side checkpoint
+    assert inputs.preprocessing_mode(training.make_config(model="resnet18")) == "caffe"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"init_weights": "/nonexistent/r18.pth"}, "init_weights='/nonexistent/r18.pth': no such"),
+    ({"freeze": ("conv1",)}, "it needs init_weights"),
+])
+def test_bad_fine_tuning_settings(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        training.make_config(model="resnet18", **overrides)
