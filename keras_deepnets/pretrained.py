@@ -184,11 +184,17 @@ def find_file(path):
     return FILES.get(name)
 
 
+def best_row(model):
+    """The row with the best published ImageNet top-1 for the registry name `model`, or None
+    when the table has none."""
+    rows = [row for row in SOURCES if row.model == model and row.top1 is not None]
+    return max(rows, key=lambda row: row.top1) if rows else None
+
+
 def published_top1(model):
-    """The best published ImageNet top-1 (%) of any weights for the registry name `model`, or
-    None when the table has none."""
-    scores = [row.top1 for row in SOURCES if row.model == model and row.top1 is not None]
-    return max(scores) if scores else None
+    """The best published ImageNet top-1 (%) of any weights for `model`, or None."""
+    row = best_row(model)
+    return None if row is None else row.top1
 
 
 def rows_from(source):

@@ -27,3 +27,10 @@ def test_lineage_order():
     assert sorted(names, key=lineage.lineage_order) == [
         "lenet5", "alexnet", "vgg16", "googlenet", "resnet20", "resnet56", "plain20",
         "resnext50_32x4d"]
+
+
+def test_published_accuracy_is_placed_at_its_own_networks_cost():
+    (row,) = lineage.table(["resnet50"], log=None)
+    assert row["top1"] == 80.858  # torchvision's V2 weights, a "v1.5" network
+    assert round(row["mult_adds"] / 1e9, 2) == 3.86  # the paper's stride on the 1x1
+    assert round(row["top1_mult_adds"] / 1e9, 2) == 4.09
