@@ -39,7 +39,7 @@ def _centre_crop_accuracy(model, cfg, info, plan):
     `--eval_only` on the best weights prints the top-1/top-5 recorded for that epoch."""
     _, eval_preset = inputs.presets(info.name, info.family)
     ds = data.load(cfg.val_data or cfg.data, plan.val_split, data_dir=cfg.data_dir,
-                   preset=eval_preset, preset_options=inputs.preset_options(cfg, info),
+                   preset=eval_preset, preset_options=inputs.preset_options(cfg, info, model),
                    image_size=plan.image_size,
                    batch_size=cfg.batch_size or 128, shuffle=False,
                    max_examples=plan.val_examples,

@@ -44,8 +44,12 @@ def preprocessing_mode(cfg):
     return "caffe"
 
 
-def preset_options(cfg, info):
-    return {} if info.family == "cifar" else {"mode": preprocessing_mode(cfg)}
+def preset_options(cfg, info, model=None):
+    """The ImageNet presets' `mode` for this run: what `model` recorded (a `.keras` file keeps
+    it), else `preprocessing_mode(cfg)`."""
+    if info.family == "cifar":
+        return {}
+    return {"mode": getattr(model, "preprocessing", None) or preprocessing_mode(cfg)}
 
 
 def keeps_decoded(family):

@@ -64,3 +64,12 @@ def test_the_data_follows_the_weights_preprocessing(tmp_path):
 def test_bad_fine_tuning_settings(overrides, message):
     with pytest.raises(ConfigError, match=message):
         training.make_config(model="resnet18", **overrides)
+
+
+def test_a_saved_models_recorded_preprocessing_wins(tmp_path):
+    info = kd.model_info("resnet18")
+    cfg = training.make_config(model="resnet18")
+    model = kd.ResNet18(weights=None, include_top=False, preprocessing="torch")
+    assert inputs.preset_options(cfg, info, model) == {"mode": "torch"}  # --eval_only a .keras
+    assert inputs.preset_options(cfg, info) == {"mode": "caffe"}
+    assert inputs.preset_options(cfg, kd.model_info("resnet20")) == {}  # CIFAR: the mean image
