@@ -20,9 +20,8 @@ FLAGS = flags.FLAGS
 _SCRIPT = {"family": None}
 
 
-def define_flags(model, family):
-    """Defines the flags; `model` and `family` set the script's default model and recipe."""
-    d = TrainConfig()
+def _define_model_flags(model):
+    """The model and where its weights start from."""
     flags.DEFINE_string("model", model, "A registry name (keras_deepnets.list_models()).")
     flags.DEFINE_string("shortcut", None, "ResNet shortcut option A, B or C (paper, sec. 3.3).")
     flags.DEFINE_string("init_weights", None, "Fine-tune from these weights: a torchvision / "
@@ -33,6 +32,12 @@ def define_flags(model, family):
                       "BN statistics), e.g. conv1,conv2 (ResNet) or block1,block2 (VGG).")
     flags.DEFINE_bool("aux_classifiers", False, "GoogLeNet: train with its two auxiliary "
                       "classifiers (loss main + 0.3 x each); evaluated and exported without.")
+
+
+def define_flags(model, family):
+    """Defines the flags; `model` and `family` set the script's default model and recipe."""
+    d = TrainConfig()
+    _define_model_flags(model)
     flags.DEFINE_string("data", None, "TFDS name, folder with train/ and val|validation|test/, or "
                         "a TFRecord pattern. Without it: synthetic data.")
     flags.DEFINE_string("val_data", None, "Validation data (with a TFRecord --data).")
