@@ -60,8 +60,8 @@ CIFAR = Recipe(batch_size=128, lr=0.1, weight_decay=1e-4, momentum=0.9, lr_sched
 
 
 # A time-to-accuracy recipe for the CIFAR nets on few cores (`recipe="fast"`): each part has a
-# published source, and the values were chosen on the 45k/5k hold-out (docs/training.md says
-# which probes decided what):
+# published source, and the values are the sources' (not yet tuned by probes on the 45k/5k
+# hold-out; docs/training.md has what it measured):
 # - batch 256 with lr 0.2, the paper's 0.1 at 128 scaled linearly (Goyal et al. 2017, 2.1),
 #   after a linear warm-up of 2 epochs (Goyal et al. 2017, 2.2);
 # - lr decayed linearly to 0 at the end of the run, the second half of a one-cycle schedule
