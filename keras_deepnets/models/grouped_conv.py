@@ -3,10 +3,11 @@
 Why: Keras 3's TensorFlow backend compiles every grouped convolution with XLA
 (keras/src/backend/tensorflow/nn.py, `conv`: "grouped convolutions are broken on CPU without
 XLA"), and XLA's CPU grouped convolution is slow. Measured here (TF 2.21, Keras 3.15, 2 cores,
-forward + backward of a 3x3, 128 -> 128 channels in 32 groups at batch 8 on 14x14): Keras's
-Conv2D(groups=32) 927 ms (550 ms with the step itself under XLA), TensorFlow's native
-`tf.nn.convolution` 2.4 ms, a dense Conv2D(128, 3) doing 32x the arithmetic 7.7 ms
-(`scripts/probe_grouped_conv.py` records the table). The native kernel is oneDNN's: with
+forward + backward of a 3x3, 128 -> 128 channels in 32 groups at batch 8 on 14x14, median of
+10): Keras's Conv2D(groups=32) 510 ms (494 ms with the step itself under XLA), TensorFlow's
+native `tf.nn.convolution` 2.1 ms, a dense Conv2D(128, 3) doing 32x the arithmetic 8.6 ms
+(`scripts/probe_grouped_conv.py`; docs/results/one_cpu/grouped_conv.md). The native kernel is
+oneDNN's: with
 TF_ENABLE_ONEDNN_OPTS=0, TensorFlow's CPU kernels have no gradient for grouped convolutions
 ("Gradients for grouped convolutions are not supported on CPU").
 
