@@ -108,13 +108,14 @@ def make_input(input_tensor, input_shape, *, default_size, min_size, include_top
     return input_tensor, input_tensor
 
 
-def classifier(x, *, classes, classifier_activation):
-    """The final dense layer. Under a mixed-precision policy it computes in float32, so that the
-    softmax (and the loss after it) do not underflow in float16."""
+def classifier(x, *, classes, classifier_activation, name="predictions"):
+    """The final dense layer (GoogLeNet's auxiliary heads: "aux1_predictions", ...). Under a
+    mixed-precision policy it computes in float32, so that the softmax (and the loss after it)
+    do not underflow in float16."""
     policy = keras.config.dtype_policy()
     dtype = "float32" if policy.compute_dtype in ("float16", "bfloat16") else None
     return keras.layers.Dense(classes, activation=classifier_activation, dtype=dtype,
-                              name="predictions")(x)
+                              name=name)(x)
 
 
 def pool(x, pooling):

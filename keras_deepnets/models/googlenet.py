@@ -99,10 +99,8 @@ def aux_head(x, index, variant, classes, classifier_activation):
     x = layers.Flatten(name=name + "_flatten")(x)
     x = layers.Dense(units, activation="relu", name=name + "_fc1")(x)
     x = layers.Dropout(AUX_DROPOUT, name=name + "_dropout")(x)
-    policy = keras.config.dtype_policy()
-    dtype = "float32" if policy.compute_dtype in ("float16", "bfloat16") else None
-    return layers.Dense(classes, activation=classifier_activation, dtype=dtype,
-                        name=name + "_predictions")(x)
+    return classifier(x, classes=classes, classifier_activation=classifier_activation,
+                      name=name + "_predictions")
 
 
 def _body(inputs, variant, aux_classifiers, classes, classifier_activation):
