@@ -15,7 +15,9 @@ written out:
 - `failed call to cuInit` is dropped too (below level 0) when TensorFlow said just before that
   this machine has no CUDA driver: it is the expected consequence, not news. On a machine with
   a driver, a failing cuInit is kept.
-Python's own stderr (warnings, absl's Python logging) is not redirected meanwhile.
+Python's own stderr (warnings, absl's Python logging) is not redirected meanwhile: it writes
+to a stand-in on the real stderr, and the log handlers that took the stand-in get the real
+stderr back afterwards.
 """
 
 import os
@@ -54,6 +56,22 @@ def filter_lines(text, level):
     return "".join(kept)
 
 
+def _repoint_log_handlers(old, new):
+    """Log handlers made while TensorFlow imported (TensorFlow's and absl's Python handlers)
+    hold the stand-in stderr, whose file descriptor is closed next: they get the real one, or
+    their later lines (e.g. "Writing fingerprint" at an export) fail with EBADF."""
+    import logging
+
+    handlers = [h for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+                for h in getattr(logger, "handlers", ())]
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        handlers.append(absl_logging.get_absl_handler().python_handler)
+    for handler in handlers:
+        if getattr(handler, "stream", None) is old:
+            handler.setStream(new)
+
+
 def _import_tensorflow_quietly(level):
     sys.stderr.flush()
     saved = os.dup(2)
@@ -67,7 +85,8 @@ def _import_tensorflow_quietly(level):
             tf.config.list_physical_devices()  # cuInit logs here, not at the first op
         finally:
             sys.stderr.flush()
-            sys.stderr = python_stderr
+            stand_in, sys.stderr = sys.stderr, python_stderr
+            _repoint_log_handlers(stand_in, python_stderr)
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)

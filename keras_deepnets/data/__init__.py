@@ -1,5 +1,6 @@
 """Input pipelines for ImageNet and CIFAR: TFDS, TFRecords and image folders, with the papers'
-augmentation (`augment`) and evaluation (`evaluation`) and a fast decode-and-crop path.
+augmentation (`augment`) and evaluation (`evaluation`) and a fast decode-and-crop path; and
+LeNet-5's handwritten digits by the name "digits" (`digits`, no download).
 
     >>> from keras_deepnets import data
     >>> ds = data.load("path/to/imagenet", "train", preset="resnet_imagenet_train",
@@ -11,8 +12,8 @@ from keras_deepnets.data.evaluation import (RESNET_SCALES, VGG_SCALES, evaluate_
                                             fully_convolutional, ten_crop)
 from keras_deepnets.data.files import BadImageError
 from keras_deepnets.data.mean import cifar_mean
-from keras_deepnets.data.pipeline import load, synthetic
-from keras_deepnets.data.sources import DatasetInfo, describe
+from keras_deepnets.data.pipeline import describe, load, synthetic
+from keras_deepnets.data.sources import DatasetInfo
 
 __all__ = ["load", "describe", "synthetic", "cifar_mean", "evaluate_crops", "ten_crop",
            "fully_convolutional", "get_preset", "Preset", "PRESETS", "RESNET_SCALES",

@@ -3,13 +3,26 @@ optical digits (`sklearn.datasets.load_digits`: 1,797 real 8x8 scans, 16 grey le
 look like the paper's input: resized to 28x28 and padded to 32x32 (LeCun et al. 1998, section
 III.A: "the 20x20 images were ... centered in a 28x28 field" and LeNet-5 reads 32x32), with
 the paper's scaling of the background to -0.1 and the ink to 1.175 (mean ~0, variance ~1).
+
+`keras_deepnets.data.load("digits", "train" | "test")` and `describe` take it by that name, as a
+dataset (the training core's `data="digits"`): "train" is three quarters of every class, "test"
+(alias "validation", "val") the held-out quarter, and TFDS's slices ("train[:300]") hold out
+part of the training split.
 """
+
+import functools
+import re
 
 import numpy as np
 import tensorflow as tf
 from sklearn.datasets import load_digits
 
+from keras_deepnets.data.sources import DatasetInfo, shard_for
+
+NAME = "digits"
 BACKGROUND, INK = -0.1, 1.175  # section II.B
+SPLITS = {"train": "train", "test": "test", "validation": "test", "val": "test"}
+_SPLIT = re.compile(r"^(?P<base>[a-z]+)(\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$")
 
 
 def digits_32(test_fraction=0.25, seed=0):
@@ -29,3 +42,52 @@ def digits_32(test_fraction=0.25, seed=0):
         members = rng.permutation(np.flatnonzero(labels == c))
         test[members[:round(test_fraction * len(members))]] = True
     return (images[~test], labels[~test]), (images[test], labels[test])
+
+
+def is_digits(data):
+    """Whether `data` names this dataset."""
+    return isinstance(data, str) and data == NAME
+
+
+@functools.lru_cache(maxsize=2)
+def _splits(seed):
+    return digits_32(seed=seed)
+
+
+def arrays(split="train", seed=0):
+    """(images, labels) of a split (see the module docstring), the hold-out chosen by `seed`."""
+    match = _SPLIT.match(split) if isinstance(split, str) else None
+    if match is None or match["base"] not in SPLITS:
+        raise ValueError(f"split={split!r}: the digits have the splits train and test (aliases "
+                         f"validation, val), optionally sliced as 'train[:300]'.")
+    (x, y), test = _splits(seed)
+    images, labels = test if SPLITS[match["base"]] == "test" else (x, y)
+    start, stop = (int(v) if v else None for v in (match["start"] or "", match["stop"] or ""))
+    return images[start:stop], labels[start:stop]
+
+
+def describe(split="train"):
+    """`DatasetInfo` of a split, as `keras_deepnets.data.describe` gives for other datasets."""
+    _, labels = arrays(split or "train")
+    return DatasetInfo(num_classes=10, num_examples=len(labels),
+                       class_names=[str(d) for d in range(10)], source=NAME, split=split,
+                       location="sklearn.datasets.load_digits")
+
+
+def load(split="train", *, batch_size=None, shuffle=False, seed=None, input_context=None,
+         repeat=False, drop_remainder=False, max_examples=None, subset_seed=None):
+    """A `tf.data.Dataset` of (float32 [B, 32, 32, 1], int32 [B]): the arguments as
+    `keras_deepnets.data.load`'s (there is no augmentation: the paper used none)."""
+    images, labels = arrays(split or "train")
+    if max_examples is not None and max_examples < len(labels):
+        keep = np.sort(np.random.default_rng(subset_seed or 0).permutation(len(labels))[
+            :max_examples])
+        images, labels = images[keep], labels[keep]
+    ds = shard_for(tf.data.Dataset.from_tensor_slices((images, labels)), input_context)
+    if shuffle:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)

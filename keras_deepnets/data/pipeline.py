@@ -14,7 +14,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from keras_deepnets.data import augment, decode, in_memory, mean, sources
+from keras_deepnets.data import augment, decode, digits, in_memory, mean, sources
 
 logger = logging.getLogger("keras_deepnets.data")
 
@@ -104,6 +104,16 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
         raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
     if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
         raise ValueError(f"max_examples must be a positive integer or None; got {max_examples!r}.")
+    if digits.is_digits(data):  # LeNet-5's digits: arrays in memory, already normalised
+        if preset is not None:
+            raise ValueError(f"The digits come normalised as LeNet-5's paper (data.digits); "
+                             f"they take no preset (got {preset!r}).")
+        if input_context is not None and batch_size is not None:
+            batch_size = input_context.get_per_replica_batch_size(batch_size)
+        return digits.load(split, batch_size=batch_size, shuffle=bool(shuffle), seed=seed,
+                           input_context=input_context, repeat=repeat,
+                           drop_remainder=drop_remainder, max_examples=max_examples,
+                           subset_seed=subset_seed if subset_seed is not None else seed)
     source = sources.resolve(data, split, data_dir=data_dir, strict=strict,
                              labels_file=labels_file, label_offset=label_offset, download=download)
     preset = build_preset(preset, data, source=source, split=split, data_dir=data_dir,
@@ -161,13 +171,15 @@ def _finish(ds, seed, shuffle, private_threads):
     return ds.with_options(options)
 
 
-def synthetic(image_size, classes, batch_size=None, num_examples=1024, seed=0, repeat=False):
+def synthetic(image_size, classes, batch_size=None, num_examples=1024, seed=0, repeat=False,
+              channels=3):
     """Random normalised images (float32, like the "caffe" range) and int32 labels in
-    [0, classes): the structure of `load`, for `--use_synthetic_data` runs."""
+    [0, classes): the structure of `load`, for `--use_synthetic_data` runs (`channels=1` for
+    LeNet-5's greyscale digits)."""
     size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
 
     def make(i):
-        image = tf.random.stateless_uniform([*size, 3], [seed, 2 * i], -128.0, 128.0)
+        image = tf.random.stateless_uniform([*size, channels], [seed, 2 * i], -128.0, 128.0)
         label = tf.random.stateless_uniform([], [seed, 2 * i + 1], 0, classes, dtype=tf.int32)
         return image, label
 
@@ -175,3 +187,11 @@ def synthetic(image_size, classes, batch_size=None, num_examples=1024, seed=0, r
     ds = ds.repeat() if repeat else ds
     ds = ds.batch(batch_size) if batch_size else ds
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def describe(data, split=None, data_dir=None, **kwargs):
+    """`DatasetInfo(num_classes, num_examples, class_names, source, split, location)` of `data`
+    (anything `load` takes, the digits included)."""
+    if digits.is_digits(data):
+        return digits.describe(split)
+    return sources.describe(data, split, data_dir=data_dir, **kwargs)

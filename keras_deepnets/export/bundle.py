@@ -17,8 +17,8 @@ import tempfile
 
 from keras_deepnets import data as data_lib
 from keras_deepnets.export import inputs, saved_model, tflite
-from keras_deepnets.export.source import ExportError, image_size as resolve_image_size
-from keras_deepnets.export.source import load_model, model_name
+from keras_deepnets.export.source import (ExportError, image_size as resolve_image_size,
+                                          input_channels, load_model, model_name)
 from keras_deepnets.preprocessing import model_preprocessing
 
 FORMATS = ("saved_model", "tflite")
@@ -76,8 +76,9 @@ def export_model(model, output_dir=None, *, weights=None, formats=("saved_model"
     data = preprocessing_data if preprocessing_data is not None else representative_data
     data = data if isinstance(data, (str, os.PathLike)) else None  # a spec, not arrays
     mode = model_preprocessing(model)  # what the model's weights expect
+    channels = input_channels(model)
     preset = None if preprocessing is None else inputs.eval_preset(preprocessing, size, data,
-                                                                    mode)
+                                                                    mode, channels)
     if class_names is None and data is not None:
         class_names = class_names_from(data, int(model.output_shape[-1]))
     output_dir = os.fspath(output_dir or os.path.join("saved_models", name))
@@ -96,9 +97,10 @@ def export_model(model, output_dir=None, *, weights=None, formats=("saved_model"
             paths["saved_model"] = saved
         if "tflite" in formats:
             if isinstance(representative_data, (str, os.PathLike)) and "int8" in quantize:
+                calibration = preset or inputs.eval_preset("auto", size, data, mode, channels)
                 representative_data = inputs.load_images(
-                    representative_data, preset or inputs.eval_preset("auto", size, data, mode),
-                    split="train", max_examples=num_calibration, batch_size=num_calibration)
+                    representative_data, calibration, split="train",
+                    max_examples=num_calibration, batch_size=num_calibration)
             for mode in quantize:
                 path = os.path.join(output_dir, f"{name}_{tflite.SUFFIX[mode]}.tflite")
                 paths[f"tflite_{tflite.SUFFIX[mode]}"] = tflite.export_tflite(

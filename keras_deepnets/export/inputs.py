@@ -28,14 +28,23 @@ def _check_eval(preset, image_size):
     return preset
 
 
-def eval_preset(preprocessing, image_size, data=None, mode="caffe"):
+def eval_preset(preprocessing, image_size, data=None, mode="caffe", channels=3):
     """The evaluation `data.Preset` mapping encoded image bytes to the model's input.
 
     `preprocessing`: a `data.Preset`, a preset name, or "auto" ("cifar_eval" for inputs of at most
     64 px, else "imagenet_eval"). CIFAR presets subtract the training split's mean image, taken
     from `data` (anything `data.load` takes); None when that mean cannot be had for "auto".
     `mode`: "imagenet_eval"'s `preprocess_input` mode, the model's (`model_preprocessing`).
+    `channels`: the model's; a greyscale model (LeNet-5, 1) gets no bytes signature (None for
+    "auto"): the presets decode colour photos, and its digits are scaled as the paper's
+    (`data.digits`), which no photo preset reproduces.
     """
+    if channels == 1 and preprocessing is not None:
+        if preprocessing == "auto":
+            return None
+        raise ExportError(f"preprocessing={preprocessing!r}: a greyscale (1-channel) model has "
+                          "no bytes signature; use preprocessing=None and feed the `images` "
+                          "signature [batch, size, size, 1] as the model takes them.")
     if isinstance(preprocessing, data_lib.Preset):
         return _check_eval(preprocessing, image_size)
     name = preprocessing

@@ -1,9 +1,9 @@
 """SavedModel export in TF Serving's conventions.
 
 Two signatures:
-- `serving_default`: `images` float32 [batch, size, size, 3], already preprocessed exactly as the
-  Keras model takes them -> `predictions` (the model's output). It is the Keras model, nothing
-  added, which is also what TFLite is converted from.
+- `serving_default`: `images` float32 [batch, size, size, 3] ([..., 1] for greyscale LeNet-5),
+  already preprocessed exactly as the Keras model takes them -> `predictions` (the model's
+  output). It is the Keras model, nothing added, which is also what TFLite is converted from.
 - `classify_image_bytes`: `image_bytes` string [batch] of encoded JPEG/PNG (GIF/BMP also
   decode) -> `classes` int32 [batch, k], `probabilities` float32 [batch, k] and, where the class
   names are known, `class_names` string [batch, k]. Decoding, resizing, centre-cropping and
@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_deepnets.export import inputs
-from keras_deepnets.export.source import ExportError, image_size as resolve_image_size
+from keras_deepnets.export.source import (ExportError, image_size as resolve_image_size,
+                                          input_channels)
 from keras_deepnets.preprocessing import (imagenet_class_names, imagenet_wnids,
                                           model_preprocessing)
 
@@ -74,7 +75,7 @@ class _Signatures:
 
     def __init__(self, model, size, preset, class_names, top_k):
         self.model = model
-        self.shape = [size, size, 3]
+        self.shape = [size, size, input_channels(model)]
         self.softmax = not _ends_in_softmax(model)
         self.preset = preset
         self.names = None if class_names is None else np.array(class_names, dtype=object)
@@ -110,7 +111,7 @@ def _archive(model, size, preset, class_names, top_k):
     archive.track(model)
     archive.add_endpoint(
         SERVING_DEFAULT, functions.images,
-        input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")])
+        input_signature=[tf.TensorSpec([None, *functions.shape], tf.float32, name="images")])
     if preset is not None:
         archive.add_endpoint(
             CLASSIFY_BYTES, functions.image_bytes,
@@ -142,7 +143,7 @@ def export_saved_model(model, export_dir, *, image_size=None, preprocessing="aut
     `<base>/<version>/`, see `export_model`) and returns `export_dir`.
 
     Args:
-        model: a `keras.Model` with one [batch, size, size, 3] input.
+        model: a `keras.Model` with one [batch, size, size, 3] (or greyscale 1) input.
         image_size: the square input size; default the model's.
         preprocessing: the bytes signature's preprocessing: "auto" ("imagenet_eval", or for
             models on images of at most 64 px nothing, as the CIFAR mean image is unknown here),
@@ -153,9 +154,10 @@ def export_saved_model(model, export_dir, *, image_size=None, preprocessing="aut
     """
     size = resolve_image_size(model, image_size)
     classes = int(model.output_shape[-1])
+    channels = input_channels(model)
     preset = None if preprocessing is None else inputs.eval_preset(
-        preprocessing, size, mode=model_preprocessing(model))
-    if preset is None and preprocessing is not None:
+        preprocessing, size, mode=model_preprocessing(model), channels=channels)
+    if preset is None and preprocessing is not None and channels == 3:
         logger.warning("No %s signature: a %d px model needs the CIFAR mean image; pass "
                        "preprocessing=keras_deepnets.data.get_preset('cifar_eval', mean=...).",
                        CLASSIFY_BYTES, size)

@@ -78,12 +78,19 @@ def model_name(model):
     return base[: -len(".keras")] if base.endswith(".keras") else base.lower()
 
 
+def input_channels(model):
+    """The channels of the model's images: 3 (colour), or 1 (LeNet-5's greyscale digits)."""
+    shape = tuple(model.input_shape[1:])
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise ExportError(f"Expected a model on [height, width, 3] (or greyscale [height, "
+                          f"width, 1]) images; its input shape is {shape}.")
+    return int(shape[-1])
+
+
 def image_size(model, size=None):
     """The square input size to export with: `size`, else the model's static input size."""
+    input_channels(model)  # checks the shape
     shape = tuple(model.input_shape[1:])
-    if len(shape) != 3 or shape[-1] != 3:
-        raise ExportError(f"Expected a model on [height, width, 3] images; its input shape is "
-                          f"{shape}.")
     height, width = shape[:2]
     if size is None:
         if height is None or width is None or height != width:

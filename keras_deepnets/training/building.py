@@ -25,7 +25,7 @@ def build_model(spec):
     cfg, plan = spec.cfg, spec.plan
     kwargs = {"classes": plan.classes}
     if plan.image_size != spec.info.input_size:
-        kwargs["input_shape"] = (plan.image_size, plan.image_size, 3)
+        kwargs["input_shape"] = (plan.image_size, plan.image_size, plan.channels)
     if cfg.shortcut is not None:
         kwargs["shortcut"] = cfg.shortcut
     if cfg.aux_classifiers:

@@ -116,9 +116,10 @@ def main(argv):
         cfg = config_from_flags()
         if _SCRIPT["family"] == "cifar":
             info = registry.model_info(cfg.model)
-            if info.family != "cifar":
-                raise ConfigError(f"train_cifar.py trains the CIFAR models; {cfg.model!r} is an "
-                                  f"ImageNet model (use train_imagenet.py). CIFAR models: "
+            if info.family == "imagenet":  # the digits' LeNet-5 is 32x32 too (--data=digits)
+                raise ConfigError(f"train_cifar.py trains the CIFAR models (and LeNet-5 with "
+                                  f"--data=digits); {cfg.model!r} is an ImageNet model (use "
+                                  f"train_imagenet.py). CIFAR models: "
                                   f"{', '.join(registry.list_models('cifar'))}.")
         if cfg.eval_only:
             result = evaluate(cfg)

@@ -72,9 +72,9 @@ def evaluate(config=None, keras_model=None, **overrides):
         raise ConfigError(f"No validation split found in {cfg.data!r} (looked for "
                           f"{', '.join(inputs.VAL_SPLITS)}).")
     multi_view = cfg.eval_crops != 1 or cfg.eval_scales
-    if multi_view and info.family == "cifar":
-        raise ConfigError("10-crop / multi-scale evaluation is the ImageNet protocol; CIFAR "
-                          "models are evaluated on the single 32x32 image.")
+    if multi_view and info.family in ("cifar", "digits"):
+        raise ConfigError(f"10-crop / multi-scale evaluation is the ImageNet protocol; "
+                          f"{info.family} models are evaluated on the single 32x32 image.")
     model = keras_model
     if model is None:
         path = find_weights(cfg)
@@ -87,7 +87,7 @@ def evaluate(config=None, keras_model=None, **overrides):
             if cfg.aux_classifiers:  # the saved weights hold the heads; scored without them
                 kwargs["aux_classifiers"] = True
             if plan.image_size != info.input_size:
-                kwargs["input_shape"] = (plan.image_size, plan.image_size, 3)
+                kwargs["input_shape"] = (plan.image_size, plan.image_size, plan.channels)
             model = registry.get_model(cfg.model, **kwargs)
             model.load_weights(path)
     model = inference_model(model)  # the main classifier alone

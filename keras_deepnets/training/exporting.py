@@ -20,11 +20,13 @@ def serving_inputs(cfg, info):
     for CIFAR with the training split's mean image) and names the data's classes."""
     if cfg.data is None or cfg.use_synthetic_data:
         return {}  # export's defaults: ImageNet evaluation and names, none for CIFAR sizes
+    names = data.describe(cfg.data, "train", data_dir=cfg.data_dir).class_names
     _, eval_preset = inputs.presets(info.name, info.family)
+    if eval_preset is None:  # the digits: greyscale, no bytes signature (export.inputs)
+        return {"preprocessing": None, "class_names": names}
     size = cfg.image_size or info.input_size
     mean = (data.cifar_mean(cfg.data, data_dir=cfg.data_dir, image_size=size)
             if info.family == "cifar" else None)
-    names = data.describe(cfg.data, "train", data_dir=cfg.data_dir).class_names
     return {"preprocessing": data.get_preset(eval_preset, image_size=size, mean=mean),
             "class_names": names}
 

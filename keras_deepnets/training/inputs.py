@@ -8,6 +8,7 @@ this module only picks splits and presets and turns them into the per-worker `da
 import dataclasses
 
 from keras_deepnets import data, pretrained, weight_files
+from keras_deepnets.data.digits import is_digits
 from keras_deepnets.training.strategy import ConfigError
 
 VAL_SPLITS = ("validation", "val", "test")
@@ -25,9 +26,13 @@ class DataPlan:
     train_split: str = "train"
     val_split: str = None
     source: str = "synthetic"
+    channels: int = 3  # 1: LeNet-5's greyscale digits
 
 
 def presets(model_name, family):
+    """(training preset, evaluation preset); None for the digits, which come normalised."""
+    if family == "digits":
+        return None, None
     if family == "cifar":
         return "cifar_train", "cifar_eval"
     return ("vgg_imagenet_train" if model_name.startswith("vgg") else "resnet_imagenet_train",
@@ -47,7 +52,7 @@ def preprocessing_mode(cfg):
 def preset_options(cfg, info, model=None):
     """The ImageNet presets' `mode` for this run: what `model` recorded (a `.keras` file keeps
     it), else `preprocessing_mode(cfg)`."""
-    if info.family == "cifar":
+    if info.family in ("cifar", "digits"):
         return {}
     return {"mode": getattr(model, "preprocessing", None) or preprocessing_mode(cfg)}
 
@@ -65,13 +70,26 @@ def _describe(name, split, data_dir, download=True):
         raise ConfigError(f"Cannot read --data={name!r} (split {split!r}): {e}") from None
 
 
+def _check_family(cfg, info):
+    """LeNet-5 reads the digits and nothing else reads them."""
+    digits = is_digits(cfg.data)
+    if info.family == "digits" and cfg.data is not None and not digits:
+        raise ConfigError(f"{info.name} reads 32x32 greyscale digits: use --data=digits "
+                          f"(scikit-learn's scans, no download), not {cfg.data!r}.")
+    if digits and info.family != "digits":
+        raise ConfigError(f"--data=digits is LeNet-5's greyscale digits (lenet5, lenet5_modern); "
+                          f"{info.name} is a {info.family} model.")
+
+
 def plan(cfg, info):
     """Describes the run's data, with clear errors for missing or unreadable data."""
+    _check_family(cfg, info)
     image_size = cfg.image_size or info.input_size
+    channels = 1 if info.family == "digits" else 3
     if cfg.data is None or cfg.use_synthetic_data:
         n = cfg.max_examples or cfg.synthetic_examples
         return DataPlan(True, info.classes, image_size, n, min(n, cfg.max_val_examples or n),
-                        source="synthetic")
+                        source="synthetic", channels=channels)
     train_split, val_split, val_n = "train", None, 0
     if cfg.validation_split:
         # The paper's 45k/5k split (section 4.2): TFDS-style slices of the train split, which
@@ -99,7 +117,7 @@ def plan(cfg, info):
     if cfg.max_val_examples:
         val_n = min(val_n, cfg.max_val_examples)
     return DataPlan(False, train.num_classes, image_size, n_train, val_n, train_split, val_split,
-                    source=str(train.source))
+                    source=str(train.source), channels=channels)
 
 
 def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
@@ -115,7 +133,7 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
         if plan_.synthetic:
             ds = data.synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
                                 num_examples=plan_.train_examples, seed=cfg.seed + epoch,
-                                repeat=True)
+                                repeat=True, channels=plan_.channels)
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
             return ds.skip(skip) if skip else ds
         ds = data.load(cfg.data, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
@@ -137,7 +155,8 @@ def val_dataset_fn(cfg, info, plan_, global_batch):
         if plan_.synthetic:
             per_replica = input_context.get_per_replica_batch_size(global_batch)
             ds = data.synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
-                                num_examples=plan_.val_examples, seed=cfg.seed + 10_000)
+                                num_examples=plan_.val_examples, seed=cfg.seed + 10_000,
+                                channels=plan_.channels)
             return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         return data.load(cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir,
                          preset=eval_preset, preset_options=preset_options(cfg, info),

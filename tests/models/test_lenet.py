@@ -6,9 +6,6 @@ import numpy as np
 import pytest
 
 import keras_deepnets as kd
-from keras_deepnets.data.digits import digits_32
-from keras_deepnets import training
-from keras_deepnets.experiments import lenet
 from keras_deepnets.models import specs
 
 # LeCun et al. 1998, section II.B: trainable parameters of each layer (60,000 in all).
@@ -62,20 +59,6 @@ def test_bad_arguments():
         kd.LeNet5(variant="lenet")
     with pytest.raises(ValueError, match="too small"):
         kd.LeNet5(input_shape=(28, 28, 1))
-    with pytest.raises(ValueError, match="No training recipe for the digits family"):
-        training.recipe_for("lenet5", "digits")
-
-
-def test_learns_the_real_digits(tmp_path):
-    """sklearn's 1,797 scanned digits at the paper's 32x32, a held-out quarter (the function
-    behind scripts/train_lenet.py)."""
-    (x, _), (x_test, _) = digits_32(seed=0)
-    assert x.shape[1:] == (32, 32, 1) and len(x_test) == 450
-    record = lenet.train_digits("paper", output_dir=str(tmp_path))
-    assert record["test_accuracy"] >= 0.95  # 97.8% when measured
-    assert (tmp_path / "lenet_digits.json").exists()
-    with pytest.raises(ValueError, match="epochs must be a positive whole number"):
-        lenet.train_digits(epochs=0)
 
 
 def test_multiply_adds_count_the_custom_layers():

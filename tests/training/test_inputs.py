@@ -1,11 +1,13 @@
-"""The training input: with max_examples, every epoch reshuffles the same subset."""
+"""The training input: with max_examples, every epoch reshuffles the same subset; LeNet-5's
+digits by name."""
 
 import collections
 import hashlib
 
+import pytest
 import tensorflow as tf
 
-from keras_deepnets import registry
+from keras_deepnets import registry, training
 from keras_deepnets.data import sources
 from keras_deepnets.training import inputs
 from keras_deepnets.training.config import make_config
@@ -36,3 +38,25 @@ def test_max_examples_subset_is_the_same_every_epoch_and_reshuffled(cifar10_dir,
     # same order would mean no reshuffle.
     assert collections.Counter(labels[0]) == collections.Counter(labels[1])
     assert labels[0] != labels[1]
+
+
+def test_lenet_reads_the_digits_and_only_it_does(tmp_path, cifar10_dir):
+    """`data="digits"` through the core: greyscale batches, the hold-out sliced off the
+    training split, the digits' recipe; mixed-up families are one-line errors."""
+    result = training.train(model="lenet5", data="digits", validation_split=300, epochs=1,
+                            model_dir=str(tmp_path / "run"), export_dir="", verbose=0,
+                            tensorboard=False)
+    assert result.model.input_shape == (None, 32, 32, 1)
+    assert result.history[0]["val_examples"] == 300
+    assert result.history[0]["step"] == 1047 // 32  # batch 32 (recipes.DIGITS), remainder dropped
+    synthetic = training.train(model="lenet5_modern", train_steps=2, synthetic_examples=64,
+                               model_dir=str(tmp_path / "synthetic"), export_dir="", verbose=0,
+                               tensorboard=False)
+    assert synthetic.history[-1]["step"] == 2
+    with pytest.raises(training.ConfigError, match="lenet5 reads 32x32 greyscale digits: use"):
+        training.train(model="lenet5", data=str(cifar10_dir), model_dir=str(tmp_path / "x"))
+    with pytest.raises(training.ConfigError, match="resnet20 is a cifar model"):
+        training.train(model="resnet20", data="digits", model_dir=str(tmp_path / "y"))
+    with pytest.raises(training.ConfigError, match="digits models are evaluated on the single"):
+        training.evaluate(model="lenet5", data="digits", eval_crops=10,
+                          model_dir=str(tmp_path / "run"))

@@ -68,3 +68,17 @@ def test_lines_are_kept_by_severity_and_cuinit_goes_with_no_driver(level, kept):
 def test_a_failing_cuinit_is_kept_where_a_driver_was_found():
     text = TEXT.replace("Could not find cuda drivers on your machine", "loaded libcuda")
     assert "failed call to cuInit" in _quiet_tf.filter_lines(text, 2)
+
+
+def test_python_log_handlers_made_during_the_quiet_import_still_write(tmp_path):
+    """TensorFlow's and absl's Python log handlers are made while stderr is a stand-in; their
+    later lines must reach the real stderr, not fail on its closed descriptor."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import _quiet_tf; "
+            "import tensorflow as tf; from absl import logging; "
+            "tf.get_logger().warning('tf line after start-up'); logging.warning('absl line')")
+    env = {k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "scripts")], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    assert "tf line after start-up" in proc.stdout and "absl line" in proc.stdout, proc.stdout
+    assert "Logging error" not in proc.stdout and "Bad file descriptor" not in proc.stdout

@@ -23,6 +23,17 @@ def test_cifar_step_schedule_is_the_papers():
                                [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
 
 
+def test_lenet_digits_recipe_is_constant_sgd_without_decay():
+    recipe = recipes.recipe_for("lenet5", "digits")
+    assert (recipe.batch_size, recipe.lr, recipe.momentum, recipe.weight_decay, recipe.epochs) == (
+        32, 0.01, 0.9, 0.0, 10)
+    cfg = training.make_config(model="lenet5", batch_size=32)
+    np.testing.assert_allclose(lr_at(make_schedule(cfg, recipe, 42, 420, None), 0, 419),
+                               [0.01, 0.01], rtol=1e-6)
+    with pytest.raises(ValueError, match="fast recipe is for the CIFAR models"):
+        recipes.recipe_for("lenet5", "digits", "fast")
+
+
 def test_resnet110_constant_warmup_then_0_1():
     recipe = recipes.recipe_for("resnet110", "cifar")
     cfg = training.make_config(model="resnet110", batch_size=128)
