@@ -67,12 +67,26 @@ def test_shortcut_options_on_cifar(option, projections):
     assert len(names) == projections
 
 
-def test_option_a_shortcut_is_subsampled_identity_with_zero_channels():
-    x = np.random.default_rng(0).normal(size=(2, 8, 8, 16)).astype("float32")
-    y = np.asarray(ZeroPadShortcut(32, 2)(x))
-    assert y.shape == (2, 4, 4, 32)
-    np.testing.assert_array_equal(y[..., :16], x[:, ::2, ::2, :])
+@pytest.mark.parametrize("dtype, size", [("float32", 8), ("bfloat16", 9)])
+def test_option_a_shortcut_is_subsampled_identity_with_zero_channels(dtype, size):
+    """Bit for bit the slice x[:, ::2, ::2, :] and zero channels, forward and backward (the
+    layer subsamples with a 1x1 max-pool, which is faster on CPUs), odd sizes included."""
+    rng = np.random.default_rng(0)
+    x = tf.cast(rng.normal(size=(2, size, size, 16)).astype("float32"), dtype)
+    out = -(-size // 2)
+    upstream = tf.cast(rng.normal(size=(2, out, out, 32)).astype("float32"), dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = ZeroPadShortcut(32, 2, dtype=dtype)(x)
+        loss = tf.reduce_sum(tf.cast(y * upstream, "float32"))
+    grad = tape.gradient(loss, x).numpy().astype("float32")
+    y = y.numpy().astype("float32")
+    assert y.shape == (2, out, out, 32)
+    np.testing.assert_array_equal(y[..., :16], x.numpy().astype("float32")[:, ::2, ::2, :])
     assert not y[..., 16:].any()
+    expected = np.zeros(grad.shape, "float32")
+    expected[:, ::2, ::2, :] = upstream.numpy().astype("float32")[..., :16]
+    np.testing.assert_array_equal(grad, expected)
 
 
 def test_strided_convolutions_pad_symmetrically_like_pytorch():
