@@ -15,11 +15,13 @@ written out:
 - `failed call to cuInit` is dropped too (below level 0) when TensorFlow said just before that
   this machine has no CUDA driver: it is the expected consequence, not news. On a machine with
   a driver, a failing cuInit is kept.
-Python's own stderr (warnings, absl's Python logging) is not redirected meanwhile: it writes
-to a stand-in on the real stderr, and the log handlers that took the stand-in get the real
-stderr back afterwards.
+TensorFlow's Python logger is set to WARNING as well (its INFO lines are export and checkpoint
+chatter). Python's own stderr (warnings, absl's Python logging) is not redirected meanwhile: it
+writes to a stand-in on the real stderr, and the log handlers that took the stand-in get the
+real stderr back afterwards.
 """
 
+import logging
 import os
 import re
 import sys
@@ -60,8 +62,6 @@ def _repoint_log_handlers(old, new):
     """Log handlers made while TensorFlow imported (TensorFlow's and absl's Python handlers)
     hold the stand-in stderr, whose file descriptor is closed next: they get the real one, or
     their later lines (e.g. "Writing fingerprint" at an export) fail with EBADF."""
-    import logging
-
     handlers = [h for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
                 for h in getattr(logger, "handlers", ())]
     absl_logging = sys.modules.get("absl.logging")
@@ -99,6 +99,10 @@ def quiet_tensorflow():
     level = _level()
     if level > 0 and "tensorflow" not in sys.modules:
         _import_tensorflow_quietly(level)
+        # TensorFlow's Python INFO lines too ("Assets written to", "Writing fingerprint" at each
+        # export and checkpoint) unless level 0 asks for everything; --verbosity cannot reach
+        # them: the "tensorflow" logger's own level wins over absl's.
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
 
 
 quiet_tensorflow()

@@ -61,7 +61,8 @@ def _fidelity_table(model, paths):
         raise export.ExportError("--verify needs real images: --verify_data (or "
                                  "--representative_data).")
     size = export.source.image_size(model, FLAGS.image_size)
-    preset = inputs.eval_preset(FLAGS.preprocessing, size, data=_preprocessing_data())
+    preset = inputs.eval_preset(FLAGS.preprocessing, size, data=_preprocessing_data(),
+                                channels=export.source.input_channels(model))
     images = inputs.take_images(
         inputs.load_images(data, preset, split=FLAGS.verify_split,
                            max_examples=FLAGS.verify_examples), FLAGS.verify_examples)

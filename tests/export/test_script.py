@@ -47,3 +47,20 @@ def test_verify_prints_fidelity_table(trained_resnet20, cifar10_dir, tmp_path):
         assert f"tflite_{name}" in result.stdout
     assert (out / "1" / "saved_model.pb").is_file()
     assert "| format" in result.stdout and "top-1 agreement" in result.stdout
+
+
+def test_greyscale_lenet_exports_and_verifies_on_the_digits(tmp_path):
+    """LeNet-5 (one channel): int8 calibrated and verified on the digits by name; a bytes
+    preprocessing asked for explicitly is a one-line error."""
+    out = tmp_path / "lenet"
+    result = _run("--model=lenet5", "--format=saved_model,tflite", "--quantize=int8",
+                  "--representative_data=digits", f"--output_dir={out}", "--verify",
+                  "--latency_images=5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "on 450 images of digits" in result.stdout and "| tflite_int8" in result.stdout
+    assert (out / "1" / "saved_model.pb").is_file() and (out / "lenet5_int8.tflite").is_file()
+    bad = _run("--model=lenet5", "--format=saved_model", "--preprocessing=cifar_eval",
+               f"--output_dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and "a greyscale (1-channel) model has no bytes signature" in (
+        bad.stderr)
+    assert "Traceback" not in bad.stderr

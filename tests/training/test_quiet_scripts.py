@@ -75,10 +75,12 @@ def test_python_log_handlers_made_during_the_quiet_import_still_write(tmp_path):
     later lines must reach the real stderr, not fail on its closed descriptor."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import _quiet_tf; "
             "import tensorflow as tf; from absl import logging; "
-            "tf.get_logger().warning('tf line after start-up'); logging.warning('absl line')")
+            "tf.get_logger().warning('tf line after start-up'); logging.warning('absl line'); "
+            "tf.get_logger().info('tf chatter')")
     env = {k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run([sys.executable, "-c", code, str(REPO / "scripts")], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
     assert "tf line after start-up" in proc.stdout and "absl line" in proc.stdout, proc.stdout
     assert "Logging error" not in proc.stdout and "Bad file descriptor" not in proc.stdout
+    assert "tf chatter" not in proc.stdout  # TensorFlow's Python INFO lines stay quiet
