@@ -20,6 +20,7 @@ from sklearn.datasets import load_digits
 from keras_deepnets.data.sources import DatasetInfo, shard_for
 
 NAME = "digits"
+SIZE = 32  # LeNet-5's input
 BACKGROUND, INK = -0.1, 1.175  # section II.B
 SPLITS = {"train": "train", "test": "test", "validation": "test", "val": "test"}
 _SPLIT = re.compile(r"^(?P<base>[a-z]+)(\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$")
@@ -33,7 +34,8 @@ def digits_32(test_fraction=0.25, seed=0):
     digits = load_digits()
     images = digits.images.astype("float32")[..., None] / 16.0
     images = tf.image.resize(images, (28, 28), method="bilinear").numpy()
-    images = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    pad = (SIZE - 28) // 2
+    images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     images = BACKGROUND + (INK - BACKGROUND) * np.clip(images, 0.0, 1.0)
     labels = digits.target.astype("int32")
     rng = np.random.default_rng(seed)

@@ -105,9 +105,10 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
     if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
         raise ValueError(f"max_examples must be a positive integer or None; got {max_examples!r}.")
     if digits.is_digits(data):  # LeNet-5's digits: arrays in memory, already normalised
-        if preset is not None:
-            raise ValueError(f"The digits come normalised as LeNet-5's paper (data.digits); "
-                             f"they take no preset (got {preset!r}).")
+        if preset is not None or image_size not in (None, digits.SIZE):
+            raise ValueError(f"The digits come {digits.SIZE}x{digits.SIZE} and normalised as "
+                             f"LeNet-5's paper (data.digits); they take no preset and no other "
+                             f"image_size (got preset={preset!r}, image_size={image_size!r}).")
         if input_context is not None and batch_size is not None:
             batch_size = input_context.get_per_replica_batch_size(batch_size)
         return digits.load(split, batch_size=batch_size, shuffle=bool(shuffle), seed=seed,

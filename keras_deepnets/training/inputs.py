@@ -79,6 +79,9 @@ def _check_family(cfg, info):
     if digits and info.family != "digits":
         raise ConfigError(f"--data=digits is LeNet-5's greyscale digits (lenet5, lenet5_modern); "
                           f"{info.name} is a {info.family} model.")
+    if info.family == "digits" and cfg.image_size not in (None, info.input_size):
+        raise ConfigError(f"{info.name} reads the digits at {info.input_size}x"
+                          f"{info.input_size}; image_size={cfg.image_size} is not accepted.")
 
 
 def plan(cfg, info):

@@ -38,6 +38,8 @@ def test_order_follows_the_seed_and_max_examples_keeps_one_subset():
                                               np.sort(labels(max_examples=100, subset_seed=3)))
 
 
-def test_no_preset():
-    with pytest.raises(ValueError, match="take no preset"):
+def test_no_preset_and_no_other_size():
+    with pytest.raises(ValueError, match="take no preset and no other image_size"):
         data.load("digits", "train", preset="cifar_train")
+    with pytest.raises(ValueError, match="got preset=None, image_size=64"):
+        data.load("digits", "train", image_size=64)

@@ -57,6 +57,9 @@ def test_lenet_reads_the_digits_and_only_it_does(tmp_path, cifar10_dir):
         training.train(model="lenet5", data=str(cifar10_dir), model_dir=str(tmp_path / "x"))
     with pytest.raises(training.ConfigError, match="resnet20 is a cifar model"):
         training.train(model="resnet20", data="digits", model_dir=str(tmp_path / "y"))
+    with pytest.raises(training.ConfigError, match="image_size=64 is not accepted"):
+        training.train(model="lenet5", data="digits", image_size=64,
+                       model_dir=str(tmp_path / "z"))
     with pytest.raises(training.ConfigError, match="digits models are evaluated on the single"):
         training.evaluate(model="lenet5", data="digits", eval_crops=10,
                           model_dir=str(tmp_path / "run"))
