@@ -44,6 +44,11 @@ flags.DEFINE_list("recipes", ["paper"], "Training recipes whose step to time: pa
                   "weights' moving average; CIFAR models), at the same batch and precision.")
 flags.DEFINE_integer("steps", None, "Timed steps (default 20 at 32x32, 5 at 224x224).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps first (tracing, allocation).")
+flags.DEFINE_integer("train_rounds", 1, "The training step timed in this many rounds of --steps; "
+                     "the best round's mean is shown (3: ../shared/bench/torch_step.py's "
+                     "protocol for PyTorch, for side-by-side ratios).")
+flags.DEFINE_bool("metrics", True, "Count top-1/top-5 in the timed step, as training does; "
+                  "--nometrics times it without them (PyTorch's benchmark step has none).")
 flags.DEFINE_integer("batch_size", None, "Default 128 at 32x32, 32 at 224x224.")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the matmul for the ceiling.")
 flags.DEFINE_bool("inference", True, "Also time the forward pass (training=False).")
@@ -121,7 +126,7 @@ def run_case(opts):
     run = StepFunctions(strategy, model, optimizer, global_batch=batch, classes=classes,
                         weight_decay=recipe.weight_decay, label_smoothing=recipe.label_smoothing,
                         jit_compile=opts["jit"], loss_scaled=policy == "mixed_float16",
-                        average=average)
+                        average=average, metrics=opts["metrics"])
     images = tf.random.uniform([batch, size, size, 3], -1, 1)
     labels = tf.random.uniform([batch], 0, classes, tf.int32)
     fixed = strategy.experimental_distribute_values_from_function(lambda _: (images, labels))
@@ -129,11 +134,13 @@ def run_case(opts):
     if gpus:
         tf.config.experimental.reset_memory_stats("GPU:0")
     rss0 = _peak_rss_mb()
-    train_s = _timed(lambda: run.train_step(fixed)[0], opts["warmup"], steps)
+    train_s = min(_timed(lambda: run.train_step(fixed)[0], opts["warmup"] if i == 0 else 0, steps)
+                  for i in range(opts["train_rounds"]))
     peak_mb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if gpus
                else _peak_rss_mb() - rss0)
     out = {"model": name, "recipe": opts["recipe"], "policy": policy, "size": size,
-           "batch": batch, "macs": macs,
+           "batch": batch, "macs": macs, "metrics": opts["metrics"],
+           "train_rounds": opts["train_rounds"],
            "train_ips": batch / train_s, "train_step_ms": 1000 * train_s, "peak_mb": peak_mb}
     if opts["inference"]:
         forward = tf.function(lambda x: model(x, training=False), jit_compile=opts["jit"])
@@ -226,6 +233,7 @@ def main(argv):
                 "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
                 "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
                 "steps_per_loop": FLAGS.steps_per_loop, "rounds": FLAGS.rounds,
+                "train_rounds": FLAGS.train_rounds, "metrics": FLAGS.metrics,
                 "input_cache": FLAGS.input_cache, "input_threads": FLAGS.input_threads,
                 "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
                 "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
@@ -239,7 +247,9 @@ def main(argv):
     ceilings = {p: matmul_gflops(p, FLAGS.matmul_size) for p in FLAGS.precisions}
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU, {os.cpu_count()} cores"
     print(f"\nThroughput ({device}; TF {tf.__version__}; "
-          f"XLA {'on' if FLAGS.jit_compile else 'off'}; "
+          f"XLA {'on' if FLAGS.jit_compile else 'off'}; top-1/top-5 in the timed step: "
+          f"{'yes' if FLAGS.metrics else 'no'}; train img/s: best of {FLAGS.train_rounds} "
+          f"round(s); "
           "matmul ceiling: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()) + ")")
     print("| model | input | batch | precision | train img/s | vs keras.apps | train GFLOP/s "
           "(% ceiling) | peak MB | infer img/s | vs keras.apps | "

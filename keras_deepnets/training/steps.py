@@ -33,10 +33,15 @@ class StepFunctions:
         jit_compile: XLA for the forward/backward pass (the update stays outside).
         loss_scaled: the optimizer is a LossScaleOptimizer (mixed_float16).
         average: an `ema.WeightAverage` updated after every step, or None.
+        metrics: count top-1/top-5 hits in the training step (training's records need them);
+            False returns zeros there, to time the bare step as a PyTorch loop without metrics
+            would be (scripts/benchmark_train.py --nometrics).
     """
 
     def __init__(self, strategy, model, optimizer, *, global_batch, classes, weight_decay=0.0,
-                 label_smoothing=0.0, jit_compile=False, loss_scaled=False, average=None):
+                 label_smoothing=0.0, jit_compile=False, loss_scaled=False, average=None,
+                 metrics=True):
+        self.metrics = bool(metrics)
         self.strategy, self.model, self.optimizer = strategy, model, optimizer
         self.global_batch, self.classes = global_batch, classes
         self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
@@ -74,15 +79,17 @@ class StepFunctions:
             losses += self._aux_weight * self._per_example_loss(labels, extra)
         return probs, losses
 
-    def _stats(self, labels, probs, losses):
+    def _stats(self, labels, probs, losses, metrics=True):
+        count = tf.cast(tf.shape(labels)[0], tf.float32)
+        if not metrics:
+            return tf.reduce_sum(losses), tf.zeros([]), tf.zeros([]), count
         probs = tf.cast(probs, tf.float32)
         labels = tf.cast(labels, tf.int32)
         # The package's one top-k rule (metrics.py), so --eval_only and the multi-crop
         # evaluation count exactly the hits the training records count.
         return (tf.reduce_sum(losses),
                 tf.reduce_sum(top_k_hits(labels, probs, 1)),
-                tf.reduce_sum(top_k_hits(labels, probs, self._top5)),
-                tf.cast(tf.shape(labels)[0], tf.float32))
+                tf.reduce_sum(top_k_hits(labels, probs, self._top5)), count)
 
     def _forward_backward(self, images, labels):
         with tf.GradientTape() as tape:
@@ -94,7 +101,7 @@ class StepFunctions:
                     + recipes.weight_decay_loss(self._kernels, self.weight_decay) / self._replicas)
             scaled = self.optimizer.scale_loss(loss) if self.loss_scaled else loss
         grads = tape.gradient(scaled, self.model.trainable_variables)
-        return grads, self._stats(labels, probs, losses)
+        return grads, self._stats(labels, probs, losses, self.metrics)
 
     def _replica_train(self, images, labels):
         grads, out = self._grads_and_stats(images, labels)

@@ -154,6 +154,7 @@ def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_pa
             shutil.copy(image, tmp_path / "train" / folder.name / image.name)
     proc = run_script("benchmark_train.py", "--models=resnet20", "--precisions=float32",
                       "--steps=1", "--warmup=1", "--rounds=1", "--batch_size=16",
+                      "--train_rounds=2", "--nometrics",
                       "--matmul_size=256", "--noloop", f"--cifar_data={tmp_path}",
                       timeout=300, env={**ENV, "KERAS_DEEPNETS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -164,3 +165,5 @@ def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_pa
     assert re.fullmatch(r"\d+ \(\d+%\)", cells[6])  # GFLOP/s against the measured ceiling
     assert re.fullmatch(r"\d+ / \d+ / \d+", cells[10])  # synthetic / one real batch / pipeline
     assert "matmul ceiling: float32" in proc.stdout
+    assert "top-1/top-5 in the timed step: no; train img/s: best of 2 round(s)" in proc.stdout
+    assert '"metrics": false, "train_rounds": 2' in proc.stdout  # the case's own record
