@@ -167,3 +167,15 @@ def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_pa
     assert "matmul ceiling: float32" in proc.stdout
     assert "top-1/top-5 in the timed step: no; train img/s: best of 2 round(s)" in proc.stdout
     assert '"metrics": false, "train_rounds": 2' in proc.stdout  # the case's own record
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--models=resnet50"], "--models takes resnet20, resnet56 (torch_step.py's CIFAR ResNets)"),
+    (["--torch_python=/nonexistent/python"], "is not an executable Python; make a scratch venv"),
+])
+def test_speed_vs_torch_refuses_what_cannot_run(flags, message):
+    """The PyTorch comparison (torch lives in a scratch venv, never here) says in one line what
+    is missing instead of failing inside a subprocess."""
+    proc = run_script("speed_vs_torch.py", *flags, timeout=120)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
