@@ -11,19 +11,17 @@ part of the training split.
 """
 
 import functools
-import re
 
 import numpy as np
 import tensorflow as tf
 from sklearn.datasets import load_digits
 
-from keras_deepnets.data.sources import DatasetInfo, shard_for
+from keras_deepnets.data.sources import DatasetInfo, shard_for, split_slice
 
 NAME = "digits"
 SIZE = 32  # LeNet-5's input
 BACKGROUND, INK = -0.1, 1.175  # section II.B
 SPLITS = {"train": "train", "test": "test", "validation": "test", "val": "test"}
-_SPLIT = re.compile(r"^(?P<base>[a-z]+)(\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$")
 
 
 def digits_32(test_fraction=0.25, seed=0):
@@ -58,13 +56,12 @@ def _splits(seed):
 
 def arrays(split="train", seed=0):
     """(images, labels) of a split (see the module docstring), the hold-out chosen by `seed`."""
-    match = _SPLIT.match(split) if isinstance(split, str) else None
-    if match is None or match["base"] not in SPLITS:
+    base, start, stop = split_slice(split) or (split, None, None)
+    if base not in SPLITS:
         raise ValueError(f"split={split!r}: the digits have the splits train and test (aliases "
                          f"validation, val), optionally sliced as 'train[:300]'.")
     (x, y), test = _splits(seed)
-    images, labels = test if SPLITS[match["base"]] == "test" else (x, y)
-    start, stop = (int(v) if v else None for v in (match["start"] or "", match["stop"] or ""))
+    images, labels = test if SPLITS[base] == "test" else (x, y)
     return images[start:stop], labels[start:stop]
 
 

@@ -313,6 +313,15 @@ def has_splits(data):
 _SLICE = re.compile(r"^(?P<base>[A-Za-z0-9_]+)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
 
+def split_slice(split):
+    """(base, start, stop) of a sliced split such as "train[5000:]" (TFDS's syntax), else None."""
+    match = _SLICE.match(split) if isinstance(split, str) else None
+    if match is None:
+        return None
+    start, stop = (int(v) if v else None for v in (match["start"], match["stop"]))
+    return match["base"], start, stop
+
+
 def _sliced(source, split, start, stop):
     """A folder split's slice `[start:stop]`, taken from a fixed permutation of its files (the
     same for every run), so that a hold-out such as the ResNet paper's 45k/5k CIFAR split
@@ -336,12 +345,12 @@ def resolve(data, split=None, *, data_dir=None, strict=False, labels_file=None, 
     unless `download=False`."""
     if isinstance(data, Source):
         return data
-    match = _SLICE.match(split) if isinstance(split, str) else None
-    if match and not (isinstance(data, str) and _TFDS_NAME.match(data)
-                      and not os.path.exists(os.path.expanduser(data))):
-        source = resolve(data, match["base"], data_dir=data_dir, strict=strict,
+    sliced = split_slice(split)
+    if sliced and not (isinstance(data, str) and _TFDS_NAME.match(data)
+                       and not os.path.exists(os.path.expanduser(data))):
+        base, start, stop = sliced
+        source = resolve(data, base, data_dir=data_dir, strict=strict,
                          labels_file=labels_file, label_offset=label_offset, download=download)
-        start, stop = (int(v) if v else None for v in (match["start"], match["stop"]))
         return _sliced(source, split, start, stop)
     if not isinstance(data, (str, os.PathLike)):
         raise ValueError(f"data must be a TFDS name, a folder or a TFRecord file pattern; "

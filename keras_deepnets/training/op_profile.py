@@ -127,12 +127,6 @@ def breakdown(logdir, steps, step_function=STEP_FUNCTION):
     return rows, wall
 
 
-def count_kernels(logdir, op_types):
-    """How many kernels of `op_types` the trace holds, by type (a check of what ran)."""
-    events, _ = kernels(find_trace(logdir))
-    return collections.Counter(t for _, t, _ in events if t in op_types)
-
-
 def markdown(rows, wall_ms=None):
     """The breakdown as a Markdown table."""
     lines = ["| where the time goes | ms per step | kernels per step | share of kernel time |",
@@ -156,9 +150,8 @@ def profile_step(model="resnet20", mixed_precision="float32", batch_size=None, s
         raise ValueError(f"steps must be a positive whole number; got {steps!r}.")
     with tempfile.TemporaryDirectory(prefix="profile_") as scratch:
         run_dir = model_dir or scratch
-        result = train(model=model, mixed_precision=mixed_precision, batch_size=batch_size,
-                       recipe=recipe, train_steps=profiling.SKIP + steps + 1, profile=steps,
-                       synthetic_examples=(batch_size or 128) * 4, eval_every=0,
-                       model_dir=run_dir, export_dir="", tensorboard=False, verbose=verbose)
-        del result
+        train(model=model, mixed_precision=mixed_precision, batch_size=batch_size,
+              recipe=recipe, train_steps=profiling.SKIP + steps + 1, profile=steps,
+              synthetic_examples=(batch_size or 128) * 4, eval_every=0,
+              model_dir=run_dir, export_dir="", tensorboard=False, verbose=verbose)
         return breakdown(os.path.join(run_dir, "tensorboard"), steps)
