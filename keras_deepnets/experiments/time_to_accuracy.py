@@ -33,6 +33,12 @@ RECORD_VERSION = 1
 # The ResNet-20 bfloat16 step speed (img/s, batch 128, scripts/benchmark_train.py) of the machine
 # the issue's 60-minute goal was set on; on a slower machine the budget scales by this / its own.
 REFERENCE_STEP_IPS = 1158.0
+# Where the paper's own recipe falls short of the paper's figure on a copy of the data (the
+# shared CIFAR-10 is a JPEG copy), the goal is what that recipe reached there minus 0.3 points:
+# the copy's cost is not counted against a faster recipe, a real loss of accuracy is.
+GOAL_MARGIN = 0.003
+# The paper's CIFAR schedule: 64k iterations at batch 128 on 50k images, about 164 epochs.
+PAPER_RECIPE_EPOCHS = 64000 * 128 / 50000
 
 
 def paper_top1(model):
@@ -65,6 +71,43 @@ def _check(model, recipes, epochs, target_top1, step_ips):
     if target_top1 is not None and not 0.0 < target_top1 <= 1.0:
         raise ValueError(f"target_top1 is a fraction in (0, 1], e.g. 0.9125; got "
                          f"{target_top1!r}.")
+
+
+def goal_top1(paper, paper_recipe_top1):
+    """The time-to-accuracy goal: the paper's test top-1, or, where the paper's recipe reached
+    less on this data (`paper_recipe_top1`), that figure minus GOAL_MARGIN."""
+    if paper_recipe_top1 is None:
+        return paper
+    return round(min(paper, paper_recipe_top1 - GOAL_MARGIN), 4)
+
+
+def _check_paper_recipe(top1, epochs):
+    if top1 is None:
+        return
+    if isinstance(top1, bool) or not isinstance(top1, (int, float)) or not 0.0 < top1 <= 1.0:
+        raise ValueError(f"paper_recipe_top1 is the test top-1 the paper's recipe reached on "
+                         f"this data, a fraction in (0, 1], e.g. 0.8725; got {top1!r}.")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"paper_recipe_epochs is how many epochs that run of the paper's "
+                         f"recipe trained (its full 64k iterations: 164), a positive whole "
+                         f"number; got {epochs!r}.")
+
+
+def set_goal(record, paper_recipe_top1, paper_recipe_epochs):
+    """Records what the paper's recipe reached on this data (`paper_recipe_full_test_top1`,
+    after `paper_recipe_epochs`), the goal that follows (`goal_top1`) and, per run, the first
+    epoch whose test top-1 reached it: what a run stopped at the goal reports, as the stop rule
+    reads the same once-per-epoch evaluations (the schedule up to that epoch is the same)."""
+    _check_paper_recipe(paper_recipe_top1, paper_recipe_epochs)
+    goal = goal_top1(record["paper_test_top1"], paper_recipe_top1)
+    record.update(paper_recipe_full_test_top1=paper_recipe_top1,
+                  paper_recipe_epochs=paper_recipe_epochs, goal_top1=goal)
+    for run in record["runs"]:
+        hit = next((p for p in run["curve"] if goal is not None
+                    and (p["test_top1"] or 0.0) >= goal), None)
+        run["reached_goal_epoch"] = hit and hit["epoch"]
+        run["reached_goal_seconds"] = hit and hit["wall_seconds"]
+    return record
 
 
 def _stop_at(target_top1):
@@ -115,7 +158,8 @@ def machine():
 
 def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs=None,
         target_top1="paper", started=None, command=None, data_dir=None, max_examples=None,
-        max_val_examples=None, seed=0, verbose=2, step_ips=None, **train_overrides):
+        max_val_examples=None, seed=0, verbose=2, step_ips=None, paper_recipe_top1=None,
+        paper_recipe_epochs=None, **train_overrides):
     """Trains `model` once per recipe (the same `epochs` for all; None: each recipe's own
     length) with a test evaluation after every epoch; writes `time_to_accuracy.json`, `.md`
     and `.png` under `output_dir` and returns the record. Running it again resumes.
@@ -128,6 +172,8 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
         step_ips: this machine's ResNet-20 bfloat16 training step in img/s at batch 128, as
             `scripts/benchmark_train.py --models=resnet20` prints it; recorded as
             `resnet20_bf16_step_ips` with the 60-minute budget scaled to it.
+        paper_recipe_top1, paper_recipe_epochs: the test top-1 the paper's recipe reached on
+            this data and after how many epochs, when measured (see `set_goal`).
         train_overrides: more `training.train` fields for every run (e.g. mixed_precision).
     """
     started = time.time() if started is None else started
@@ -135,6 +181,7 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
     target = paper_top1(model) if target_top1 == "paper" else target_top1
     recipes = list(recipes)
     _check(model, recipes, epochs, target, step_ips)
+    _check_paper_recipe(paper_recipe_top1, paper_recipe_epochs)
     check_test_data(data, data_dir)
     os.makedirs(output_dir, exist_ok=True)
     flags = json.loads(json.dumps({
@@ -148,9 +195,8 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
     if step_ips:
         record.update(resnet20_bf16_step_ips=float(step_ips),
                       budget_minutes=round(60 * max(1.0, REFERENCE_STEP_IPS / step_ips), 1))
-    for recipe in recipes:
-        if any(r["recipe"] == recipe for r in record["runs"]):
-            continue
+    to_train = [r for r in recipes if not any(run["recipe"] == r for run in record["runs"])]
+    for recipe in to_train:
         result = training.train(
             model=model, data=data, data_dir=data_dir, recipe=recipe, epochs=epochs,
             max_examples=max_examples, max_val_examples=max_val_examples, seed=seed,
@@ -160,11 +206,33 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
         write_json(path, record)
         del result
         keras.backend.clear_session()
-    record["command_wall_seconds"] = time.time() - started
+    if to_train or "command_wall_seconds" not in record:  # a rerun with all done keeps it
+        record["command_wall_seconds"] = time.time() - started
+    if paper_recipe_top1 is not None:
+        set_goal(record, paper_recipe_top1, paper_recipe_epochs)
+    return _write_outputs(record, output_dir)
+
+
+def _write_outputs(record, output_dir):
+    path = os.path.join(output_dir, "time_to_accuracy.json")
     record["outputs"] = {"json": path, "table": write_table(record, output_dir),
                          "plot": plot(record, os.path.join(output_dir, "time_to_accuracy.png"))}
     write_json(path, record)
     return record
+
+
+def redraw(output_dir, paper_recipe_top1=None, paper_recipe_epochs=None):
+    """Rewrites `output_dir`'s table and plot from its `time_to_accuracy.json`, without
+    training, after recording the paper's recipe's figure (`set_goal`) when given; the runs,
+    their clocks and the command stay as they were."""
+    path = os.path.join(output_dir, "time_to_accuracy.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"No time_to_accuracy.json in {output_dir!r} to redraw: run "
+                         f"time_to_accuracy.run (scripts/time_to_accuracy.py) there first.")
+    record = _read_json(path)
+    if paper_recipe_top1 is not None:
+        set_goal(record, paper_recipe_top1, paper_recipe_epochs)
+    return _write_outputs(record, output_dir)
 
 
 def _minutes(seconds):
@@ -183,22 +251,39 @@ def _pct(fraction):
     return "-" if fraction is None else f"{100 * fraction:.2f}%"
 
 
+def _reached(run, key):
+    epoch = run.get(f"reached_{key}_epoch")
+    return f"epoch {epoch}, {_minutes(run[f'reached_{key}_seconds'])}" if epoch else "no"
+
+
+def _goal_line(record):
+    if record.get("goal_top1") is None:
+        return []
+    return ["", f"Goal: {_pct(record['goal_top1'])}. The paper's recipe reached "
+                f"{_pct(record['paper_recipe_full_test_top1'])} on this data after "
+                f"{record['paper_recipe_epochs']} epochs (its full 64k iterations: "
+                f"{PAPER_RECIPE_EPOCHS:.0f}), so the goal is the lower of the paper's figure and "
+                f"that minus {100 * GOAL_MARGIN:.1f} points. \"Reached goal\" is the first "
+                f"epoch whose test top-1 reached it, as a run stopped at the goal reports."]
+
+
 def write_table(record, output_dir):
     """`time_to_accuracy.md`: one row per recipe."""
     flags, target = record["flags"], record["flags"]["target_top1"]
+    goal = record.get("goal_top1") is not None
     lines = [f"# Time to accuracy: {flags['model']} on CIFAR-10", "",
              f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, "
-             f"TF {record['machine']['tensorflow']}. Target test top-1: {_pct(target)} "
-             f"(the paper's: {_pct(record['paper_test_top1'])}).{_speed(record)}", "",
+             f"TF {record['machine']['tensorflow']}. Target test top-1 (the runs' stop rule): "
+             f"{_pct(target)} (the paper's: {_pct(record['paper_test_top1'])})."
+             f"{_speed(record)}", *_goal_line(record), "",
              "| recipe | epochs | test top-1 (last) | best | training top-1 | reached target "
-             "| wall | images/s |", "|---|---|---|---|---|---|---|---|"]
+             + ("| reached goal " if goal else "") + "| wall | images/s |",
+             "|---|---|---|---|---|---|" + ("---|" if goal else "") + "---|---|"]
     for r in record["runs"]:
-        reached = (f"epoch {r['reached_target_epoch']}, "
-                   f"{_minutes(r['reached_target_seconds'])}" if r["reached_target_epoch"]
-                   else "no")
         lines.append(f"| {r['recipe']} | {r['epochs']} | {_pct(r['test_top1'])} | "
-                     f"{_pct(r['best_test_top1'])} | {_pct(r['train_top1'])} | {reached} | "
-                     f"{_minutes(r['wall_seconds'])} | {r['images_per_sec']:.0f} |")
+                     f"{_pct(r['best_test_top1'])} | {_pct(r['train_top1'])} | "
+                     f"{_reached(r, 'target')} | " + (f"{_reached(r, 'goal')} | " if goal else "")
+                     + f"{_minutes(r['wall_seconds'])} | {r['images_per_sec']:.0f} |")
     if record.get("command"):
         lines += ["", f"Command: `{record['command']}`"]
     path = os.path.join(output_dir, "time_to_accuracy.md")
@@ -227,6 +312,9 @@ def plot(record, path):
     if record["paper_test_top1"]:
         ax.axhline(100 * (1 - record["paper_test_top1"]), color="k", ls="--", lw=0.8,
                    label="the paper's test error")
+    if record.get("goal_top1") is not None and record["goal_top1"] != record["paper_test_top1"]:
+        ax.axhline(100 * (1 - record["goal_top1"]), color="k", ls=":", lw=0.8,
+                   label="the goal on this data (the paper's recipe here - 0.3)")
     ax.set(xlabel="wall-clock minutes", ylabel="top-1 error (%)", ylim=(0, None),
            title=f"{record['flags']['model']} on CIFAR-10: time to accuracy "
                  f"({record['machine']['cpu']}, {record['machine']['cores']} cores)")

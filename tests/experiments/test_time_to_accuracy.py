@@ -3,6 +3,7 @@ on real CIFAR-10 images, the record against the runs' own files, the stop at a t
 
 import json
 import os
+import shutil
 
 import pytest
 from PIL import Image
@@ -55,6 +56,7 @@ def test_rerun_resumes_and_other_settings_are_refused(two_recipes):
     again = time_to_accuracy.run(data, out, recipes=("fast", "paper"), epochs=2,
                                  target_top1=None, **TINY)
     assert again["runs"] == record["runs"]  # nothing trained again
+    assert again["command_wall_seconds"] == record["command_wall_seconds"]  # nor timed again
     with pytest.raises(ValueError, match="other settings"):
         time_to_accuracy.run(data, out, recipes=("fast", "paper"), epochs=3, target_top1=None,
                              **TINY)
@@ -80,6 +82,43 @@ def test_stops_once_the_test_top1_reaches_the_target(two_recipes, tmp_path):
     assert "scales to 120 min" in table
 
 
+def test_goal_rule_follows_the_issue():
+    # the paper's recipe short of the paper on this data: the goal is its figure - 0.3 points
+    assert time_to_accuracy.goal_top1(0.9125, 0.8725) == 0.8695
+    assert time_to_accuracy.goal_top1(0.9125, 0.93) == 0.9125  # never above the paper's
+    assert time_to_accuracy.goal_top1(0.9125, None) == 0.9125
+
+
+@pytest.mark.slow
+def test_redraw_records_the_goal_and_the_epoch_that_reached_it(two_recipes, tmp_path):
+    _, out, record = two_recipes
+    shutil.copy(os.path.join(out, "time_to_accuracy.json"), tmp_path)
+    fast = record["runs"][0]["curve"]
+    second = fast[1]["test_top1"]  # a goal the fast run's second epoch reaches
+    redrawn = time_to_accuracy.redraw(str(tmp_path), paper_recipe_top1=second + 0.003,
+                                      paper_recipe_epochs=80)
+    assert redrawn["goal_top1"] == round(second, 4)
+    assert redrawn["paper_recipe_full_test_top1"] == second + 0.003
+    assert redrawn["paper_recipe_epochs"] == 80
+    expected = next(p for p in fast if p["test_top1"] >= redrawn["goal_top1"])
+    assert redrawn["runs"][0]["reached_goal_epoch"] == expected["epoch"]
+    assert redrawn["runs"][0]["reached_goal_seconds"] == expected["wall_seconds"]
+    untouched = ("curve", "wall_seconds", "test_top1", "epochs")
+    for old, new in zip(record["runs"], redrawn["runs"]):
+        assert {k: old[k] for k in untouched} == {k: new[k] for k in untouched}
+    assert redrawn["command"] == record["command"]
+    assert redrawn["command_wall_seconds"] == record["command_wall_seconds"]
+    table = open(os.path.join(str(tmp_path), "time_to_accuracy.md")).read()
+    assert "| reached goal |" in table and f"epoch {expected['epoch']}, " in table
+    assert _read(os.path.join(str(tmp_path), "time_to_accuracy.json")) == redrawn
+    with pytest.raises(ValueError, match="paper_recipe_top1 is the test top-1"):
+        time_to_accuracy.redraw(str(tmp_path), paper_recipe_top1=87.25, paper_recipe_epochs=80)
+    with pytest.raises(ValueError, match="paper_recipe_epochs is how many epochs"):
+        time_to_accuracy.redraw(str(tmp_path), paper_recipe_top1=0.87, paper_recipe_epochs=None)
+    with pytest.raises(ValueError, match="No time_to_accuracy.json in"):
+        time_to_accuracy.redraw(str(tmp_path / "empty"))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"model": "resnet50"}, "ImageNet model"),
     ({"recipes": ("fastest",)}, "recipes must be some of"),
@@ -89,6 +128,7 @@ def test_stops_once_the_test_top1_reaches_the_target(two_recipes, tmp_path):
     ({"step_ips": -3}, "step_ips is this machine's"),
     ({"step_ips": "fast"}, "step_ips is this machine's"),
     ({"model": "resnet21"}, "resnet20"),
+    ({"paper_recipe_top1": 0.87}, "paper_recipe_epochs is how many epochs"),
 ])
 def test_bad_arguments_are_named_before_any_training(kwargs, message, tmp_path):
     with pytest.raises(ValueError, match=message):
