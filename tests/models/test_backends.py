@@ -32,6 +32,9 @@ def _build(name, kwargs, **extra):
     return (getattr(kd, name) if name[0].isupper() else functools.partial(kd.get_model, name))(
         **kwargs, **extra)
 
+# Building is most of the JAX side's time (every layer's shapes are traced by JAX), so the
+# subprocess builds its models while this process builds the TF ones and writes their weights,
+# inputs and outputs; it reads them once told on stdin that they are there.
 JAX_SCRIPT = """
 import json, sys
 import numpy as np
@@ -39,11 +42,15 @@ import keras
 import keras_deepnets as kd
 assert keras.backend.backend() == "jax", keras.backend.backend()
 cases = json.loads(sys.argv[1])
+models = {}
 for name, (builder, weights, inputs, expected, kwargs) in cases.items():
     build = getattr(kd, builder) if builder[0].isupper() else kd.get_model
     args = () if builder[0].isupper() else (builder,)
-    model = build(*args, weights=weights, **kwargs)
-    got = np.asarray(model(np.load(inputs), training=False))
+    models[name] = build(*args, weights=None, **kwargs)
+assert sys.stdin.readline().strip() == "written"
+for name, (builder, weights, inputs, expected, kwargs) in cases.items():
+    models[name].load_weights(weights)
+    got = np.asarray(models[name](np.load(inputs), training=False))
     expected = np.load(expected)
     diff = float(np.abs(got - expected).max() / max(1.0, np.abs(expected).max()))
     print(name, diff)
@@ -54,21 +61,28 @@ for name, (builder, weights, inputs, expected, kwargs) in cases.items():
 @pytest.mark.slow
 def test_jax_backend_matches_tensorflow(tmp_path):
     pytest.importorskip("jax")
-    cases = {}
-    rng = np.random.default_rng(0)
-    for name, (builder, kwargs) in CASES.items():
-        model = _build(builder, kwargs)
-        for layer in model.layers:  # non-trivial BN statistics
-            if layer.__class__.__name__ == "BatchNormalization":
-                layer.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in layer.get_weights()])
-        x = rng.uniform(0, 50, size=(2, *model.input_shape[1:])).astype("float32")
-        paths = [str(tmp_path / f"{name}{s}") for s in (".weights.h5", "_x.npy", "_y.npy")]
-        model.save_weights(paths[0])
-        np.save(paths[1], x)
-        np.save(paths[2], np.asarray(model(x, training=False)))
-        cases[name] = [builder, *paths, kwargs]
+    paths = {name: [str(tmp_path / f"{name}{s}") for s in (".weights.h5", "_x.npy", "_y.npy")]
+             for name in CASES}
+    cases = {name: [builder, *paths[name], kwargs] for name, (builder, kwargs) in CASES.items()}
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT, json.dumps(cases)], env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert sorted(line.split()[0] for line in result.stdout.splitlines()) == sorted(CASES)
+    jax_side = subprocess.Popen([sys.executable, "-c", JAX_SCRIPT, json.dumps(cases)], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    rng = np.random.default_rng(0)
+    try:
+        for name, (builder, kwargs) in CASES.items():
+            model = _build(builder, kwargs)
+            for layer in model.layers:  # non-trivial BN statistics
+                if layer.__class__.__name__ == "BatchNormalization":
+                    layer.set_weights([rng.uniform(0.5, 1.5, w.shape)
+                                       for w in layer.get_weights()])
+            x = rng.uniform(0, 50, size=(2, *model.input_shape[1:])).astype("float32")
+            model.save_weights(paths[name][0])
+            np.save(paths[name][1], x)
+            np.save(paths[name][2], np.asarray(model(x, training=False)))
+        stdout, stderr = jax_side.communicate("written\n", timeout=600)
+    finally:
+        if jax_side.poll() is None:
+            jax_side.kill()
+    assert jax_side.returncode == 0, stdout + stderr[-3000:]
+    assert sorted(line.split()[0] for line in stdout.splitlines()) == sorted(CASES)
