@@ -103,30 +103,24 @@ def run_case(opts):
     from keras_deepnets.data.sources import has_splits
     from keras_deepnets import model_stats, registry
     from keras_deepnets.training.inputs import keeps_decoded
-    from keras_deepnets.training import StepFunctions, ema, recipes
+    from keras_deepnets.training import recipes
+    from keras_deepnets.training.steps import recipe_step
 
     name, policy = opts["model"], opts["policy"]
     build = ((lambda: keras.applications.ResNet50(weights=None)) if name == REFERENCE
              else (lambda: registry.get_model(name)))
-    macs = model_stats(build()).mult_adds  # float32 build, before the policy changes
+    float32_model = build()  # before the policy changes: multiply-adds and the input size
+    macs, size = model_stats(float32_model).mult_adds, float32_model.input_shape[1]
+    del float32_model
     keras.config.set_dtype_policy(policy)
     gpus = tf.config.list_physical_devices("GPU")
     device = "/gpu:0" if gpus else "/cpu:0"
     strategy = tf.distribute.OneDeviceStrategy(device)
-    with strategy.scope():
-        model = build()
-        size, classes = model.input_shape[1], model.output_shape[-1]
-        recipe = recipes.FAST_CIFAR if opts["recipe"] == "fast" else recipes.CIFAR
-        optimizer = keras.optimizers.SGD(0.01, momentum=0.9, nesterov=recipe.nesterov)
-        if policy == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        optimizer.build(model.trainable_variables)
-        average = ema.WeightAverage(model, recipe.ema_decay) if recipe.ema_decay else None
+    recipe = recipes.FAST_CIFAR if opts["recipe"] == "fast" else recipes.CIFAR
     batch = opts["batch"] or BATCH[size]
-    run = StepFunctions(strategy, model, optimizer, global_batch=batch, classes=classes,
-                        weight_decay=recipe.weight_decay, label_smoothing=recipe.label_smoothing,
-                        jit_compile=opts["jit"], loss_scaled=policy == "mixed_float16",
-                        average=average, metrics=opts["metrics"])
+    run = recipe_step(strategy, build, recipe, global_batch=batch, jit_compile=opts["jit"],
+                      metrics=opts["metrics"])
+    model, classes = run.model, run.model.output_shape[-1]
     images = tf.random.uniform([batch, size, size, 3], -1, 1)
     labels = tf.random.uniform([batch], 0, classes, tf.int32)
     fixed = strategy.experimental_distribute_values_from_function(lambda _: (images, labels))

@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 
 from keras_deepnets.metrics import top_k_hits
-from keras_deepnets.training import recipes
+from keras_deepnets.training import ema, recipes
 
 STAT_NAMES = ("loss_sum", "top1", "top5", "count")
 
@@ -168,3 +168,23 @@ def _skip_everywhere_if_any_nonfinite(grads):
         tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(local, tf.float32))
     poison = tf.where(bad > 0.0, float("nan"), 1.0)
     return [g * tf.cast(poison, g.dtype) for g in grads]
+
+
+def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, metrics=True):
+    """The StepFunctions a run with `recipe` (a `recipes.Recipe`) trains `build()`'s model with:
+    SGD with momentum 0.9 and the recipe's Nesterov, its weight decay and label smoothing, and
+    its weight average; the model and optimizer are made under `strategy.scope()` in the
+    current dtype policy (under mixed_float16 the optimizer scales the loss). For timing steps
+    (scripts/benchmark_train.py, scripts/recipe_step_cost.py); the lr is a placeholder."""
+    loss_scaled = keras.config.dtype_policy().name == "mixed_float16"
+    with strategy.scope():
+        model = build()
+        optimizer = keras.optimizers.SGD(0.01, momentum=0.9, nesterov=recipe.nesterov)
+        if loss_scaled:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(model.trainable_variables)
+        average = ema.WeightAverage(model, recipe.ema_decay) if recipe.ema_decay else None
+    return StepFunctions(strategy, model, optimizer, global_batch=global_batch,
+                         classes=model.output_shape[-1], weight_decay=recipe.weight_decay,
+                         label_smoothing=recipe.label_smoothing, jit_compile=jit_compile,
+                         loss_scaled=loss_scaled, average=average, metrics=metrics)

@@ -179,3 +179,23 @@ def test_speed_vs_torch_refuses_what_cannot_run(flags, message):
     proc = run_script("speed_vs_torch.py", *flags, timeout=120)
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+def test_recipe_step_cost_times_every_variant_and_names_bad_models(tmp_path):
+    """The fast recipe's step cost (issue: <= 3% over the paper's): every variant timed in the
+    same process, the JSON beside the table; the figures themselves are not judged."""
+    out = tmp_path / "cost.json"
+    proc = run_script("recipe_step_cost.py", "--batch_size=8", "--rounds=1", "--steps=1",
+                      f"--output={out}", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(out.read_text())
+    labels = ["paper", "fast", "fast without the weight average", "fast without Nesterov",
+              "fast without label smoothing"]
+    assert list(record["step_ms"]) == labels and all(v > 0 for v in record["step_ms"].values())
+    assert record["fast_vs_paper"] == record["step_ms"]["fast"] / record["step_ms"]["paper"] - 1
+    for label in labels:
+        assert f"| {label} | " in proc.stdout
+    bad = run_script("recipe_step_cost.py", "--model=resnet50", timeout=120)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines()[-1].startswith("error: the fast recipe is for the "
+                                                          "CIFAR models; resnet50"), bad.stderr
