@@ -7,6 +7,7 @@ import os
 import statistics
 
 from keras_deepnets.experiments.definitions import get_experiment
+from keras_deepnets.training.recipes import FAST_CIFAR
 
 PLOT_SIZE = (8, 5)  # inches
 PLOT_DPI = 100  # so the PNG is 800 x 500 pixels
@@ -100,6 +101,16 @@ def _changes(flags):
             + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) + ".")
 
 
+def _schedule(flags):
+    """The lr schedule the runs followed, in words."""
+    if (flags.get("overrides") or {}).get("recipe") == "fast":
+        fast = FAST_CIFAR
+        return (f"the fast recipe's lr: a linear warm-up to {fast.lr:g} (batch "
+                f"{fast.batch_size}) over {fast.warmup_epochs:g} epochs, then linear to 0 at the "
+                f"end of the budget")
+    return "lr 0.1 divided by 10 at 50% and 75% of the budget"
+
+
 def table(record):
     """The Markdown table: our final errors (mean ± std over repeats) beside the paper's, the
     paper's findings checked on this run, and the settings and wall time."""
@@ -111,7 +122,7 @@ def table(record):
              f"Reproduces {record['source']}. Budget {flags['budget']} epoch(s) = "
              f"{first.get('total_steps', '?')} iterations of batch {first.get('batch_size', '?')} "
              f"on {flags['max_examples'] or 'all'} training images (the paper: 64k iterations "
-             f"on 45k images), lr 0.1 divided by 10 at 50% and 75% of the budget; test error on "
+             f"on 45k images), {_schedule(flags)}; test error on "
              f"{flags['max_val_examples'] or 'all'} test images; {flags['repeats']} run(s) per "
              f"model; data {flags['data']}.{_changes(flags)}", "",
              "| model | train error (%) | test error (%) | best test error (%) | paper (%) "

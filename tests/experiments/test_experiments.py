@@ -18,11 +18,18 @@ def test_the_five_experiments():
                                               "vgg"]
 
 
+def trained_labels(name, args):
+    """The labels of the series a run of experiment `name` with `args` trained, in order."""
+    wanted = {w.lower() for w in args.get("series") or ()}
+    return [s.label for s in experiments.get_experiment(name).series
+            if not wanted or s.label.lower() in wanted or s.model in wanted]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", experiments.list_experiments())
 def test_tiny_budget_run_writes_plot_table_and_json(name, experiment_run):
     run = experiment_run(name)
-    record, table = check_outputs(run.output_dir, name)
+    record, table = check_outputs(run.output_dir, name, trained_labels(name, run.args))
     flags = record["flags"]
     assert flags["budget"] == run.args["budget"] and flags["data"] == run.data
     assert flags["max_examples"] == 20 and flags["max_val_examples"] == 10
@@ -41,6 +48,10 @@ def test_tiny_budget_run_writes_plot_table_and_json(name, experiment_run):
            "on 20 training images" in table
     assert ("Changed from the paper's recipe: recipe=fast." in table) == (
         run.args.get("recipe") == "fast")
+    schedule = ("the fast recipe's lr: a linear warm-up to 0.2 (batch 256) over 2 epochs, then "
+                "linear to 0" if run.args.get("recipe") == "fast"
+                else "lr 0.1 divided by 10 at 50% and 75% of the budget")
+    assert schedule in table
 
 
 @pytest.mark.slow
@@ -156,7 +167,7 @@ def test_same_command_again_redraws_without_training(experiment_run, tmp_path, m
     record = experiments.run_experiment("depth", run.data, output_dir=str(out), **run.args)
     assert record["runs"] == run.record["runs"]  # nothing trained again
     assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*") if p.is_file()} == trained
-    check_outputs(out, "depth")  # plot and table re-drawn from the record
+    check_outputs(out, "depth", trained_labels("depth", run.args))  # re-drawn from the record
     with pytest.raises(ValueError, match="holds a run with other settings"):
         experiments.run_experiment("depth", run.data, output_dir=str(out),
                                    **{**run.args, "budget": 2})
