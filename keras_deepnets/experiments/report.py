@@ -104,10 +104,9 @@ def _changes(flags):
 def _schedule(flags):
     """The lr schedule the runs followed, in words."""
     if (flags.get("overrides") or {}).get("recipe") == "fast":
-        fast = FAST_CIFAR
-        return (f"the fast recipe's lr: a linear warm-up to {fast.lr:g} (batch "
-                f"{fast.batch_size}) over {fast.warmup_epochs:g} epochs, then linear to 0 at the "
-                f"end of the budget")
+        return (f"the fast recipe's lr: a linear warm-up to {FAST_CIFAR.lr:g} (batch "
+                f"{FAST_CIFAR.batch_size}) over {FAST_CIFAR.warmup_epochs:g} epochs, then linear "
+                f"to 0 at the end of the budget")
     return "lr 0.1 divided by 10 at 50% and 75% of the budget"
 
 

@@ -89,7 +89,8 @@ def _check_paper_recipe(top1, epochs):
                          f"this data, a fraction in (0, 1], e.g. 0.8725; got {top1!r}.")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"paper_recipe_epochs is how many epochs that run of the paper's "
-                         f"recipe trained (its full 64k iterations: 164), a positive whole "
+                         f"recipe trained (its full 64k iterations: {PAPER_RECIPE_EPOCHS:.0f}), "
+                         f"a positive whole "
                          f"number; got {epochs!r}.")
 
 
@@ -103,11 +104,17 @@ def set_goal(record, paper_recipe_top1, paper_recipe_epochs):
     record.update(paper_recipe_full_test_top1=paper_recipe_top1,
                   paper_recipe_epochs=paper_recipe_epochs, goal_top1=goal)
     for run in record["runs"]:
-        hit = next((p for p in run["curve"] if goal is not None
-                    and (p["test_top1"] or 0.0) >= goal), None)
+        hit = _first_reaching(run["curve"], goal)
         run["reached_goal_epoch"] = hit and hit["epoch"]
         run["reached_goal_seconds"] = hit and hit["wall_seconds"]
     return record
+
+
+def _first_reaching(curve, top1):
+    """The first point of a run's curve whose test top-1 reached `top1` (None: never, or no
+    `top1`)."""
+    return next((p for p in curve if top1 is not None and p["test_top1"] is not None
+                 and p["test_top1"] >= top1), None)
 
 
 def _stop_at(target_top1):
@@ -120,10 +127,10 @@ def _stop_at(target_top1):
 
 def _run_entry(recipe, result, target):
     tested = [r for r in result.history if r.get("val_top1") is not None]
-    reached = next((r for r in tested if target is not None and r["val_top1"] >= target), None)
     curve = [{"epoch": int(r["epoch"]), "wall_seconds": r["wall_seconds"], "lr": r["lr"],
               "train_top1": r["top1"], "test_top1": r.get("val_top1"),
               "images_per_sec": r["images_per_sec"]} for r in result.history]
+    reached = _first_reaching(curve, target)
     return {"recipe": recipe, "model_dir": result.model_dir,
             "config": _read_json(os.path.join(result.model_dir, "flags.json")),
             "epochs": len(result.history),
@@ -134,7 +141,7 @@ def _run_entry(recipe, result, target):
             "wall_seconds": result.summary["wall_seconds"],
             "images_per_sec": result.summary["images_per_sec"],
             "reached_target_seconds": reached and reached["wall_seconds"],
-            "reached_target_epoch": reached and int(reached["epoch"]), "curve": curve}
+            "reached_target_epoch": reached and reached["epoch"], "curve": curve}
 
 
 def _read_json(path):
