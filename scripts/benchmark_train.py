@@ -35,8 +35,12 @@ import time
 from absl import app, flags
 
 REFERENCE = "keras.applications.ResNet50"
+# Variants timed under their own names. torchvision's ResNet-50 is "v1.5" (stride on the 3x3,
+# 6% more multiply-adds than the paper's v1), so a side-by-side with PyTorch
+# (scripts/speed_vs_torch.py) times the same network, not just the same name.
+VARIANTS = {"resnet50_v1.5": ("resnet50", {"stride_in_1x1": False})}
 flags.DEFINE_list("models", ["resnet20", "resnet50", REFERENCE],
-                  f"Registry names and/or {REFERENCE}.")
+                  f"Registry names, {', '.join(VARIANTS)} and/or {REFERENCE}.")
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"],
                   "Keras dtype policies (mixed_float16 adds dynamic loss scaling, as training).")
 flags.DEFINE_list("recipes", ["paper"], "Training recipes whose step to time: paper (SGD "
@@ -107,8 +111,9 @@ def run_case(opts):
     from keras_deepnets.training.steps import recipe_step
 
     name, policy = opts["model"], opts["policy"]
+    base, kwargs = VARIANTS.get(name, (name, {}))
     build = ((lambda: keras.applications.ResNet50(weights=None)) if name == REFERENCE
-             else (lambda: registry.get_model(name)))
+             else (lambda: registry.get_model(base, **kwargs)))
     float32_model = build()  # before the policy changes: multiply-adds and the input size
     macs, size = model_stats(float32_model).mult_adds, float32_model.input_shape[1]
     del float32_model
@@ -180,10 +185,11 @@ def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe):
     from keras_deepnets import training
 
     precision = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(policy, "float32")
+    plain = name != REFERENCE and name not in VARIANTS  # a registry name as it stands
     with tempfile.TemporaryDirectory() as tmp:
         result = training.train(
-            model="resnet50" if name == REFERENCE else name,
-            model_fn=(lambda **kw: build()) if name == REFERENCE else None,
+            model=name if plain else VARIANTS.get(name, ("resnet50",))[0],
+            model_fn=None if plain else (lambda **kw: build()),
             use_synthetic_data=True, synthetic_examples=batch * steps, batch_size=batch,
             epochs=2, eval_every=0, export_dir="", verbose=0, tensorboard=False, backup_steps=0,
             mixed_precision=precision, jit_compile=jit, steps_per_loop=steps_per_loop,
@@ -215,8 +221,8 @@ def _cases():
         raise app.UsageError(f"--recipes takes paper and/or fast; got {', '.join(unknown)}.")
     return [(name, policy, recipe) for name in FLAGS.models for policy in FLAGS.precisions
             for recipe in FLAGS.recipes
-            if recipe == "paper" or (name != REFERENCE
-                                     and registry.model_info(name).family == "cifar")]
+            if recipe == "paper" or (name != REFERENCE and registry.model_info(
+                VARIANTS.get(name, (name,))[0]).family == "cifar")]
 
 
 def main(argv):

@@ -4,13 +4,15 @@ minutes, more than the ratios being judged; docs/performance.md).
 
     python -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1
     python scripts/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python \\
-        --torch_step=../shared/bench/torch_step.py --models=resnet20,resnet56 --rounds=3
+        --torch_step=../shared/bench/torch_step.py --models=resnet20,resnet56,resnet50 --rounds=3
 
-Each round runs scripts/benchmark_train.py once for every (model, precision) (one round of
---steps, a fresh process per case) and then the PyTorch peer's timing function
-(`images_per_second` of torch_step.py, median of --steps after 3 warm-up steps) for the same
-cases; the table shows the best round of each side and their ratio. PyTorch is never imported
-here: it lives in its own virtual environment, not in this project's.
+Each round runs scripts/benchmark_train.py once per input size (every model and precision, a
+fresh process per case) and then the PyTorch peer's timing function (`images_per_second` of
+torch_step.py: the median of the timed steps after 3 warm-up steps) for the same cases; the table
+shows the best round of each side and their ratio. Timed steps as torch_step.py: 20 at 32x32
+(batch 128), 10 at 224x224 (batch 32). ResNet-50 is torchvision's v1.5 on both sides (ours:
+`resnet50_v1.5` of benchmark_train.py, the stride on the 3x3). PyTorch is never imported here:
+it lives in its own virtual environment, not in this project's.
 """
 
 import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
@@ -24,36 +26,44 @@ from absl import app, flags
 
 flags.DEFINE_string("torch_python", None, "A Python with torch and torchvision (a scratch venv).")
 flags.DEFINE_string("torch_step", "../shared/bench/torch_step.py", "The PyTorch peer's script.")
-flags.DEFINE_list("models", ["resnet20", "resnet56"], "CIFAR ResNets: resnet20, resnet56.")
+flags.DEFINE_list("models", ["resnet20", "resnet56", "resnet50"],
+                  "resnet20, resnet56 and/or resnet50 (torchvision's v1.5 on both sides).")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32 and/or bfloat16.")
 flags.DEFINE_integer("rounds", 3, "Interleaved rounds; the best of each side is shown.")
-flags.DEFINE_integer("steps", 20, "Timed steps per round and case.")
+flags.DEFINE_integer("steps", None, "Timed steps per round and case (default 20 at 32x32, 10 "
+                     "at 224x224, as torch_step.py).")
 flags.DEFINE_bool("metrics", True, "Our step with its top-1/top-5 counts (--nometrics: without).")
 flags.DEFINE_string("json", None, "Also write every round's figures here.")
 FLAGS = flags.FLAGS
 
-BLOCKS = {"resnet20": 3, "resnet56": 9}  # torch_step.CifarResNet(n): 6n + 2 layers
+# --models name -> (benchmark_train.py's name, the PyTorch network (NETS in TORCH_ROUND), batch,
+# input side, classes, timed steps): torch_step.py's cases and protocol.
+CASES = {"resnet20": ("resnet20", "resnet20", 128, 32, 10, 20),
+         "resnet56": ("resnet56", "resnet56", 128, 32, 10, 20),
+         "resnet50": ("resnet50_v1.5", "resnet50", 32, 224, 1000, 10)}
 POLICY = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 TORCH_PRECISION = {"float32": "fp32", "bfloat16": "bf16"}
 _OURS = re.compile(r'^\s+(\{.*"train_ips".*\})$', re.M)
 _TORCH = re.compile(r"^torch (\S+) (\S+) ([\d.]+)$", re.M)
 
 TORCH_ROUND = """
-import sys, torch
+import sys, torch, torchvision
 sys.path.insert(0, {folder!r})
 from torch_step import CifarResNet, images_per_second
+NETS = {{"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),  # 6n + 2 layers
+        "resnet50": torchvision.models.resnet50}}
 torch.manual_seed(0)
-for name, n, precision in {cases!r}:
-    ips = images_per_second(CifarResNet(n), 128, 32, 10, {steps}, precision)
+for name, net, batch, size, classes, steps, precision in {cases!r}:
+    ips = images_per_second(NETS[net](), batch, size, classes, steps, precision)
     print(f"torch {{name}} {{precision}} {{ips:.2f}}", flush=True)
 """
 
 
 def check_flags():
     """One-line errors for what cannot run."""
-    bad = [m for m in FLAGS.models if m not in BLOCKS]
+    bad = [m for m in FLAGS.models if m not in CASES]
     if bad:
-        sys.exit(f"error: --models takes {', '.join(BLOCKS)} (torch_step.py's CIFAR ResNets); "
+        sys.exit(f"error: --models takes {', '.join(CASES)} (the networks torch_step.py times); "
                  f"got {', '.join(bad)}.")
     bad = [p for p in FLAGS.precisions if p not in POLICY]
     if bad:
@@ -65,25 +75,36 @@ def check_flags():
         sys.exit(f"error: --torch_step={FLAGS.torch_step!r}: no such file.")
 
 
+def _steps(model):
+    return FLAGS.steps or CASES[model][5]
+
+
 def ours_round():
-    """{(model, precision): img/s} of one benchmark_train.py run over every case."""
+    """{(model, precision): img/s} of benchmark_train.py over every case: one run per input
+    size (a fresh process per case inside it), each with that size's steps."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark_train.py")
-    out = subprocess.run(
-        [sys.executable, script, f"--models={','.join(FLAGS.models)}",
-         f"--precisions={','.join(POLICY[p] for p in FLAGS.precisions)}", "--noinference",
-         "--noloop", f"--steps={FLAGS.steps}", "--matmul_size=512",
-         "--metrics" if FLAGS.metrics else "--nometrics"],
-        capture_output=True, text=True, check=True).stdout
     precision = {v: k for k, v in POLICY.items()}
-    rows = [json.loads(line) for line in _OURS.findall(out)]
-    return {(r["model"], precision[r["policy"]]): r["train_ips"] for r in rows}
+    ours = {CASES[m][0]: m for m in FLAGS.models}
+    result = {}
+    for size in sorted({CASES[m][3] for m in FLAGS.models}):
+        models = [m for m in FLAGS.models if CASES[m][3] == size]
+        out = subprocess.run(
+            [sys.executable, script, f"--models={','.join(CASES[m][0] for m in models)}",
+             f"--precisions={','.join(POLICY[p] for p in FLAGS.precisions)}", "--noinference",
+             "--noloop", f"--steps={_steps(models[0])}", "--matmul_size=512",
+             "--metrics" if FLAGS.metrics else "--nometrics"],
+            capture_output=True, text=True, check=True).stdout
+        for row in map(json.loads, _OURS.findall(out)):
+            result[(ours[row["model"]], precision[row["policy"]])] = row["train_ips"]
+    return result
 
 
 def torch_round():
     """{(model, precision): img/s} of one round of the PyTorch peer over every case."""
-    cases = [(m, BLOCKS[m], TORCH_PRECISION[p]) for p in FLAGS.precisions for m in FLAGS.models]
+    cases = [(m, *CASES[m][1:5], _steps(m), TORCH_PRECISION[p])
+             for p in FLAGS.precisions for m in FLAGS.models]
     code = TORCH_ROUND.format(folder=os.path.dirname(os.path.abspath(FLAGS.torch_step)),
-                              cases=cases, steps=FLAGS.steps)
+                              cases=cases)
     out = subprocess.run([FLAGS.torch_python, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     precision = {v: k for k, v in TORCH_PRECISION.items()}
@@ -92,13 +113,14 @@ def torch_round():
 
 def table(rounds):
     """Markdown: the best round of each side per case, and the ratio."""
-    lines = ["| step, batch 128 | ours img/s (best) | PyTorch img/s (best) | ratio |",
+    lines = ["| step | ours img/s (best) | PyTorch img/s (best) | ratio |",
              "|---|---:|---:|---:|"]
     for p in FLAGS.precisions:
         for m in FLAGS.models:
             ours = max(r["ours"][(m, p)] for r in rounds)
             peer = max(r["torch"][(m, p)] for r in rounds)
-            lines.append(f"| {m} {p} | {ours:.1f} | {peer:.1f} | {ours / peer:.2f}x |")
+            lines.append(f"| {CASES[m][0]} b{CASES[m][2]} {p} | {ours:.1f} | {peer:.1f} | "
+                         f"{ours / peer:.2f}x |")
     return "\n".join(lines)
 
 
@@ -114,7 +136,7 @@ def main(argv):
             f"{rounds[-1]['torch'][(m, p)]:.1f}" for p in FLAGS.precisions
             for m in FLAGS.models), flush=True)
     print(f"\nTop-1/top-5 in our step: {'yes' if FLAGS.metrics else 'no'}; best of "
-          f"{FLAGS.rounds} interleaved round(s) of {FLAGS.steps} steps:\n")
+          f"{FLAGS.rounds} interleaved round(s):\n")
     print(table(rounds))
     if FLAGS.json:
         with open(FLAGS.json, "w") as f:

@@ -170,7 +170,8 @@ def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_pa
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--models=resnet50"], "--models takes resnet20, resnet56 (torch_step.py's CIFAR ResNets)"),
+    (["--models=resnet18"], "--models takes resnet20, resnet56, resnet50 (the networks "
+                            "torch_step.py times); got resnet18."),
     (["--torch_python=/nonexistent/python"], "is not an executable Python; make a scratch venv"),
 ])
 def test_speed_vs_torch_refuses_what_cannot_run(flags, message):
