@@ -36,6 +36,10 @@ setup(
                  "importlib_resources>=6",  # TFDS download_and_prepare needs it (data tests)
                  # `ruff check` runs before the tests (.ci/run, the README); a minor release can
                  # add rules, so the minor version is pinned.
-                 "ruff>=0.17,<0.18"],
+                 "ruff>=0.17,<0.18",
+                 # The suite runs on 2 worker processes (pytest.ini): it spends about half its
+                 # time in one-threaded Python (graph tracing, subprocess start-up), which a
+                 # second process overlaps; tests/conftest.py keeps shared fixtures on one.
+                 "pytest-xdist>=3.5"],
     },
 )

@@ -4,6 +4,7 @@ Set KERAS_DEEPNETS_SHARED to another folder holding the archives, and KERAS_DEEP
 the cache (default ~/.cache/keras_deepnets). The archives are checked against SHA256SUMS first.
 """
 
+import fcntl
 import hashlib
 import os
 import pathlib
@@ -34,16 +35,37 @@ def extract_shared(archive):
         pytest.skip(f"{source} not found: the tests on real images need ../shared/data")
     target = CACHE / archive.replace(".tar.gz", "")
     done = target / ".extracted"
-    if not done.is_file():
-        sums = dict(reversed(line.split())
-                    for line in (SHARED / "SHA256SUMS").read_text().splitlines() if line.strip())
-        if sums.get(archive) != _sha256(source):
-            raise RuntimeError(f"{source} does not match SHA256SUMS; refusing to use it.")
-        target.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(source) as tar:
-            tar.extractall(target, filter="data")
-        done.write_text("ok\n")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".{archive}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the suite's worker processes extract it once
+        if not done.is_file():
+            _extract(source, target)
+            done.write_text("ok\n")
     return target
+
+
+def _extract(source, target):
+    sums = dict(reversed(line.split())
+                for line in (SHARED / "SHA256SUMS").read_text().splitlines() if line.strip())
+    if sums.get(source.name) != _sha256(source):
+        raise RuntimeError(f"{source} does not match SHA256SUMS; refusing to use it.")
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(source) as tar:
+        tar.extractall(target, filter="data")
+
+
+# Session fixtures shared across files: these folders' tests stay on one xdist worker, so the
+# ResNet-20 the export tests train and the experiments' runs are made once, not once per worker.
+SHARED_FIXTURE_DIRS = ("export", "experiments")
+
+
+def pytest_collection_modifyitems(items):
+    """Puts each test in an xdist group (`--dist loadgroup`, pytest.ini): its folder's for
+    SHARED_FIXTURE_DIRS, else its file's (module-scoped fixtures stay with their module)."""
+    for item in items:
+        path = pathlib.Path(item.path).relative_to(REPO / "tests")
+        shared = path.parts[0] in SHARED_FIXTURE_DIRS and len(path.parts) > 1
+        item.add_marker(pytest.mark.xdist_group(path.parts[0] if shared else str(path)))
 
 
 @pytest.fixture(scope="session")
