@@ -95,8 +95,9 @@ EXPERIMENTS = {e.name: e for e in (
         _TABLE6,
         (Finding("ResNet-110 has lower test error than ResNet-20 (Table 6)", worse="ResNet-20",
                  better="ResNet-110", metric="test_error"),),
-        note="ResNet-110 warms up at lr 0.01 for its first 400 iterations (section 4.2), as the "
-             "training core's recipe does."),
+        note="With the paper's recipe ResNet-110 warms up at lr 0.01 for its first 400 "
+             "iterations (section 4.2), as the training core's recipe does; the fast recipe's "
+             "linear warm-up replaces it."),
     Experiment(
         "vgg", "VGG depth: configs A to E, CIFAR-sized, with batch norm",
         "VGG paper, Table 3 (ImageNet); here on CIFAR-10 at 32x32",
