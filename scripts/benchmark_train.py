@@ -78,6 +78,11 @@ FLAGS = flags.FLAGS
 BATCH = {32: 128, 224: 32}
 
 
+def _registry_name(name):
+    """The registry model a benchmarked name stands for (keras.applications' ResNet50: resnet50)."""
+    return "resnet50" if name == REFERENCE else VARIANTS.get(name, (name,))[0]
+
+
 def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -185,11 +190,10 @@ def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe):
     from keras_deepnets import training
 
     precision = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(policy, "float32")
-    plain = name != REFERENCE and name not in VARIANTS  # a registry name as it stands
+    plain = _registry_name(name) == name  # a registry name as it stands
     with tempfile.TemporaryDirectory() as tmp:
         result = training.train(
-            model=name if plain else VARIANTS.get(name, ("resnet50",))[0],
-            model_fn=None if plain else (lambda **kw: build()),
+            model=_registry_name(name), model_fn=None if plain else (lambda **kw: build()),
             use_synthetic_data=True, synthetic_examples=batch * steps, batch_size=batch,
             epochs=2, eval_every=0, export_dir="", verbose=0, tensorboard=False, backup_steps=0,
             mixed_precision=precision, jit_compile=jit, steps_per_loop=steps_per_loop,
@@ -221,8 +225,7 @@ def _cases():
         raise app.UsageError(f"--recipes takes paper and/or fast; got {', '.join(unknown)}.")
     return [(name, policy, recipe) for name in FLAGS.models for policy in FLAGS.precisions
             for recipe in FLAGS.recipes
-            if recipe == "paper" or (name != REFERENCE and registry.model_info(
-                VARIANTS.get(name, (name,))[0]).family == "cifar")]
+            if recipe == "paper" or registry.model_info(_registry_name(name)).family == "cifar"]
 
 
 def main(argv):
