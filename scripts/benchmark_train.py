@@ -48,9 +48,13 @@ flags.DEFINE_list("recipes", ["paper"], "Training recipes whose step to time: pa
                   "weights' moving average; CIFAR models), at the same batch and precision.")
 flags.DEFINE_integer("steps", None, "Timed steps (default 20 at 32x32, 5 at 224x224).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps first (tracing, allocation).")
-flags.DEFINE_integer("train_rounds", 1, "The training step timed in this many rounds of --steps; "
-                     "the best round's mean is shown (3: ../shared/bench/torch_step.py's "
-                     "protocol for PyTorch, for side-by-side ratios).")
+flags.DEFINE_integer("train_rounds", 1, "The training step and the forward pass each timed in "
+                     "this many rounds of --steps; the best round's mean is shown (3: "
+                     "../shared/bench/torch_step.py's protocol for PyTorch, for side-by-side "
+                     "ratios).")
+flags.DEFINE_bool("mark_steps", False, "Print onednn_log's BEGIN/END lines around the timed "
+                  "training steps (one round), so that a run with ONEDNN_VERBOSE=1 logs what "
+                  "oneDNN ran in them (scripts/speed_vs_torch.py --onednn).")
 flags.DEFINE_bool("metrics", True, "Count top-1/top-5 in the timed step, as training does; "
                   "--nometrics times it without them (PyTorch's benchmark step has none).")
 flags.DEFINE_integer("batch_size", None, "Default 128 at 32x32, 32 at 224x224.")
@@ -60,9 +64,10 @@ flags.DEFINE_string("cifar_data", None, "CIFAR-10 folder or TFDS name: also time
                     "on real images through the input pipeline.")
 flags.DEFINE_string("imagenet_data", None, "ImageNet-style folder (class folders, or train/): "
                     "also time 224x224 models on real images through the input pipeline.")
-flags.DEFINE_bool("loop", True, "Also run training.train itself on synthetic data (2 epochs of "
-                  "--steps steps) and report its second epoch's img/s: the loop's own overhead "
-                  "(host syncs, records, synthetic input) on top of the step.")
+flags.DEFINE_bool("loop", True, "Also run training.train itself on synthetic data (1 + "
+                  "--train_rounds epochs of --steps steps) and report the best img/s after the "
+                  "first (tracing) epoch: the loop's own overhead (host syncs, records, "
+                  "synthetic input) on top of the step.")
 flags.DEFINE_integer("steps_per_loop", 1, "The train() loop's --steps_per_loop.")
 flags.DEFINE_integer("rounds", 3, "With real data: rounds of synthetic and real-data steps, "
                      "in turn; the best round of each is shown.")
@@ -112,7 +117,7 @@ def run_case(opts):
     from keras_deepnets.data.sources import has_splits
     from keras_deepnets import model_stats, registry
     from keras_deepnets.training.inputs import keeps_decoded
-    from keras_deepnets.training import recipes
+    from keras_deepnets.training import onednn_log, recipes
     from keras_deepnets.training.steps import recipe_step
 
     name, policy = opts["model"], opts["policy"]
@@ -138,8 +143,10 @@ def run_case(opts):
     if gpus:
         tf.config.experimental.reset_memory_stats("GPU:0")
     rss0 = _peak_rss_mb()
-    train_s = min(_timed(lambda: run.train_step(fixed)[0], opts["warmup"] if i == 0 else 0, steps)
-                  for i in range(opts["train_rounds"]))
+    step = lambda: run.train_step(fixed)[0]  # noqa: E731
+    train_s = (onednn_log.marked_steps(step, steps, opts["warmup"]) if opts["mark"] else
+               min(_timed(step, opts["warmup"] if i == 0 else 0, steps)
+                   for i in range(opts["train_rounds"])))
     peak_mb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if gpus
                else _peak_rss_mb() - rss0)
     out = {"model": name, "recipe": opts["recipe"], "policy": policy, "size": size,
@@ -149,11 +156,12 @@ def run_case(opts):
     if opts["inference"]:
         forward = tf.function(lambda x: model(x, training=False), jit_compile=opts["jit"])
         with tf.device(device):
-            infer_s = _timed(lambda: forward(images), opts["warmup"], steps)
+            infer_s = min(_timed(lambda: forward(images), opts["warmup"] if i == 0 else 0, steps)
+                          for i in range(opts["train_rounds"]))
         out["infer_ips"] = batch / infer_s
     if opts["loop"]:
         out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build,
-                                    opts["steps_per_loop"], opts["recipe"])
+                                    opts["steps_per_loop"], opts["recipe"], opts["train_rounds"])
     real = opts["cifar_data"] if size == 32 else opts["imagenet_data"]
     if real:
         family_preset = "cifar_train" if size == 32 else "resnet_imagenet_train"
@@ -184,7 +192,7 @@ def run_case(opts):
     return out
 
 
-def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe):
+def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe, rounds):
     import tempfile
 
     from keras_deepnets import training
@@ -195,10 +203,10 @@ def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe):
         result = training.train(
             model=_registry_name(name), model_fn=None if plain else (lambda **kw: build()),
             use_synthetic_data=True, synthetic_examples=batch * steps, batch_size=batch,
-            epochs=2, eval_every=0, export_dir="", verbose=0, tensorboard=False, backup_steps=0,
-            mixed_precision=precision, jit_compile=jit, steps_per_loop=steps_per_loop,
-            recipe=recipe, model_dir=tmp)
-    return result.history[1]["images_per_sec"]
+            epochs=1 + rounds, eval_every=0, export_dir="", verbose=0, tensorboard=False,
+            backup_steps=0, mixed_precision=precision, jit_compile=jit,
+            steps_per_loop=steps_per_loop, recipe=recipe, model_dir=tmp)
+    return max(epoch["images_per_sec"] for epoch in result.history[1:])  # after tracing
 
 
 def matmul_gflops(policy, n):
@@ -237,6 +245,7 @@ def main(argv):
                 "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
                 "steps_per_loop": FLAGS.steps_per_loop, "rounds": FLAGS.rounds,
                 "train_rounds": FLAGS.train_rounds, "metrics": FLAGS.metrics,
+                "mark": FLAGS.mark_steps,
                 "input_cache": FLAGS.input_cache, "input_threads": FLAGS.input_threads,
                 "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
                 "imagenet_data": FLAGS.imagenet_data and os.path.expanduser(FLAGS.imagenet_data),
@@ -251,8 +260,8 @@ def main(argv):
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU, {os.cpu_count()} cores"
     print(f"\nThroughput ({device}; TF {tf.__version__}; "
           f"XLA {'on' if FLAGS.jit_compile else 'off'}; top-1/top-5 in the timed step: "
-          f"{'yes' if FLAGS.metrics else 'no'}; train img/s: best of {FLAGS.train_rounds} "
-          f"round(s); "
+          f"{'yes' if FLAGS.metrics else 'no'}; train, infer and train() img/s: best of "
+          f"{FLAGS.train_rounds} round(s); "
           "matmul ceiling: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()) + ")")
     print("| model | input | batch | precision | train img/s | vs keras.apps | train GFLOP/s "
           "(% ceiling) | peak MB | infer img/s | vs keras.apps | "

@@ -13,6 +13,16 @@ shows the best round of each side and their ratio. Timed steps as torch_step.py:
 (batch 128), 10 at 224x224 (batch 32). ResNet-50 is torchvision's v1.5 on both sides (ours:
 `resnet50_v1.5` of benchmark_train.py, the stride on the 3x3). PyTorch is never imported here:
 it lives in its own virtual environment, not in this project's.
+
+    python scripts/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python --onednn \
+        --models=resnet20 --precisions=bfloat16 --inter_op_threads=1 [--onednn_shapes]
+
+`--onednn` times no rounds: it runs each case once on each side with ONEDNN_VERBOSE=1 and
+prints what oneDNN executed in the timed steps (keras_deepnets.training.onednn_log): kind, pass,
+implementation (and shape), ms and calls per step, ours beside PyTorch's. Both frameworks run
+their convolutions through oneDNN, so this tells a different kernel from the same kernel run
+slower. `--inter_op_threads=1` runs our kernels one at a time, as PyTorch does (with TF's two
+inter-op threads two kernels share the two cores and each reads slower).
 """
 
 import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
@@ -24,6 +34,8 @@ import sys
 
 from absl import app, flags
 
+from keras_deepnets.training import onednn_log
+
 flags.DEFINE_string("torch_python", None, "A Python with torch and torchvision (a scratch venv).")
 flags.DEFINE_string("torch_step", "../shared/bench/torch_step.py", "The PyTorch peer's script.")
 flags.DEFINE_list("models", ["resnet20", "resnet56", "resnet50"],
@@ -34,6 +46,11 @@ flags.DEFINE_integer("steps", None, "Timed steps per round and case (default 20 
                      "at 224x224, as torch_step.py).")
 flags.DEFINE_bool("metrics", True, "Our step with its top-1/top-5 counts (--nometrics: without).")
 flags.DEFINE_string("json", None, "Also write every round's figures here.")
+flags.DEFINE_bool("onednn", False, "Instead of rounds: one logged run per case and side, and "
+                  "the oneDNN primitives each step ran, side by side (see the docstring).")
+flags.DEFINE_bool("onednn_shapes", False, "With --onednn: a row per primitive and shape.")
+flags.DEFINE_integer("inter_op_threads", 0, "Our side's TF inter-op threads (0: TF's default; "
+                     "1: one kernel at a time, as PyTorch).")
 FLAGS = flags.FLAGS
 
 # --models name -> (benchmark_train.py's name, the PyTorch network (NETS in TORCH_ROUND), batch,
@@ -56,6 +73,34 @@ torch.manual_seed(0)
 for name, net, batch, size, classes, steps, precision in {cases!r}:
     ips = images_per_second(NETS[net](), batch, size, classes, steps, precision)
     print(f"torch {{name}} {{precision}} {{ips:.2f}}", flush=True)
+"""
+
+
+# One case of torch_step.py's step (its images_per_second's closure), its timed steps marked by
+# onednn_log.marked_steps (a module of the standard library only, imported by its folder).
+TORCH_MARKED = """
+import sys, torch, torchvision
+import torch.nn.functional as F
+sys.path[:0] = [{folder!r}, {marker_folder!r}]
+import onednn_log
+from torch_step import CifarResNet
+NETS = {{"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),
+        "resnet50": torchvision.models.resnet50}}
+torch.manual_seed(0)
+net, batch, size, classes, steps, precision = {case!r}
+model = NETS[net]().to(memory_format=torch.channels_last).train()
+opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+y = torch.randint(0, classes, (batch,))
+
+def step():
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+onednn_log.marked_steps(step, steps, warmup=3)
 """
 
 
@@ -111,6 +156,33 @@ def torch_round():
     return {(m, precision[p]): float(ips) for m, p, ips in _TORCH.findall(out)}
 
 
+def _logged(command, **kwargs):
+    env = dict(os.environ, **{onednn_log.VARIABLE: "1"})
+    return subprocess.run(command, capture_output=True, text=True, check=True, env=env,
+                          **kwargs).stdout
+
+
+def onednn_case(model, precision):
+    """Markdown: the oneDNN primitives of one logged run of our step and of PyTorch's."""
+    ours_name, net, batch, size, classes, _ = CASES[model]
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark_train.py")
+    ours = _logged([sys.executable, script, f"--models={ours_name}",
+                    f"--precisions={POLICY[precision]}", "--noinference", "--noloop",
+                    "--mark_steps", f"--steps={_steps(model)}", "--matmul_size=64",
+                    f"--inter_op_threads={FLAGS.inter_op_threads}",
+                    "--metrics" if FLAGS.metrics else "--nometrics"])
+    code = TORCH_MARKED.format(folder=os.path.dirname(os.path.abspath(FLAGS.torch_step)),
+                               marker_folder=os.path.dirname(os.path.abspath(onednn_log.__file__)),
+                               case=(net, batch, size, classes, _steps(model),
+                                     TORCH_PRECISION[precision]))
+    peer = _logged([FLAGS.torch_python, "-c", code])
+    sides = [onednn_log.breakdown(onednn_log.calls(text), _steps(model), FLAGS.onednn_shapes)
+             for text in (ours, peer)]
+    return (f"{ours_name} b{batch} {precision}: ms per step, ours "
+            f"{onednn_log.wall_ms(ours):.1f}, PyTorch {onednn_log.wall_ms(peer):.1f} "
+            f"(logging on)\n\n" + onednn_log.compare_markdown(sides, ("ours", "PyTorch")))
+
+
 def table(rounds):
     """Markdown: the best round of each side per case, and the ratio."""
     lines = ["| step | ours img/s (best) | PyTorch img/s (best) | ratio |",
@@ -128,6 +200,11 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
     check_flags()
+    if FLAGS.onednn:
+        for p in FLAGS.precisions:
+            for m in FLAGS.models:
+                print(onednn_case(m, p) + "\n", flush=True)
+        return
     rounds = []
     for i in range(FLAGS.rounds):
         rounds.append({"ours": ours_round(), "torch": torch_round()})
