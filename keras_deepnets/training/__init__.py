@@ -14,6 +14,7 @@ from keras_deepnets.training.actions import Action, Step, TrainingDiverged
 from keras_deepnets.training.building import set_sync_bn
 from keras_deepnets.training.loop import plan_run, run_epochs, train
 from keras_deepnets.training.run import RunSpec, TrainingRun, TrainResult
+from keras_deepnets.training.optimizers import SGD
 from keras_deepnets.training.state import TrainState
 from keras_deepnets.training.steps import StepFunctions
 from keras_deepnets.training.recipes import (CIFAR, IMAGENET, VGG_IMAGENET, LearningRate, Recipe,
@@ -27,4 +28,4 @@ __all__ = ["TrainConfig", "make_config", "train", "evaluate", "TrainResult", "Tr
            "configure_cpu_devices", "resolve_precision",
            "LearningRate", "Recipe", "recipe_for", "CIFAR", "IMAGENET", "VGG_IMAGENET",
            "decayed_kernels", "weight_decay_loss", "set_sync_bn", "StepFunctions", "TrainState",
-           "TrainingRun", "RunSpec", "plan_run", "run_epochs", "Action", "Step"]
+           "SGD", "TrainingRun", "RunSpec", "plan_run", "run_epochs", "Action", "Step"]

@@ -20,7 +20,7 @@ import time
 import keras
 
 from keras_deepnets.training import actions as actions_lib
-from keras_deepnets.training import checkpoints, ema, exporting, inputs, recipes
+from keras_deepnets.training import checkpoints, ema, exporting, inputs, optimizers, recipes
 from keras_deepnets.training.records import Records, Timer, format_duration
 from keras_deepnets.training.state import TrainState, score_key
 from keras_deepnets.training.building import build_model
@@ -98,8 +98,8 @@ class TrainingRun:
             self.state = TrainState(score_key(has_validation), average)
             self.schedule = recipes.make_schedule(cfg, spec.recipe, self.steps_per_epoch,
                                                   self.total_steps, self.state.plateau_drops)
-            optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum,
-                                             nesterov=bool(cfg.nesterov))
+            optimizer = optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum,
+                                       nesterov=bool(cfg.nesterov))
             if self.loss_scaled:  # dynamic loss scaling: float16's range is too small
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)

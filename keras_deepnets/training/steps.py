@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 
 from keras_deepnets.metrics import top_k_hits
-from keras_deepnets.training import ema, recipes
+from keras_deepnets.training import ema, optimizers, recipes
 
 STAT_NAMES = ("loss_sum", "top1", "top5", "count")
 
@@ -179,7 +179,7 @@ def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, met
     loss_scaled = keras.config.dtype_policy().name == "mixed_float16"
     with strategy.scope():
         model = build()
-        optimizer = keras.optimizers.SGD(0.01, momentum=0.9, nesterov=recipe.nesterov)
+        optimizer = optimizers.SGD(0.01, momentum=0.9, nesterov=recipe.nesterov)
         if loss_scaled:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
