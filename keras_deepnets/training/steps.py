@@ -170,16 +170,20 @@ def _skip_everywhere_if_any_nonfinite(grads):
     return [g * tf.cast(poison, g.dtype) for g in grads]
 
 
-def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, metrics=True):
+def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, metrics=True,
+                fused_update=True):
     """The StepFunctions a run with `recipe` (a `recipes.Recipe`) trains `build()`'s model with:
     SGD with momentum 0.9 and the recipe's Nesterov, its weight decay and label smoothing, and
     its weight average; the model and optimizer are made under `strategy.scope()` in the
     current dtype policy (under mixed_float16 the optimizer scales the loss). For timing steps
-    (scripts/benchmark_train.py, scripts/recipe_step_cost.py); the lr is a placeholder."""
+    (scripts/benchmark_train.py, scripts/recipe_step_cost.py); the lr is a placeholder.
+    `fused_update=False` uses keras.optimizers.SGD instead of training's (optimizers.py), the
+    same update in ~7 kernels per variable instead of one, to time what the fusion gives."""
     loss_scaled = keras.config.dtype_policy().name == "mixed_float16"
+    sgd = optimizers.SGD if fused_update else keras.optimizers.SGD
     with strategy.scope():
         model = build()
-        optimizer = optimizers.SGD(0.01, momentum=0.9, nesterov=recipe.nesterov)
+        optimizer = sgd(0.01, momentum=0.9, nesterov=recipe.nesterov)
         if loss_scaled:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
