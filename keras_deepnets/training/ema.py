@@ -29,8 +29,13 @@ def averaged_weights(model):
     return list(model.trainable_variables) + moving
 
 
-def _blend(average, weight, decay):
-    return average.assign(average * decay + tf.cast(weight, average.dtype) * (1.0 - decay))
+def _blend(average, weight, step):
+    # average - step * (average - weight) = decay * average + step * weight, with
+    # step = 1 - decay: one fused kernel (ResourceApplyGradientDescent) after the subtraction,
+    # instead of two multiplies, an add and an assign per weight (~100 weights for ResNet-20:
+    # the average was about 8% of a fast-recipe step). Same maths up to float rounding.
+    delta = average.read_value() - tf.cast(weight, average.dtype)
+    return tf.raw_ops.ResourceApplyGradientDescent(var=average.handle, alpha=step, delta=delta)
 
 
 class WeightAverage:
@@ -58,9 +63,9 @@ class WeightAverage:
         """One step of the average; call in cross-replica context (inside the train step's
         tf.function, after `strategy.run`)."""
         n = tf.cast(self.updates.assign_add(1), tf.float32)
-        decay = tf.minimum(self.decay, (1.0 + n) / (10.0 + n))
+        step = 1.0 - tf.minimum(self.decay, (1.0 + n) / (10.0 + n))
         for average, weight in zip(self.averages, self.weights):
-            strategy.extended.update(average, _blend, args=(weight.value, decay))
+            strategy.extended.update(average, _blend, args=(weight.value, step))
 
     def _swap(self):
         for average, weight in zip(self.averages, self.weights):
