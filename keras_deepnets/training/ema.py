@@ -33,7 +33,7 @@ def _blend(average, weight, step):
     # average - step * (average - weight) = decay * average + step * weight, with
     # step = 1 - decay: one fused kernel (ResourceApplyGradientDescent) after the subtraction,
     # instead of two multiplies, an add and an assign per weight (~100 weights for ResNet-20:
-    # the average was about 8% of a fast-recipe step). Same maths up to float rounding.
+    # the average was 5-9% of a fast-recipe step). Same maths up to float rounding.
     delta = average.read_value() - tf.cast(weight, average.dtype)
     return tf.raw_ops.ResourceApplyGradientDescent(var=average.handle, alpha=step, delta=delta)
 
