@@ -103,6 +103,11 @@ def _timed(fn, warmup, steps):
     return (time.perf_counter() - t0) / steps
 
 
+def _best_of(fn, warmup, steps, rounds):
+    """The best (shortest) mean seconds per call over `rounds` rounds of `_timed`."""
+    return min(_timed(fn, warmup if i == 0 else 0, steps) for i in range(rounds))
+
+
 def run_case(opts):
     """One (model, precision) in this process; returns a dict of figures."""
     import tensorflow as tf
@@ -145,8 +150,7 @@ def run_case(opts):
     rss0 = _peak_rss_mb()
     step = lambda: run.train_step(fixed)[0]  # noqa: E731
     train_s = (onednn_log.marked_steps(step, steps, opts["warmup"]) if opts["mark"] else
-               min(_timed(step, opts["warmup"] if i == 0 else 0, steps)
-                   for i in range(opts["train_rounds"])))
+               _best_of(step, opts["warmup"], steps, opts["train_rounds"]))
     peak_mb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if gpus
                else _peak_rss_mb() - rss0)
     out = {"model": name, "recipe": opts["recipe"], "policy": policy, "size": size,
@@ -156,8 +160,8 @@ def run_case(opts):
     if opts["inference"]:
         forward = tf.function(lambda x: model(x, training=False), jit_compile=opts["jit"])
         with tf.device(device):
-            infer_s = min(_timed(lambda: forward(images), opts["warmup"] if i == 0 else 0, steps)
-                          for i in range(opts["train_rounds"]))
+            infer_s = _best_of(lambda: forward(images), opts["warmup"], steps,
+                               opts["train_rounds"])
         out["infer_ips"] = batch / infer_s
     if opts["loop"]:
         out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build,

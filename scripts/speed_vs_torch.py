@@ -63,13 +63,17 @@ TORCH_PRECISION = {"float32": "fp32", "bfloat16": "bf16"}
 _OURS = re.compile(r'^\s+(\{.*"train_ips".*\})$', re.M)
 _TORCH = re.compile(r"^torch (\S+) (\S+) ([\d.]+)$", re.M)
 
-TORCH_ROUND = """
+# What both PyTorch programs start with: torch_step.py's networks by --models name.
+TORCH_PRELUDE = """
 import sys, torch, torchvision
 sys.path.insert(0, {folder!r})
 from torch_step import CifarResNet, images_per_second
 NETS = {{"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),  # 6n + 2 layers
         "resnet50": torchvision.models.resnet50}}
 torch.manual_seed(0)
+"""
+
+TORCH_ROUND = TORCH_PRELUDE + """
 for name, net, batch, size, classes, steps, precision in {cases!r}:
     ips = images_per_second(NETS[net](), batch, size, classes, steps, precision)
     print(f"torch {{name}} {{precision}} {{ips:.2f}}", flush=True)
@@ -78,15 +82,10 @@ for name, net, batch, size, classes, steps, precision in {cases!r}:
 
 # One case of torch_step.py's step (its images_per_second's closure), its timed steps marked by
 # onednn_log.marked_steps (a module of the standard library only, imported by its folder).
-TORCH_MARKED = """
-import sys, torch, torchvision
+TORCH_MARKED = TORCH_PRELUDE + """
 import torch.nn.functional as F
-sys.path[:0] = [{folder!r}, {marker_folder!r}]
+sys.path.insert(0, {marker_folder!r})
 import onednn_log
-from torch_step import CifarResNet
-NETS = {{"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),
-        "resnet50": torchvision.models.resnet50}}
-torch.manual_seed(0)
 net, batch, size, classes, steps, precision = {case!r}
 model = NETS[net]().to(memory_format=torch.channels_last).train()
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
