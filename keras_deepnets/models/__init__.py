@@ -8,6 +8,7 @@ from keras_deepnets.models.layers import (AdaptiveAveragePooling, CeilMaxPooling
                                           ZeroPadShortcut)
 from keras_deepnets.models.common import inference_model
 from keras_deepnets.models.grouped_conv import GroupedConv2D
+from keras_deepnets.models.pointwise_conv import PointwiseConv2D
 from keras_deepnets.models.googlenet import GoogLeNet, GoogLeNetModel
 from keras_deepnets.models.lenet import LeNet5, LeNet5Model
 from keras_deepnets.models.resnet import (
@@ -27,6 +28,7 @@ __all__ = [
     "GoogLeNet",
     "GoogLeNetModel",
     "GroupedConv2D",
+    "PointwiseConv2D",
     "inference_model",
     "ResNeXt29_8x64d",
     "ResNeXt29_16x64d",

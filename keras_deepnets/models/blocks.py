@@ -13,6 +13,7 @@ from keras import layers
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.grouped_conv import GroupedConv2D
 from keras_deepnets.models.layers import ZeroPadShortcut
+from keras_deepnets.models.pointwise_conv import PointwiseConv2D
 
 SHORTCUTS = (None, "A", "B", "C")
 
@@ -68,7 +69,11 @@ def conv_bn(x, filters, kernel_size, stride, name, opts, relu, groups=1):
     if stride > 1 and kernel_size > 1:
         x = layers.ZeroPadding2D(kernel_size // 2, name=name + "_pad")(x)
         padding = "valid"
-    conv = GroupedConv2D if groups > 1 else layers.Conv2D  # (Keras's grouped path is slow)
+    conv = layers.Conv2D
+    if groups > 1:
+        conv = GroupedConv2D  # (Keras's grouped path is slow)
+    elif kernel_size == 1 and stride == 1:
+        conv = PointwiseConv2D  # (its bfloat16 weight gradient is faster as a matmul)
     x = conv(filters, kernel_size, strides=stride, padding=padding, use_bias=False,
              groups=groups, kernel_initializer="he_normal", name=name + "_conv")(x)
     x = BatchNormalization(epsilon=opts.bn_epsilon, momentum=opts.bn_momentum,
