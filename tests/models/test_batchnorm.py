@@ -42,13 +42,6 @@ def _relative(a, b):
     return float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-6))
 
 
-@pytest.fixture
-def policy(request):
-    keras.config.set_dtype_policy(request.param)
-    yield request.param
-    keras.config.set_dtype_policy("float32")
-
-
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"], indirect=True)
 @pytest.mark.parametrize("shape", [(2, 7, 7, 8), (16, 16, 16, 32)])
 def test_training_matches_keras_outputs_gradients_and_moving_statistics(policy, shape):
