@@ -30,6 +30,13 @@ setup(
         # timm / Hugging Face checkpoints (.safetensors) for from_torchvision: the format's own
         # reader (numpy API, bfloat16 through ml_dtypes), no torch needed.
         "safetensors>=0.4",
+        # Weights by name (keras_deepnets/weights): timm's files on the Hugging Face Hub through
+        # the Hub's own client (its cache, HF_ENDPOINT mirrors, HF_HUB_OFFLINE), one lock per
+        # cached file shared by processes on any OS, and a download bar that renders in
+        # terminals and Jupyter.
+        "huggingface_hub>=0.23",
+        "filelock>=3.12",
+        "tqdm>=4.60",
     ],
     extras_require={
         "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10",

@@ -15,7 +15,8 @@ import sys
 
 from absl import app, flags
 
-from keras_deepnets import model_stats, torch_convert, torch_files
+from keras_deepnets import model_stats
+from keras_deepnets.weights import torch_convert, torch_files
 
 flags.DEFINE_string("source", None, "The checkpoint: .pth/.pt, .safetensors or .npz.")
 flags.DEFINE_string("output", None, "Where to write: <path>.weights.h5 (weights only) or "

@@ -1,9 +1,10 @@
 """Import layering (issue 13): every module imports first in a fresh process, and no function body
 imports the package — an import inside a function is how an import circle gets patched over.
 
-The layers, bottom up: pretrained, registry (leaves) -> weight_files -> models (they register
-into the registry) -> preprocessing, stats, weights -> the package -> data -> training -> export,
-tuning, experiments.
+The layers, bottom up: registry, weights/torch_files (leaves) -> weights/table ->
+weights/store, weights/hub -> weights/loading -> models (they register into the registry) ->
+preprocessing, stats, weights/torch_convert, weights/keras_applications -> the package -> data ->
+training -> export, tuning, experiments.
 """
 
 import ast
@@ -42,7 +43,16 @@ def _targets(node, path):
         base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
     if base == "keras_deepnets" or not node.module:  # `from pkg import sub`: name the submodule
         return [f"{base}.{alias.name}" for alias in node.names]
-    return [base]
+    return [f"{base}.{alias.name}" if _is_module(f"{base}.{alias.name}") else base
+            for alias in node.names]
+
+
+def _is_module(name):
+    """Whether the dotted `name` is a module or package of keras_deepnets (not a function)."""
+    if name.split(".")[0] != "keras_deepnets":
+        return False
+    path = PACKAGE.joinpath(*name.split(".")[1:])
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def function_imports(source, path):
@@ -91,12 +101,17 @@ def test_no_function_body_imports_the_package():
 
 # The low layers, and what of the package each may import (anywhere in the file).
 LOW_LAYERS = {
-    "pretrained.py": set(),
     "registry.py": set(),
-    "torch_files.py": set(),  # reads files into numpy; knows nothing of the models
-    "weight_files.py": {"keras_deepnets.pretrained"},
-    "models/": {"keras_deepnets.pretrained", "keras_deepnets.registry",
-                "keras_deepnets.weight_files", "keras_deepnets.models"},
+    "weights/__init__.py": set(),  # imports nothing: the low modules below must not pull in
+    # the converters above the models when the models import them
+    "weights/torch_files.py": set(),  # reads files into numpy; knows nothing of the models
+    "weights/table.py": {"keras_deepnets.registry"},
+    "weights/store.py": set(),  # files and folders; the rows it is given say what to fetch
+    "weights/hub.py": {"keras_deepnets.weights.table"},
+    "weights/loading.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
+                           "keras_deepnets.weights.store", "keras_deepnets.weights.hub"},
+    "models/": {"keras_deepnets.registry", "keras_deepnets.weights.table",
+                "keras_deepnets.weights.loading", "keras_deepnets.models"},
 }
 
 

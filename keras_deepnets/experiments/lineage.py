@@ -15,7 +15,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from keras_deepnets import pretrained, registry
+from keras_deepnets import registry
+from keras_deepnets.weights import table as weights_table
 from keras_deepnets.experiments import report
 from keras_deepnets.stats import model_stats
 
@@ -54,7 +55,7 @@ def table(names=None, speed=False, batch_size=8, steps=5, log=print):
         info = registry.model_info(name)
         model = registry.get_model(name)
         stats = model_stats(model)
-        best = pretrained.best_row(name)
+        best = weights_table.best_row(name)
         rows.append({"name": name, "family": info.family, "input": model.input_shape[1],
                      "params": stats.params, "trainable": stats.trainable_params,
                      "mult_adds": stats.mult_adds, "top1": best and best.top1,

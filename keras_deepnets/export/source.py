@@ -14,7 +14,7 @@ import keras
 # layers and models with Keras: `.keras` files load without a further import here.
 from keras_deepnets.models.common import inference_model
 from keras_deepnets.registry import get_model, model_info
-from keras_deepnets.weight_files import load_weights_file
+from keras_deepnets.weights.loading import load_weights_file
 
 
 class ExportError(ValueError):

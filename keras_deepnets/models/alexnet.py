@@ -25,8 +25,9 @@ import keras
 from keras import layers
 
 from keras_deepnets.models import specs
-from keras_deepnets.models.common import (DeepNet, accepts_torch_checkpoints, check_contract,
-                                          classifier, finish, make_input, model_inputs, pool)
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
+                                          classifier, finish, make_input, model_inputs, pool,
+                                          variant_names)
 from keras_deepnets.models.grouped_conv import GroupedConv2D
 from keras_deepnets.models.layers import AdaptiveAveragePooling, LocalResponseNormalization
 from keras_deepnets.registry import register_model
@@ -131,7 +132,7 @@ class AlexNetModel(DeepNet):
         finish(self, weights, None)
 
 
-@accepts_torch_checkpoints(lambda kwargs: "alexnet")
+@accepts_pretrained(lambda kwargs: variant_names("alexnet", kwargs.get("variant")))
 def AlexNet(variant="paper", name=None, **kwargs):
     """AlexNet (Krizhevsky et al. 2012): `kd.AlexNet(weights=None)` is the paper's two-tower
     network at 227x227; `variant="torchvision"` the single-tower one torchvision's weights fit.

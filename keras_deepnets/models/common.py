@@ -7,18 +7,44 @@ import sys
 
 import keras
 
-from keras_deepnets import pretrained, weight_files
+from keras_deepnets.weights import loading, table
 
 POOLINGS = (None, "avg", "max")
 
 
 def pretrained_row(arch_key, weights):
-    """The `pretrained` table's row that `weights` asks for, for the architecture `arch_key`
-    (a registry name such as "resnet50", or None when the architecture is none of them); None
-    when `weights` names no pretrained weights (None or a file) or this architecture has none."""
-    if arch_key is None or not pretrained.is_pretrained_name(weights):
+    """The keras.applications row of the weights table that `weights` asks for, for the
+    architecture `arch_key` (a registry name such as "resnet50", or None when the architecture
+    is none of them); None when `weights` is None or a file, or names other weights (the named
+    constructors load torchvision's, timm's and registered rows themselves,
+    `accepts_pretrained`)."""
+    if arch_key is None or not table.is_tag(weights):
         return None
-    return pretrained.find(arch_key, weights)
+    row = table.find(arch_key, weights)
+    return row if row is not None and row.publisher == table.KERAS_APPLICATIONS else None
+
+
+def check_pretrained(row, *, include_top, classes, classifier_activation, input_shape):
+    """What loading the weights of `row` asks of the other arguments."""
+    weights = row.tag
+    if include_top and classes != row.classes:
+        raise ValueError(
+            f"weights={weights!r} with include_top=True needs classes={row.classes}; got "
+            f"classes={classes}. Use include_top=False to put your own classifier on the "
+            "pretrained features, or fine-tune (scripts/train_imagenet.py "
+            f"--init_weights={weights}), which starts a fresh classifier.")
+    if classifier_activation not in (None, "softmax") and include_top:
+        raise ValueError(
+            f"With weights={weights!r}, classifier_activation must be None or 'softmax'; "
+            f"got {classifier_activation!r}.")
+    if input_shape is not None and len(input_shape) == 3 and input_shape[-1] != 3:
+        raise ValueError(
+            f"weights={weights!r} needs 3 input channels (RGB); got input_shape={input_shape}.")
+    flattens = row.model.startswith(("vgg", "alexnet"))
+    if (flattens and include_top and input_shape is not None
+            and tuple(input_shape) != (224, 224, 3)):
+        raise ValueError(f"weights={weights!r} with include_top=True needs input_shape "
+                         f"(224, 224, 3) (the FC layers fix it); got {input_shape}.")
 
 
 def check_contract(*, include_top, weights, input_shape, pooling, classes, classifier_activation,
@@ -35,37 +61,26 @@ def check_contract(*, include_top, weights, input_shape, pooling, classes, class
         raise ValueError(f"include_top must be True or False; got {include_top!r}.")
     if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
-    if pretrained.is_pretrained_name(weights):
+    if table.is_tag(weights):
         if pretrained_weights is None:
             raise ValueError(
-                f"{model_label} has no ImageNet weights for weights={weights!r}. Models with "
-                f"weights={weights!r}: {', '.join(pretrained.models_with(weights))}. Use "
+                f"{model_label} has no pretrained weights for weights={weights!r}. Models with "
+                f"weights={weights!r}: {', '.join(table.models_with(weights)) or 'none'}. Use "
                 "weights=None or a .weights.h5 path."
             )
-        if include_top and classes != 1000:
-            raise ValueError(
-                f"weights={weights!r} with include_top=True needs classes=1000; got "
-                f"classes={classes}. Use include_top=False to put your own classifier on the "
-                "ImageNet features."
-            )
-        if classifier_activation not in (None, "softmax") and include_top:
-            raise ValueError(
-                f"With weights={weights!r}, classifier_activation must be None or 'softmax'; "
-                f"got {classifier_activation!r}."
-            )
-        if input_shape is not None and len(input_shape) == 3 and input_shape[-1] != 3:
-            raise ValueError(
-                f"weights={weights!r} needs 3 input channels (RGB); got input_shape={input_shape}."
-            )
+        check_pretrained(pretrained_weights, include_top=include_top, classes=classes,
+                         classifier_activation=classifier_activation, input_shape=input_shape)
     elif weights is not None:
         if not isinstance(weights, (str, os.PathLike)):
             raise ValueError(
-                "weights must be None, 'imagenet' or a path to a .weights.h5 file; "
+                "weights must be None, a tag such as 'imagenet' or a path to a .weights.h5 "
+                "file; "
                 f"got {weights!r}."
             )
         if not os.path.isfile(weights):
             raise ValueError(
-                f"weights={str(weights)!r} is neither None, 'imagenet' nor an existing file."
+                f"weights={str(weights)!r} is neither None, a tag such as 'imagenet' nor an "
+                "existing file."
             )
 
 
@@ -137,25 +152,47 @@ def finish(model, weights, pretrained_weights):
     table's row `pretrained_weights` (when `weights` named them, whose preprocessing the model
     then records), or a `.weights.h5` file."""
     if pretrained_weights is not None:
-        weight_files.load_pretrained(model, pretrained_weights)
-        model.preprocessing = pretrained_weights.preprocessing
+        loading.load_row(model, pretrained_weights)
     elif weights is not None:
-        weight_files.load_weights_file(model, weights)
+        loading.load_weights_file(model, weights)
 
 
-def accepts_torch_checkpoints(expected_name):
-    """Decorates a named constructor so that `weights=<a .pth/.safetensors/.npz file>` returns
-    that checkpoint converted (`kd.from_torchvision`), after checking that the file holds this
-    constructor's architecture. `expected_name(kwargs)` is the registry name it builds."""
+def accepts_pretrained(expected_names):
+    """Decorates a named constructor so that `weights=` takes every pretrained source:
+    a tag of the weights table ("imagenet", "IMAGENET1K_V2", "DEFAULT", a registered tag) or
+    a Hub tag ("hf://timm/resnet50.a1_in1k"), built for the weights and loaded through the
+    cache (`loading.pretrained_model`); a PyTorch-side file (.pth, .safetensors, .npz),
+    converted after checking that it holds this constructor's architecture. keras.applications'
+    rows, None and `.weights.h5` files go to the constructor itself.
+
+    `expected_names(kwargs)` is the registry name it builds with these arguments, or several
+    (AlexNet's "alexnet", "alexnet_torchvision": the weights decide the variant)."""
     def decorate(constructor):
         @functools.wraps(constructor)
         def wrapper(*args, **kwargs):
-            if weight_files.is_torch_checkpoint(kwargs.get("weights")):
-                weights = kwargs.pop("weights")
-                return weight_files.convert_checkpoint(weights, expected_name(kwargs), **kwargs)
-            return constructor(*args, **kwargs)
+            names = expected_names(kwargs)
+            names = (names,) if isinstance(names, str) else tuple(names)
+            weights = kwargs.get("weights")
+            if loading.is_torch_checkpoint(weights):
+                return loading.convert_checkpoint(kwargs.pop("weights"), names[0], **kwargs)
+            row = loading.named_row(names, weights)
+            if row is None or row.publisher == table.KERAS_APPLICATIONS:
+                return constructor(*args, **kwargs)
+            check_pretrained(row, include_top=kwargs.get("include_top", True),
+                             classes=kwargs.get("classes", row.classes),
+                             classifier_activation=kwargs.get("classifier_activation",
+                                                              "softmax"),
+                             input_shape=kwargs.get("input_shape"))
+            return loading.pretrained_model(row, **kwargs)
         return wrapper
     return decorate
+
+
+def variant_names(base, variant):
+    """The registry names an AlexNet / GoogLeNet call may build: the weights decide the
+    variant unless the caller did (torchvision publishes weights for its variant only)."""
+    return {"paper": (base,), "torchvision": (f"{base}_torchvision",)}.get(
+        variant, (base, f"{base}_torchvision"))
 
 
 def inference_model(model):

@@ -25,8 +25,9 @@ from keras import layers
 
 from keras_deepnets.models import specs
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.common import (DeepNet, accepts_torch_checkpoints, check_contract,
-                                          classifier, finish, make_input, model_inputs, pool)
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
+                                          classifier, finish, make_input, model_inputs, pool,
+                                          variant_names)
 from keras_deepnets.models.layers import (AdaptiveAveragePooling, CeilMaxPooling2D,
                                           LocalResponseNormalization)
 from keras_deepnets.registry import register_model
@@ -184,7 +185,7 @@ class GoogLeNetModel(DeepNet):
         return plain
 
 
-@accepts_torch_checkpoints(lambda kwargs: "googlenet")
+@accepts_pretrained(lambda kwargs: variant_names("googlenet", kwargs.get("variant")))
 def GoogLeNet(variant="paper", name=None, **kwargs):
     """GoogLeNet (Szegedy et al. 2014): `kd.GoogLeNet(weights=None)` is Table 1's network;
     `variant="torchvision"` the BN one torchvision's weights fit; `aux_classifiers=True` the

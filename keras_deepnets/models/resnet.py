@@ -18,7 +18,7 @@ from keras import layers
 
 from keras_deepnets.models import specs
 from keras_deepnets.models.blocks import BLOCKS, STEMS, BlockOptions, stage
-from keras_deepnets.models.common import (DeepNet, accepts_torch_checkpoints, check_contract,
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
                                           classifier, finish, graph_recursion_limit, make_input,
                                           model_inputs, pool, pretrained_row)
 from keras_deepnets.registry import register_model
@@ -169,7 +169,7 @@ def _constructor(depth, plain):
     default_name = f"{prefix.lower()}{depth}"
 
     @register_model(default_name, family=stem)
-    @accepts_torch_checkpoints(lambda kwargs: default_name)
+    @accepts_pretrained(lambda kwargs: default_name)
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=classes, classifier_activation="softmax",
                     name=default_name, **kwargs):

@@ -14,7 +14,7 @@ Example:
 """
 
 from keras_deepnets.models import specs
-from keras_deepnets.models.common import accepts_torch_checkpoints
+from keras_deepnets.models.common import accepts_pretrained
 from keras_deepnets.models.resnet import ResNetModel
 from keras_deepnets.registry import register_model
 
@@ -23,7 +23,7 @@ def _constructor(name, stem, depths, filters, groups, width_per_group, classes):
     label = "ResNeXt" + name[len("resnext"):]
 
     @register_model(name, family="imagenet" if stem == "imagenet" else "cifar")
-    @accepts_torch_checkpoints(lambda kwargs: name)
+    @accepts_pretrained(lambda kwargs: name)
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=classes, classifier_activation="softmax", name=name,
                     **kwargs):

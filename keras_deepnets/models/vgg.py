@@ -13,7 +13,7 @@ import keras
 from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.common import (DeepNet, accepts_torch_checkpoints, check_contract,
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
                                           classifier, finish, make_input, model_inputs, pool,
                                           pretrained_row)
 from keras_deepnets.models.layers import LocalResponseNormalization
@@ -132,7 +132,7 @@ def _constructor(config, label, depth):
     """Makes the named constructor of one config of Table 1 and registers it, and its batch-norm
     variant "<label>_bn" (not for A-LRN: LRN and BN are alternatives; the paper dropped LRN)."""
 
-    @accepts_torch_checkpoints(
+    @accepts_pretrained(
         lambda kwargs: label.lower() + ("_bn" if kwargs.get("batch_norm") else ""))
     def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax", name=None,

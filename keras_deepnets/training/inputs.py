@@ -7,7 +7,8 @@ this module only picks splits and presets and turns them into the per-worker `da
 
 import dataclasses
 
-from keras_deepnets import data, pretrained, weight_files
+from keras_deepnets import data
+from keras_deepnets.weights import loading, table
 from keras_deepnets.data.digits import is_digits
 from keras_deepnets.training.strategy import ConfigError
 
@@ -39,12 +40,29 @@ def presets(model_name, family):
             "imagenet_eval")
 
 
+def init_row(cfg):
+    """The weights-table row of `init_weights` when it is a tag ("imagenet", "IMAGENET1K_V2",
+    "hf://timm/..."), else None."""
+    if not table.is_tag(cfg.init_weights):
+        return None
+    return loading.named_row(registry_names(cfg.model), cfg.init_weights)
+
+
+def registry_names(model):
+    """The names whose weights a run of `model` may start from (AlexNet and GoogLeNet: the
+    torchvision variant's too)."""
+    return (model, f"{model}_torchvision") if model in ("alexnet", "googlenet") else (model,)
+
+
 def preprocessing_mode(cfg):
-    """What the ImageNet presets normalise with: the `init_weights`' preprocessing (a
-    torchvision file's, by the pretrained-sources table; "torch" for other PyTorch-side
+    """What the ImageNet presets normalise with: the `init_weights`' preprocessing (a tag's
+    row; a torchvision file's, by the weights table; "torch" for other PyTorch-side
     checkpoints), else "caffe", the papers' mean subtraction."""
-    if cfg.init_weights and weight_files.is_torch_checkpoint(cfg.init_weights):
-        row = pretrained.find_file(cfg.init_weights)
+    row = init_row(cfg)
+    if row is not None:
+        return row.preprocessing
+    if cfg.init_weights and loading.is_torch_checkpoint(cfg.init_weights):
+        row = table.find_file(cfg.init_weights)
         return row.preprocessing if row is not None else "torch"
     return "caffe"
 

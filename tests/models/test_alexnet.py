@@ -61,7 +61,8 @@ def test_round_trip_at_the_smallest_input(variant, size, tmp_path):
     ({"variant": "torchvision", "input_shape": (62, 62, 3)}, "at least 63"),
     ({"variant": "caffe"}, "variant must be one of paper, torchvision"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
-    ({"weights": "imagenet"}, "no ImageNet weights"),
+    # the paper's two towers have no published weights (torchvision's are single-tower)
+    ({"weights": "imagenet", "variant": "paper"}, "alexnet has no pretrained weights"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

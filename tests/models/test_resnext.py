@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import keras_deepnets as kd
-from keras_deepnets.torch_convert import architecture, from_torchvision
-from keras_deepnets.torch_files import CheckpointError
+from keras_deepnets.weights.torch_convert import architecture, from_torchvision
+from keras_deepnets.weights.torch_files import CheckpointError
 
 
 @pytest.mark.parametrize("name, trainable", [

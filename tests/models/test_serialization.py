@@ -60,12 +60,3 @@ def test_weights_file_round_trip_and_mismatch(tmp_path):
         wrong = tmp_path / "weights.bin"
         wrong.write_bytes(b"x")
         kd.ResNet20(weights=str(wrong))
-
-
-def test_imagenet_weights_offline_says_which_file_to_put_where(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: keras must try to download
-    with pytest.raises(FileNotFoundError) as info:
-        kd.ResNet50(weights="imagenet", include_top=False)
-    message = str(info.value)
-    assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
-    assert str(tmp_path / "models") in message

@@ -10,9 +10,9 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from keras_deepnets.torch_files import CheckpointError, read_state_dict
+from keras_deepnets.weights.torch_files import CheckpointError, read_state_dict
 
-TORCHVISION = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "torchvision"
+TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
 SAMPLE = TORCHVISION / "pth_sample.pth"
 
 

@@ -1,28 +1,22 @@
-"""keras.applications models converted into ours, carrying their weights.
+"""keras.applications models converted into ours, carrying their weights
+(`from_keras_applications`).
 
 This module sits above the models: the conversion builds one of ours through the registry. The
-facts about the published files are in `keras_deepnets.pretrained`; loading files into a built
-model is `keras_deepnets.weight_files` (below the models, which load their `weights` through it).
-The names re-exported below keep `keras_deepnets.weights.load_weights_file` & co. working.
+facts about the published files are in `weights.table`; loading files into a built model is
+`weights.loading` (below the models, which load their `weights` through it).
 """
 
 import keras
 
 # Importing the models registers the names get_model builds (their constructors register them).
 from keras_deepnets import models  # noqa: F401
-from keras_deepnets import pretrained
 from keras_deepnets.registry import get_model
-from keras_deepnets.weight_files import (  # noqa: F401  (re-exported: the older import path)
-    copy_keras_applications_weights, keras_cache_dir, load_pretrained, load_weights_file)
+from keras_deepnets.weights import table
+from keras_deepnets.weights.loading import copy_keras_applications_weights
 
 # Our registry name -> the keras.applications constructor that has ImageNet weights for it.
 IMAGENET_WEIGHTS = {model: row.architecture
-                    for model, row in pretrained.rows_from(pretrained.KERAS_APPLICATIONS).items()}
-
-
-def load_imagenet_weights(model, key):
-    """Loads keras.applications' ImageNet weights for the registry name `key` into `model`."""
-    load_pretrained(model, pretrained.find(key, "imagenet"))
+                    for model, row in table.rows_from(table.KERAS_APPLICATIONS).items()}
 
 
 def _top_kwargs(model, names):
@@ -53,7 +47,7 @@ def from_keras_applications(model):
         >>> ka = keras.applications.ResNet50(weights=None)
         >>> ours = keras_deepnets.from_keras_applications(ka)
     """
-    rows = pretrained.rows_from(pretrained.KERAS_APPLICATIONS)
+    rows = table.rows_from(table.KERAS_APPLICATIONS)
     key = getattr(model, "name", None)
     if key not in rows:
         raise ValueError(f"Expected a keras.applications model named one of "

@@ -17,16 +17,18 @@ fine-tuning), every shape is checked against the Keras layer, and a file that ma
 supported layout is an error naming what it found.
 """
 
+import functools
 import os
 import re
 import typing
 
 import numpy as np
 
-from keras_deepnets import pretrained, registry
+from keras_deepnets import registry
 from keras_deepnets.models import specs  # (importing models registers the constructors)
-from keras_deepnets.torch_files import CheckpointError, read_state_dict
-from keras_deepnets.weight_files import register_checkpoint_converter
+from keras_deepnets.weights import table
+from keras_deepnets.weights.loading import register_converter
+from keras_deepnets.weights.torch_files import CheckpointError, read_state_dict
 
 TORCHVISION_BN_EPSILON = 1e-5
 
@@ -269,7 +271,7 @@ def _accepted(expected):
     return {expected, f"{expected}_bn", f"{expected}_torchvision"}
 
 
-@register_checkpoint_converter
+@functools.partial(register_converter, "path")
 def from_constructor(source, expected, **kwargs):
     """`kd.ResNet18(weights="resnet18-f37072fd.pth")`: the checkpoint converted as
     `from_torchvision` does, after checking that it holds `expected`'s architecture."""
@@ -291,7 +293,7 @@ def from_constructor(source, expected, **kwargs):
 def _preprocessing(where, layout, requested):
     """The preprocessing the weights expect: `requested`, else the pretrained-sources table's
     for a published file name (torchvision's GoogLeNet: "tf"), else torchvision's "torch"."""
-    row = pretrained.find_file(where)
+    row = table.find_file(where)
     if row is not None and row.model != layout.name:
         raise CheckpointError(f"{where}: its name is torchvision's {row.model} file, but its "
                               f"tensors are a {layout.name}; rename it if that is intended.")
@@ -306,21 +308,66 @@ def _convert(state, where, layout, kwargs):
     kwargs = {**kwargs, "preprocessing": _preprocessing(where, layout,
                                                         kwargs.get("preprocessing"))}
     model = registry.get_model(layout.name, weights=None, **layout.kwargs, **kwargs)
+    load_layout(model, state, where, layout, fresh_classifier="classes" in kwargs)
+    return model
+
+
+@functools.partial(register_converter, "into")
+def load_into(model, path, row):
+    """Loads the checkpoint of the weights-table row `row` into `model`, built for it
+    (`loading.pretrained_model`): the file's layout must be the row's model, every tensor is
+    used and every shape fits."""
+    where = f"{path} ({row.publisher}'s {row.model} weights {row.tag!r})"
+    state = read_state_dict(path)
+    layout = architecture(state, where)
+    if layout.name != row.model:
+        raise CheckpointError(f"{where}: the file holds a {layout.name}, not the {row.model} "
+                              "its row says; the row's URL or model is wrong.")
+    load_layout(model, state, where, layout, fresh_classifier=False)
+
+
+def _head_pairs(model, state, where, layout, fresh_classifier):
+    """The top's (layer, kind, prefix) to load: the hidden FC layers, and the classifier when
+    its width is the file's (`fresh_classifier`: another width starts fresh, for fine-tuning)."""
+    *hidden, classifier = layout.head
+    weight = state.get(classifier[2] + ".weight")
+    if weight is None and not fresh_classifier:
+        raise CheckpointError(f"{where}: has no classifier ({classifier[2]}); pass "
+                              "include_top=False, or classes=N for a fresh classifier.")
+    units = model.get_layer(classifier[0]).units
+    if weight is not None and units == weight.shape[0]:
+        return hidden + [classifier]
+    if weight is not None and not fresh_classifier:
+        raise CheckpointError(f"{where}: its classifier has {weight.shape[0]} classes, the model "
+                              f"{units}.")
+    return hidden
+
+
+def _check_covered(model, pairs, where, layout):
+    """Every layer of the model with weights gets some, but a fresh classifier: a model built
+    with other arguments than the file's (shortcut option C's extra projections) is an error,
+    not a model with layers left at their random start."""
+    loaded = {name for name, _, _ in pairs} | {layout.head[-1][0]}  # (classifier: checked)
+    left = [layer.name for layer in model.layers if layer.weights and layer.name not in loaded]
+    if left:
+        raise CheckpointError(f"{where}: the model has {len(left)} layer(s) with weights the "
+                              f"{layout.name} file has none for: {', '.join(left[:4])}"
+                              f"{' ...' if len(left) > 4 else ''} (built with other arguments "
+                              "than the weights need?).")
+
+
+def load_layout(model, state, where, layout, fresh_classifier):
+    """Loads `state` (a state_dict of `layout`) into the built `model`; the top only when the
+    model has one. Strict: every tensor is used or left out on purpose."""
     pairs = list(layout.body)
-    if kwargs.get("include_top", True):
-        *hidden, classifier = layout.head
-        pairs += hidden
-        weight = state.get(classifier[2] + ".weight")
-        if weight is None and "classes" not in kwargs:
-            raise CheckpointError(f"{where}: has no classifier ({classifier[2]}); pass "
-                                  "include_top=False, or classes=N for a fresh classifier.")
-        if weight is not None and model.get_layer(classifier[0]).units == weight.shape[0]:
-            pairs.append(classifier)
+    if model.get_config().get("include_top", True):
+        pairs += _head_pairs(model, state, where, layout, fresh_classifier)
     names = {layer.name for layer in model.layers}
     optional = [pair for pair in layout.optional if pair[0] in names]
     if optional and not any(k.startswith(optional[0][2] + ".") for k in state):
         raise CheckpointError(f"{where}: the model has {optional[0][0]} but the file has no "
                               f"{optional[0][2]}.* tensors (a checkpoint saved without them).")
+    _check_covered(model, pairs + optional, where, layout)
     used = _load(model, pairs + optional, state, where)
     for _, _, prefix in layout.optional:  # heads the model does not have: left out on purpose
         used |= {k for k in state if k.startswith(prefix + ".")}
@@ -331,4 +378,3 @@ def _convert(state, where, layout, kwargs):
         raise CheckpointError(f"{where}: {len(unused)} tensor(s) the {layout.name} layout does "
                               f"not have: {', '.join(unused[:6])}"
                               f"{' ...' if len(unused) > 6 else ''}.")
-    return model

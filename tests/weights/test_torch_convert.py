@@ -15,10 +15,10 @@ from safetensors.numpy import save_file
 import keras_deepnets as kd
 from keras_deepnets import data, export
 from keras_deepnets.data import sources
-from keras_deepnets.torch_convert import from_torchvision
-from keras_deepnets.torch_files import CheckpointError
+from keras_deepnets.weights.torch_convert import from_torchvision
+from keras_deepnets.weights.torch_files import CheckpointError
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 TORCHVISION = REPO.parent / "shared" / "torchvision"
 sys.path.insert(0, str(TORCHVISION))
 from seeded_weights import load_fixture  # noqa: E402  (the shared folder's numpy-only rebuild)

@@ -1,0 +1,20 @@
+"""Pretrained weights: the table of published files, the download cache, the file readers and
+the converters, in one place.
+
+Bottom up (each imports only those above it in this list, and `registry`):
+- `table`: one frozen row per published weights file (model, tag, publisher, URL, hash, size,
+  accuracy, evaluation transform, preprocessing, licence); `resolve` turns a `weights=` tag into
+  a row; `register_weights` / `list_weights`.
+- `store`: the cache folder, the mirror and offline switches, verified atomic downloads, and the
+  converted `.weights.h5` cache.
+- `hub`: timm's rows from the Hugging Face Hub (`weights="hf://timm/resnet50.a1_in1k"`).
+- `torch_files`: torch / safetensors / npz checkpoints read as numpy, without torch.
+- `loading`: weights into built models (`load_row`, `.weights.h5`, keras.applications' files);
+  the model constructors load through it.
+- above the models: `torch_convert` (torchvision / timm state_dicts -> our models,
+  `from_torchvision`; it registers its converters with `loading`) and `keras_applications`
+  (`from_keras_applications`).
+
+This `__init__` imports nothing, so that the models can import the low modules without
+importing the converters that build models.
+"""

@@ -1,0 +1,248 @@
+"""Where weights files live on disk and how they get there: download, verify, cache.
+
+The folder (`home()`): `downloads/<file>` holds the publishers' files as published (a mirror
+serves a copy of this folder), `converted/<model>-<tag>-<key>.weights.h5` our models' weights,
+converted once, each with a `.json` beside it that holds the file's SHA-256.
+
+Environment:
+- `KERAS_DEEPNETS_HOME`: the folder (default `$KERAS_HOME/keras_deepnets`, i.e.
+  `~/.keras/keras_deepnets`).
+- `KERAS_DEEPNETS_MIRROR=<base URL>`: fetch every file as `<base URL>/<file name>` instead of
+  from its publisher (an internal server holding a copy of `downloads/`).
+- `KERAS_DEEPNETS_OFFLINE=1`: never touch the network; a file not in the folder is an error
+  that says which file to put where.
+
+Nothing half-written is ever used: a download streams into a `.part` file beside its target,
+hashed as it goes, and is renamed into place only when the whole file arrived and its hash
+matches; a converted file is saved under a temporary name, renamed, and then its `.json` is
+written, so a file without its `.json` (or whose bytes no longer match it) is rebuilt. One lock
+file per target (the `filelock` package: the same lock on Linux, macOS and Windows) lets two
+processes on one host (the workers of a MultiWorkerMirroredStrategy job) share one download.
+
+`keras.utils.get_file` is not used: it writes straight into its cache and keeps a file whose
+hash does not match (it only warns), the two faults this module exists to rule out.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import socket
+import sys
+import urllib.error
+import urllib.request
+
+import filelock
+from tqdm import auto as tqdm
+
+ENV_HOME = "KERAS_DEEPNETS_HOME"
+ENV_MIRROR = "KERAS_DEEPNETS_MIRROR"
+ENV_OFFLINE = "KERAS_DEEPNETS_OFFLINE"
+TIMEOUT_SECONDS = 60  # per socket operation: a stalled server fails instead of hanging
+_CHUNK = 1 << 20
+_H5 = ".weights.h5"
+
+
+class WeightsUnavailable(FileNotFoundError):
+    """The file is not in the cache and cannot be fetched (offline, 404, no connection)."""
+
+
+class DownloadError(OSError):
+    """A download that was cut off, or whose bytes do not match the published hash (nothing of
+    it was kept)."""
+
+
+def home():
+    """The cache folder: $KERAS_DEEPNETS_HOME, else $KERAS_HOME/keras_deepnets."""
+    explicit = os.environ.get(ENV_HOME)
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(os.path.abspath(os.path.expanduser(keras_home)), "keras_deepnets")
+
+
+def offline():
+    """Whether KERAS_DEEPNETS_OFFLINE forbids the network."""
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def url_of(row, include_top=True):
+    """Where the file of `row` is fetched from: the mirror when one is set."""
+    mirror = os.environ.get(ENV_MIRROR)
+    base = mirror.rstrip("/") + "/" if mirror else row.url
+    return base + row.file_name(include_top)
+
+
+def download_path(row, include_top=True):
+    return os.path.join(home(), "downloads", row.file_name(include_top))
+
+
+def lock(path):
+    """The inter-process lock of one target file (held with `with`)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return filelock.FileLock(path + ".lock")
+
+
+def file_digest(path, algorithm="sha256"):
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _algorithm(expected):
+    """keras' rule: 32 hex digits are an MD5; anything else a SHA-256 (or its first digits)."""
+    return "md5" if len(expected) == 32 else "sha256"
+
+
+def _matches(digest, expected):
+    return digest == expected if len(expected) in (32, 64) else digest.startswith(expected)
+
+
+def _hint(row, include_top, target):
+    url = url_of(row, include_top)
+    return (f" To get it another way: fetch {url} on a machine that can (or run "
+            f"scripts/download_weights.py --models={row.model} --tags={row.tag} there) and put "
+            f"it at {target}; or set {ENV_MIRROR}=<base URL> to fetch "
+            f"{row.file_name(include_top)} from a mirror. {ENV_OFFLINE}=1 never touches the "
+            "network.")
+
+
+def fetch(row, include_top=True, verbose=True):
+    """The local path of `row`'s file (with or without the classifier), downloaded and verified
+    first if the cache does not hold it."""
+    target = download_path(row, include_top)
+    expected = row.hash_for(include_top)
+    with lock(target):
+        if os.path.isfile(target):
+            if not expected or _matches(file_digest(target, _algorithm(expected)), expected):
+                return target
+            os.remove(target)  # a file that does not match its hash is never used
+        _remove_parts(target)  # left by a killed process: we hold the lock, none is live
+        if offline():
+            raise WeightsUnavailable(
+                f"{row.describe()}: {ENV_OFFLINE} is set and {target} is not in the cache."
+                + _hint(row, include_top, target))
+        _download(row, include_top, target, expected, verbose)
+    return target
+
+
+def _remove_parts(target):
+    folder, name = os.path.split(target)
+    for entry in os.listdir(folder):
+        if entry.startswith(name + ".") and entry.endswith(".part"):
+            os.remove(os.path.join(folder, entry))
+
+
+def _download(row, include_top, target, expected, verbose):
+    url, part = url_of(row, include_top), f"{target}.{os.getpid()}.part"
+    received = [0, 0]  # bytes received, bytes announced
+    try:
+        digest = _stream(url, part, expected, received, verbose)
+        if expected and not _matches(digest, expected):
+            raise DownloadError(
+                f"{url}: the downloaded bytes do not match the published hash: expected "
+                f"{_algorithm(expected)} {expected}, got {digest}. The file was deleted; if the "
+                "server holds another file under this name, fix the server or the table row.")
+        os.replace(part, target)
+    except urllib.error.HTTPError as error:
+        raise WeightsUnavailable(f"{row.describe()}: {url} answered HTTP {error.code} "
+                                 f"({error.reason})." + _hint(row, include_top, target)) from None
+    except urllib.error.URLError as error:
+        raise WeightsUnavailable(f"{row.describe()}: {url} could not be reached "
+                                 f"({error.reason})." + _hint(row, include_top, target)) from None
+    except (http.client.HTTPException, ConnectionError, socket.timeout) as error:
+        raise DownloadError(
+            f"{url}: the download was cut off after {received[0]:,} of {received[1]:,} bytes "
+            f"({type(error).__name__}). Nothing was kept; call again to download it anew."
+        ) from None
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
+
+
+def _stream(url, part, expected, received, verbose):
+    """Copies `url` into `part`, hashing as it goes; returns the hex digest."""
+    digest = hashlib.new(_algorithm(expected) if expected else "sha256")
+    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, \
+            open(part, "wb") as out:
+        received[1] = int(response.headers.get("Content-Length") or 0)
+        # tqdm.auto: a terminal's bar, or Jupyter's widget in a notebook (torch.hub's choice)
+        with tqdm.tqdm(total=received[1] or None, unit="B", unit_scale=True,
+                       unit_divisor=1024, desc=f"Downloading {url}", disable=not verbose,
+                       file=sys.stderr) as bar:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                received[0] += len(chunk)
+                bar.update(len(chunk))
+    if received[1] and received[0] != received[1]:
+        raise http.client.IncompleteRead(b"", received[1] - received[0])
+    return digest.hexdigest()
+
+
+def signature(model):
+    """What a weights file must fit: every weight's path and shape, hashed."""
+    spec = [(w.path, list(w.shape)) for w in model.weights]
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:10]
+
+
+def converted_path(row, model):
+    """Where `row`'s weights, converted for `model` (its include_top, aux heads, ...), are kept."""
+    include_top = model.get_config().get("include_top", True)
+    source = [row.publisher, row.tag, row.url, row.file_name(include_top),
+              row.hash_for(include_top), signature(model)]
+    key = hashlib.sha256(json.dumps(source).encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", row.tag).strip("_")
+    return os.path.join(home(), "converted", f"{row.model}-{slug}-{key}{_H5}")
+
+
+def _meta_path(path):
+    return path[: -len(_H5)] + ".json"
+
+
+def _discard(path):
+    for p in (path, _meta_path(path)):
+        if os.path.exists(p):
+            os.remove(p)
+
+
+def load_converted(model, path):
+    """Loads a converted file into `model`; False (and the file removed) when it is missing,
+    has no `.json`, no longer matches its SHA-256 or does not load."""
+    meta = _meta_path(path)
+    if not (os.path.isfile(path) and os.path.isfile(meta)):
+        _discard(path)
+        return False
+    try:
+        with open(meta, encoding="utf-8") as f:
+            expected = json.load(f)["sha256"]
+        if file_digest(path) != expected:
+            raise ValueError("its bytes no longer match its SHA-256")
+        model.load_weights(path)
+    except Exception as error:  # corrupt JSON, a changed or truncated file: rebuild it
+        print(f"keras_deepnets: the cached {path} is damaged ({error}); removed, rebuilding.",
+              file=sys.stderr)
+        _discard(path)
+        return False
+    return True
+
+
+def save_converted(model, path, row):
+    """Saves `model`'s weights at `path` atomically, then the `.json` that vouches for them."""
+    part = path[: -len(_H5)] + f".{os.getpid()}.part{_H5}"
+    try:
+        model.save_weights(part)
+        digest = file_digest(part)
+        os.replace(part, path)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
+    meta = {"sha256": digest, "model": row.model, "tag": row.tag, "publisher": row.publisher,
+            "source": row.url + row.file}
+    tmp = _meta_path(path) + f".{os.getpid()}.part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(tmp, _meta_path(path))

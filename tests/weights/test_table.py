@@ -1,0 +1,175 @@
+"""The pretrained-weights table (weights/table.py): its rows, tags and their resolution, and what
+a model built for pretrained weights takes from it: the BN epsilon the weights were trained with
+(a conflicting explicit one is an error). keras.applications' files cannot be served here (their
+published MD5s), so the epsilon tests replace the row loader; every other loading test
+(test_store.py) downloads from a real server."""
+
+import dataclasses
+
+import keras
+import pytest
+
+import keras_deepnets as kd
+from keras_deepnets.weights import table
+from keras_deepnets.models.blocks import BlockOptions
+
+KA_EPSILON = table.KERAS_APPLICATIONS_BN_EPSILON
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """The rows the models ask to load, instead of downloading them."""
+    rows = []
+    monkeypatch.setattr("keras_deepnets.weights.loading.load_row",
+                        lambda model, row: rows.append((model.name, row)))
+    return rows
+
+
+def _bn_epsilons(model):
+    return {layer.epsilon for layer in model.layers
+            if isinstance(layer, keras.layers.BatchNormalization)}
+
+
+def test_table_rows_are_frozen_and_complete():
+    assert table.models_with("imagenet") == sorted(
+        {row.model for row in table.SOURCES})  # every ImageNet model with published weights
+    assert len(table.models_with("imagenet")) == 18
+    ka = [row for row in table.SOURCES if row.publisher == table.KERAS_APPLICATIONS]
+    assert sorted(row.model for row in ka) == ["resnet101", "resnet152", "resnet50", "vgg16",
+                                               "vgg19"]
+    for row in ka:
+        assert row.tag == "imagenet" and table.resolve(row.model, "imagenet") is row
+        assert callable(getattr(keras.applications, row.architecture))
+        assert row.preprocessing == "caffe" and 70 < row.top1 < 80
+        assert row.file_name(False).endswith("_notop.h5") and row.url.startswith("https://")
+        assert len(row.file_hash) == len(row.file_notop_hash) == 32  # keras' published MD5s
+        assert row.bn_epsilon == (KA_EPSILON if row.model.startswith("resnet") else None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        table.find("resnet50", "imagenet").bn_epsilon = 1e-5
+    assert table.find("resnet20", "imagenet") is None
+
+
+@pytest.mark.parametrize("model, tag, file", [
+    ("resnet34", "imagenet", "resnet34-b627a593.pth"),  # no keras.applications ResNet-34
+    ("resnet50", "imagenet", "resnet50_weights_tf_dim_ordering_tf_kernels.h5"),  # its contract
+    ("resnet50", "IMAGENET1K_V1", "resnet50-0676ba61.pth"),
+    ("resnet50", "IMAGENET1K_V2", "resnet50-11ad3fa6.pth"),
+    ("resnet50", "DEFAULT", "resnet50-11ad3fa6.pth"),  # torchvision's best
+    ("vgg16", "DEFAULT", "vgg16-397923af.pth"),
+    ("vgg16_bn", "imagenet", "vgg16_bn-6c64b313.pth"),
+    ("resnext101_64x4d", "DEFAULT", "resnext101_64x4d-173b62eb.pth"),
+    (("googlenet", "googlenet_torchvision"), "imagenet", "googlenet-1378be20.pth"),
+])
+def test_tags_resolve_as_torchvision_and_keras_applications_spell_them(model, tag, file):
+    assert table.resolve(model, tag).file == file
+
+
+def test_every_torchvision_row_has_its_enum_facts():
+    rows = [row for row in table.SOURCES if row.publisher == table.TORCHVISION]
+    assert len({row.file for row in rows}) == len(rows) == 23
+    assert all(row.model in kd.list_models() for row in rows)
+    for row in rows:  # the hash prefix is the file name's (torch.hub's check_hash)
+        assert row.file_hash in row.file and len(row.file_hash) == 8
+        assert row.url + row.file == f"https://download.pytorch.org/models/{row.file}"
+        assert row.resize == (232 if row.tag == "IMAGENET1K_V2" or row.model ==
+                              "resnext101_64x4d" else 256)
+        assert row.crop == 224 and row.size_mb > 40 and row.licence
+    # exactly one DEFAULT per model, the best published top-1
+    for model in {row.model for row in rows}:
+        defaults = [r for r in rows if r.model == model and r.default]
+        assert defaults == [table.best_row(model)] or model in ("vgg16", "vgg19")
+    assert table.resolve("vgg16", "DEFAULT").publisher == table.TORCHVISION
+
+
+@pytest.mark.parametrize("model, tag, message", [
+    ("resnet34", "IMAGENET1K_V2", "resnet34 has no weights tagged 'IMAGENET1K_V2'.*resnet50"),
+    ("resnet20", "imagenet", "resnet20 has no pretrained weights"),
+    ("resnet18", "imagenet1k_v1", "Its tags: imagenet, DEFAULT, IMAGENET1K_V1"),
+])
+def test_unknown_tags_list_the_models_tags(model, tag, message):
+    with pytest.raises(table.WeightsError, match=message):
+        table.resolve(model, tag)
+
+
+def test_list_and_register_weights():
+    assert [row.tag for row in kd.list_weights("resnet50")] == [
+        "imagenet", "IMAGENET1K_V1", "IMAGENET1K_V2"]
+    assert len(kd.list_weights()) == 28
+    first = kd.list_weights("resnet18")[0].as_dict()
+    assert {"model", "tag", "publisher", "url", "file_hash", "size_mb", "top1", "top5",
+            "resize", "crop", "interpolation", "preprocessing", "licence"} <= set(first)
+    sha = "ab" * 32
+    row = kd.register_weights("team-v3", model="ResNet50", url="http://h/x/r50.weights.h5",
+                              sha256=sha, top1=79.0)
+    try:
+        assert (row.model, row.format, row.url, row.file) == (
+            "resnet50", table.KERAS_WEIGHTS, "http://h/x/", "r50.weights.h5")
+        assert table.resolve("resnet50", "team-v3") is row and row in kd.list_weights("resnet50")
+        with pytest.raises(table.WeightsError, match="already has weights tagged 'team-v3'"):
+            kd.register_weights("team-v3", model="resnet50", url="http://h/a.pth", sha256=sha)
+    finally:
+        assert table.unregister_weights("resnet50", "team-v3")
+    for kwargs, message in [
+        ({"tag": "imagenet"}, "tag must be a name"),
+        ({"url": "ftp://h/a.pth"}, "url must start with"),
+        ({"sha256": "f37072fd"}, "full SHA-256, 64 hex"),
+        ({"url": "http://h/a.onnx"}, "must end in .weights.h5"),
+        ({"model": "resnet99"}, "Unknown model 'resnet99'"),
+        ({"preprocessing": "imagenet"}, "preprocessing must be one of"),
+    ]:
+        args = {"tag": "t", "model": "resnet18", "url": "http://h/a.pth", "sha256": sha,
+                **kwargs}
+        with pytest.raises(ValueError, match=message):
+            kd.register_weights(args.pop("tag"), **args)
+
+
+@pytest.mark.parametrize("bn_epsilon", [None, KA_EPSILON])
+def test_pretrained_resnet_is_built_with_the_weights_epsilon(bn_epsilon, loads):
+    """Unset, or explicitly the weights' own: the model is built with keras.applications'
+    1.001e-5."""
+    model = kd.ResNet50(weights="imagenet", include_top=False, input_shape=(64, 64, 3),
+                        bn_epsilon=bn_epsilon)
+    assert _bn_epsilons(model) == {KA_EPSILON}
+    assert model.get_config()["bn_epsilon"] == KA_EPSILON
+    assert loads == [("resnet50", table.find("resnet50", "imagenet"))]
+
+
+@pytest.mark.parametrize("bn_epsilon", [1e-5, 1e-3])
+def test_a_conflicting_explicit_epsilon_is_an_error(bn_epsilon, loads):
+    """Before: the explicit epsilon was silently replaced by the weights' one."""
+    with pytest.raises(ValueError) as info:
+        kd.ResNet50(weights="imagenet", bn_epsilon=bn_epsilon)
+    message = str(info.value)
+    assert f"bn_epsilon={bn_epsilon!r}" in message and repr(KA_EPSILON) in message
+    assert not loads
+
+
+def test_without_pretrained_weights_the_epsilon_is_the_callers_or_1e_5():
+    assert _bn_epsilons(kd.ResNet20()) == {1e-5}
+    assert _bn_epsilons(kd.ResNet20(bn_epsilon=1e-3)) == {1e-3}
+    assert kd.ResNet20(bn_epsilon=1e-3).get_config()["bn_epsilon"] == 1e-3
+    with pytest.raises(ValueError, match="bn_epsilon must be a positive number"):
+        kd.ResNet20(bn_epsilon=0)
+
+
+def test_block_options_are_immutable_and_normalised():
+    opts = BlockOptions("b", stride_in_1x1=0, bn_epsilon=1, bn_momentum=0.99)
+    assert (opts.shortcut, opts.stride_in_1x1, opts.bn_epsilon) == ("B", False, 1.0)
+    assert BlockOptions("plain").shortcut is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.bn_epsilon = 1e-3
+    assert dataclasses.replace(opts, bn_epsilon=1e-3).bn_epsilon == 1e-3 and opts.bn_epsilon == 1.0
+    with pytest.raises(ValueError, match="Unknown shortcut option"):
+        BlockOptions("D")
+
+
+def test_torchvision_files_say_which_weights_set_they_are():
+    # the same tensors' shapes, two weights sets: the file name tells V1 (resize 256) from V2
+    v1, v2 = (table.find_file(f"/cache/{name}") for name in
+              ("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"))
+    assert (v1.resize, v1.top1, v2.resize, v2.top1) == (256, 76.130, 232, 80.858)
+    assert dict(v2.model_kwargs) == {"stride_in_1x1": False, "bn_epsilon": 1e-5}  # v1.5
+    assert table.find_file("googlenet-1378be20.pth").preprocessing == "tf"
+    assert table.find_file("my_resnet.pth") is None
+    assert table.published_top1("resnet50") == 80.858  # the best of three files
+    assert table.published_top1("resnet20") is None
