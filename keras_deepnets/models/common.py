@@ -203,6 +203,8 @@ def inference_model(model):
 
 
 PREPROCESSING_MODES = ("caffe", "torch", "tf")
+# The evaluation transform pretrained weights were published with (their table row's).
+EVALUATION_KEYS = ("resize", "crop", "interpolation")
 
 
 class DeepNet(keras.Model):
@@ -218,12 +220,21 @@ class DeepNet(keras.Model):
     files; None (the default) means "caffe", this package's recipes' and keras.applications'.
     The pretrained loaders set it (torchvision's files: "torch"); `kd.preprocess_input(x,
     model=m)`, the SavedModel and TFLite exports follow it.
+
+    `evaluation`: the evaluation transform the weights' accuracy was published with, {"resize":
+    shorter side, "crop": centre crop, "interpolation": "bilinear"/"bicubic"}, set by the
+    pretrained loaders and kept in the config; the training core's ImageNet evaluation uses it.
     """
 
-    def __init__(self, *args, preprocessing=None, **kwargs):
+    def __init__(self, *args, preprocessing=None, evaluation=None, **kwargs):
         if preprocessing not in (None, *PREPROCESSING_MODES):
             raise ValueError(f"preprocessing must be None or one of "
                              f"{', '.join(PREPROCESSING_MODES)}; got {preprocessing!r}.")
+        if evaluation is not None and (not isinstance(evaluation, dict)
+                                       or set(evaluation) != set(EVALUATION_KEYS)):
+            raise ValueError(f"evaluation must be None or a dict with keys "
+                             f"{', '.join(EVALUATION_KEYS)}; got {evaluation!r}.")
+        self.evaluation = evaluation
         super().__init__(*args, **kwargs)
         self.preprocessing = preprocessing
 
@@ -231,7 +242,8 @@ class DeepNet(keras.Model):
         self._arch = arch
 
     def get_config(self):
-        extra = {} if self.preprocessing is None else {"preprocessing": self.preprocessing}
+        extra = {key: getattr(self, key) for key in ("preprocessing", "evaluation")
+                 if getattr(self, key, None) is not None}
         return {"name": self.name, "trainable": self.trainable, **self._arch, **extra}
 
     @classmethod

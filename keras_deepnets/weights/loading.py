@@ -93,6 +93,9 @@ def load_row(model, row, verbose=True):
             store.save_converted(model, path, row)
     if hasattr(model, "preprocessing"):
         model.preprocessing = row.preprocessing
+    if hasattr(model, "evaluation") and row.resize and row.crop:
+        model.evaluation = {"resize": row.resize, "crop": row.crop,
+                            "interpolation": row.interpolation or "bilinear"}
     if verbose:
         print(f"keras_deepnets: loaded {row.describe()} "
               f"({'cached' if cached else 'converted'}: {path})", file=sys.stderr)
