@@ -100,6 +100,7 @@ class Preset:
 
     training = False
     name = "preset"
+    dct_method = ""  # TF's fast JPEG IDCT; "INTEGER_ACCURATE" is PIL's (libjpeg's default)
 
     def __init__(self, image_size=224):
         if not isinstance(image_size, int) or image_size < 8:
@@ -115,7 +116,8 @@ class Preset:
     def __call__(self, image_bytes, seed):
         """Encoded bytes -> normalised float32 [size, size, 3]; decodes only the window."""
         window_seed, finish_seed = _seeds(seed, 2)
-        image = decode.decode_window(image_bytes, lambda shape: self.window(shape, window_seed))
+        image = decode.decode_window(image_bytes, lambda shape: self.window(shape, window_seed),
+                                     self.dct_method)
         return self.finish(image, finish_seed)
 
     def from_pixels(self, image, seed):
@@ -216,21 +218,54 @@ class InceptionTrain(Preset):
 
 class ImageNetEval(Preset):
     """Shorter side resized to `resize_size` (256), then the centre image_size (224) crop, then
-    `preprocess_input`'s `mode` ("caffe"; "torch" or "tf" for weights that expect them)."""
+    `preprocess_input`'s `mode` ("caffe"; "torch" or "tf" for weights that expect them).
+
+    By default the window is cropped first and resized after (the same crop, decoding less),
+    bilinear without antialias. `antialias=True` is the transform pretrained weights publish
+    their accuracy with (torchvision's `Resize(resize_size, antialias=True)`, `CenterCrop`;
+    timm's with `interpolation="bicubic"`): the whole image resized with antialias to shorter
+    side `resize_size` (longer side truncated, as torchvision computes it), then the centre
+    crop at torchvision's offsets, the JPEG decoded with PIL's accurate IDCT.
+    """
 
     name = "imagenet_eval"
 
-    def __init__(self, image_size=224, resize_size=None, mode="caffe"):
+    def __init__(self, image_size=224, resize_size=None, mode="caffe", interpolation="bilinear",
+                 antialias=False):
         super().__init__(image_size)
         _check_mode(mode)
+        if interpolation not in ("bilinear", "bicubic"):
+            raise ValueError(f"interpolation must be 'bilinear' or 'bicubic'; got "
+                             f"{interpolation!r}.")
         self.resize_size = resize_size or int(round(image_size * 256 / 224))
-        self.mode = mode
+        self.mode, self.interpolation, self.antialias = mode, interpolation, bool(antialias)
+        if self.antialias:  # decode as PIL does: TF's fast IDCT is ~1 level off in R and B
+            self.dct_method = "INTEGER_ACCURATE"
 
     def window(self, shape, seed):
+        if self.antialias:  # the resize sees the whole image, as the published transform's
+            return tf.stack([0, 0, shape[0], shape[1]])
         return _square_window(shape, _window_for_scale(shape, self.resize_size, self.image_size))
 
     def finish(self, image, seed):
+        if self.antialias:
+            return normalise(self._published(image), self.mode)
         return normalise(_resize(image, self.image_size), self.mode)
+
+    def _published(self, image):
+        h, w = tf.shape(image)[0], tf.shape(image)[1]
+        short, size = tf.minimum(h, w), self.resize_size
+        # torchvision: the shorter side becomes `size`, the longer int(size * long / short)
+        long_side = tf.cast(size * tf.maximum(h, w) // short, tf.int32)
+        new_h, new_w = (tf.where(h <= w, size, long_side), tf.where(h <= w, long_side, size))
+        image = tf.image.resize(tf.cast(image, tf.float32), tf.stack([new_h, new_w]),
+                                method=self.interpolation, antialias=True)
+        crop = self.image_size
+        top = tf.cast(tf.math.round(tf.cast(new_h - crop, tf.float32) / 2), tf.int32)
+        left = tf.cast(tf.math.round(tf.cast(new_w - crop, tf.float32) / 2), tf.int32)
+        # PIL (torchvision's resize of a photo) stores the resized image as uint8: rounded
+        image = tf.round(tf.clip_by_value(image[top:top + crop, left:left + crop], 0.0, 255.0))
+        return tf.ensure_shape(image, [crop, crop, 3])
 
 
 class CifarPreset(Preset):

@@ -21,13 +21,15 @@ def crop(image, window):
     return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], 3])
 
 
-def decode_window(image_bytes, window_fn):
+def decode_window(image_bytes, window_fn, dct_method=""):
     """Decodes the window `window_fn([height, width])` -> [y, x, h, w] of the image: only that
-    window for JPEGs, the whole image then a slice for other formats."""
+    window for JPEGs, the whole image then a slice for other formats. `dct_method`: TF's
+    default (fast integer IDCT), or "INTEGER_ACCURATE", libjpeg's default that PIL uses."""
 
     def jpeg():
         shape = tf.io.extract_jpeg_shape(image_bytes)[:2]
-        return tf.io.decode_and_crop_jpeg(image_bytes, window_fn(shape), channels=3)
+        return tf.io.decode_and_crop_jpeg(image_bytes, window_fn(shape), channels=3,
+                                          dct_method=dct_method)
 
     def other():
         image = decode_full(image_bytes)
