@@ -6,7 +6,9 @@ import os
 import keras
 
 from keras_deepnets import registry
+from keras_deepnets.training.inputs import init_row
 from keras_deepnets.training.strategy import ConfigError
+from keras_deepnets.weights import loading
 
 
 def set_sync_bn(model, synchronized):
@@ -20,21 +22,41 @@ def set_sync_bn(model, synchronized):
             layer.synchronized = synchronized
 
 
-def build_model(spec):
-    """The run's model (under the strategy's scope): the registry's, or `model_fn`'s."""
-    cfg, plan = spec.cfg, spec.plan
+def model_kwargs(cfg, info, plan):
+    """The constructor arguments of the run's model: the data's classes and image size, the
+    shortcut option and GoogLeNet's auxiliary heads when asked."""
     kwargs = {"classes": plan.classes}
-    if plan.image_size != spec.info.input_size:
+    if plan.image_size != info.input_size:
         kwargs["input_shape"] = (plan.image_size, plan.image_size, plan.channels)
     if cfg.shortcut is not None:
         kwargs["shortcut"] = cfg.shortcut
-    if cfg.aux_classifiers:
+    if cfg.aux_classifiers:  # the saved weights hold the heads; scored without them
         kwargs["aux_classifiers"] = True
-    if cfg.init_weights:  # a checkpoint converts with a fresh classifier for these classes
-        kwargs["weights"] = os.path.expanduser(cfg.init_weights)
+    return kwargs
+
+
+def pretrained_start(row, kwargs):
+    """The run's model starting from the pretrained weights `row` (`--init_weights=imagenet`,
+    a tag, `hf://...`): built and loaded with the weights' own classifier, then carried over
+    to a fresh classifier for the data's classes when they differ."""
+    classes = kwargs.pop("classes")
+    model = loading.pretrained_model(row, **kwargs)
+    return model if classes == row.classes else loading.transfer(model, classes=classes)
+
+
+def build_model(spec):
+    """The run's model (under the strategy's scope): the registry's, or `model_fn`'s."""
+    cfg = spec.cfg
+    kwargs = model_kwargs(cfg, spec.info, spec.plan)
     try:
-        model = (spec.model_fn(**kwargs) if spec.model_fn
-                 else registry.get_model(spec.info.name, **kwargs))
+        row = init_row(cfg)
+        if row is not None:
+            model = pretrained_start(row, kwargs)
+        else:
+            if cfg.init_weights:  # a checkpoint converts with a fresh classifier for these classes
+                kwargs["weights"] = os.path.expanduser(cfg.init_weights)
+            model = (spec.model_fn(**kwargs) if spec.model_fn
+                     else registry.get_model(spec.info.name, **kwargs))
     except ValueError as e:
         raise ConfigError(str(e)) from None
     freeze(model, cfg.freeze)

@@ -24,10 +24,12 @@ def _define_model_flags(model):
     """The model and where its weights start from."""
     flags.DEFINE_string("model", model, "A registry name (keras_deepnets.list_models()).")
     flags.DEFINE_string("shortcut", None, "ResNet shortcut option A, B or C (paper, sec. 3.3).")
-    flags.DEFINE_string("init_weights", None, "Fine-tune from these weights: a torchvision / "
-                        "timm checkpoint (.pth, .safetensors, .npz; converted, a fresh "
-                        "classifier for the data's classes, the data preprocessed as they "
-                        "expect) or a .weights.h5 of the same network.")
+    flags.DEFINE_string("init_weights", None, "Fine-tune from these weights: a tag of published "
+                        "weights (imagenet, IMAGENET1K_V2, DEFAULT, hf://timm/...; downloaded "
+                        "and cached), a torchvision / timm checkpoint (.pth, .safetensors, "
+                        ".npz; converted) or a .weights.h5 of the same network. A fresh "
+                        "classifier for the data's classes; the data preprocessed and "
+                        "evaluated as the weights expect.")
     flags.DEFINE_list("freeze", [], "With --init_weights: stages kept as loaded (weights and "
                       "BN statistics), e.g. conv1,conv2 (ResNet) or block1,block2 (VGG).")
     flags.DEFINE_bool("aux_classifiers", False, "GoogLeNet: train with its two auxiliary "
@@ -96,7 +98,9 @@ def define_flags(model, family):
                          "(after 2 warm-up steps) into <model_dir>/tensorboard.")
     flags.DEFINE_integer("seed", 0, "Random seed.")
     flags.DEFINE_bool("eval_only", False, "Only evaluate the trained weights.")
-    flags.DEFINE_string("weights", None, "--eval_only: weights file (default model_dir's best).")
+    flags.DEFINE_string("weights", None, "--eval_only: a weights file (default model_dir's best) "
+                        "or a tag of published weights (IMAGENET1K_V2, imagenet, hf://...), "
+                        "evaluated with their published transform.")
     flags.DEFINE_integer("eval_crops", 1, "1 or 10 crops (--eval_only).")
     flags.DEFINE_list("eval_scales", None, "Shorter sides to average over (--eval_only).")
     _SCRIPT["family"] = family

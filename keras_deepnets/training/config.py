@@ -9,6 +9,7 @@ import os
 from keras_deepnets import registry
 from keras_deepnets.training.recipes import RECIPES
 from keras_deepnets.training.strategy import ConfigError
+from keras_deepnets.weights import table
 
 
 @dataclasses.dataclass
@@ -103,10 +104,17 @@ def _as_tuple(value, cast):
 
 
 def _check_fine_tuning_fields(cfg):
-    if cfg.init_weights is not None and not os.path.isfile(os.path.expanduser(
-            str(cfg.init_weights))):
+    if (cfg.init_weights is not None and not table.is_tag(cfg.init_weights)
+            and not os.path.isfile(os.path.expanduser(str(cfg.init_weights)))):
         raise ConfigError(f"init_weights={cfg.init_weights!r}: no such file (a torchvision / "
-                          "timm checkpoint: .pth, .pt, .safetensors, .npz; or a .weights.h5).")
+                          "timm checkpoint: .pth, .pt, .safetensors, .npz; or a .weights.h5) "
+                          "and not a tag of published weights ('imagenet', 'IMAGENET1K_V2', "
+                          "'hf://timm/...': kd.list_weights(model) lists them).")
+    if table.is_tag(cfg.init_weights):
+        try:  # an unknown tag fails here, before anything is built or downloaded
+            table.resolve((cfg.model, f"{cfg.model}_torchvision"), cfg.init_weights)
+        except table.WeightsError as e:
+            raise ConfigError(f"init_weights: {e}") from None
     if cfg.freeze and cfg.init_weights is None:
         raise ConfigError(f"freeze={list(cfg.freeze)} keeps stages as loaded: it needs "
                           "init_weights.")

@@ -15,8 +15,10 @@ from keras_deepnets import data, registry
 from keras_deepnets.metrics import top_k_hits
 from keras_deepnets.models.common import inference_model
 from keras_deepnets.training import inputs
+from keras_deepnets.training.building import model_kwargs
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.strategy import ConfigError
+from keras_deepnets.weights import loading, table
 
 
 def find_weights(cfg):
@@ -39,7 +41,8 @@ def _centre_crop_accuracy(model, cfg, info, plan):
     `--eval_only` on the best weights prints the top-1/top-5 recorded for that epoch."""
     _, eval_preset = inputs.presets(info.name, info.family)
     ds = data.load(cfg.val_data or cfg.data, plan.val_split, data_dir=cfg.data_dir,
-                   preset=eval_preset, preset_options=inputs.preset_options(cfg, info, model),
+                   preset=eval_preset,
+                   preset_options=inputs.eval_preset_options(cfg, info, plan.image_size, model),
                    image_size=plan.image_size,
                    batch_size=cfg.batch_size or 128, shuffle=False,
                    max_examples=plan.val_examples,
@@ -55,9 +58,28 @@ def _centre_crop_accuracy(model, cfg, info, plan):
     return {"top1": top1_hits / n, "top5": top5_hits / n, "num_examples": int(total)}
 
 
+def _trained_model(cfg, info, plan):
+    """The model `--weights` names: pretrained weights by tag (`IMAGENET1K_V2`, `imagenet`,
+    `hf://...`), a `.keras` file, or a `.weights.h5` (default: model_dir's best)."""
+    if table.is_tag(cfg.weights):
+        try:
+            row = loading.named_row(inputs.registry_names(cfg.model), cfg.weights)
+            return loading.pretrained_model(row, **model_kwargs(cfg, info, plan))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    path = find_weights(cfg)
+    if path.endswith(".keras"):
+        return keras.models.load_model(path)
+    model = registry.get_model(cfg.model, **model_kwargs(cfg, info, plan))
+    model.load_weights(path)
+    return model
+
+
 def evaluate(config=None, keras_model=None, **overrides):
-    """Evaluates `keras_model` (default: the config's model with its trained weights) on the
-    validation split; returns {"top1", "top5", "num_examples"}.
+    """Evaluates `keras_model` (default: the config's model with its trained weights, or the
+    pretrained weights `weights=` names by tag) on the validation split; returns {"top1",
+    "top5", "num_examples"}. Pretrained weights are evaluated with the transform their
+    accuracy was published with (their row's resize, crop, interpolation, antialias).
 
     Example:
         >>> training.evaluate(model="resnet50", data="/data/imagenet", eval_crops=10,
@@ -75,21 +97,7 @@ def evaluate(config=None, keras_model=None, **overrides):
     if multi_view and info.family in ("cifar", "digits"):
         raise ConfigError(f"10-crop / multi-scale evaluation is the ImageNet protocol; "
                           f"{info.family} models are evaluated on the single 32x32 image.")
-    model = keras_model
-    if model is None:
-        path = find_weights(cfg)
-        if path.endswith(".keras"):
-            model = keras.models.load_model(path)
-        else:
-            kwargs = {"classes": plan.classes}
-            if cfg.shortcut is not None:
-                kwargs["shortcut"] = cfg.shortcut
-            if cfg.aux_classifiers:  # the saved weights hold the heads; scored without them
-                kwargs["aux_classifiers"] = True
-            if plan.image_size != info.input_size:
-                kwargs["input_shape"] = (plan.image_size, plan.image_size, plan.channels)
-            model = registry.get_model(cfg.model, **kwargs)
-            model.load_weights(path)
+    model = keras_model if keras_model is not None else _trained_model(cfg, info, plan)
     model = inference_model(model)  # the main classifier alone
     if not multi_view:
         return _centre_crop_accuracy(model, cfg, info, plan)

@@ -75,6 +75,23 @@ def preset_options(cfg, info, model=None):
     return {"mode": getattr(model, "preprocessing", None) or preprocessing_mode(cfg)}
 
 
+def eval_preset_options(cfg, info, image_size, model=None):
+    """The evaluation preset's options: `preset_options`, and for pretrained weights (the
+    model's recorded `evaluation`, else the `init_weights` row's) their published transform:
+    resize (scaled to this crop size), interpolation, antialias."""
+    options = preset_options(cfg, info, model)
+    published = getattr(model, "evaluation", None)
+    row = None if published else init_row(cfg)
+    if row is not None and row.resize and row.crop:
+        published = {"resize": row.resize, "crop": row.crop,
+                     "interpolation": row.interpolation or "bilinear"}
+    if options and published:
+        options.update(resize_size=int(round(published["resize"] * image_size
+                                             / published["crop"])),
+                       interpolation=published["interpolation"], antialias=True)
+    return options
+
+
 def keeps_decoded(family):
     """CIFAR images are decoded once per process and augmented by the batch (`load(cache=True)`,
     see keras_deepnets.data.in_memory): on 2 cores the per-image path took 11-19% of the step."""
@@ -180,7 +197,8 @@ def val_dataset_fn(cfg, info, plan_, global_batch):
                                 channels=plan_.channels)
             return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         return data.load(cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir,
-                         preset=eval_preset, preset_options=preset_options(cfg, info),
+                         preset=eval_preset,
+                         preset_options=eval_preset_options(cfg, info, plan_.image_size),
                          image_size=plan_.image_size,
                          batch_size=global_batch, shuffle=False, input_context=input_context,
                          max_examples=plan_.val_examples, cache=keeps_decoded(info.family))

@@ -1,7 +1,10 @@
-"""Fine-tuning from a torchvision checkpoint through the training core: a converted ResNet-18
-(the shared fixture's exact state_dict) gets a 10-class classifier, learns upscaled CIFAR-10,
-keeps its frozen stages bit-identical (BN statistics included) and changes the rest."""
+"""Fine-tuning from pretrained weights by tag through the training core (`--init_weights=<tag>`):
+torchvision's ResNet-18 (the shared fixture's exact state_dict, registered as a team's file at a
+file:// URL, fetched, verified and converted by the weights store) gets a 10-class classifier,
+learns upscaled CIFAR-10, keeps its frozen stages bit-identical (BN statistics included) and
+changes the rest."""
 
+import hashlib
 import pathlib
 import sys
 
@@ -13,6 +16,7 @@ import keras_deepnets as kd
 from keras_deepnets import training
 from keras_deepnets.training import inputs
 from keras_deepnets.training.strategy import ConfigError
+from keras_deepnets.weights import table
 
 TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
 sys.path.insert(0, str(TORCHVISION))
@@ -24,17 +28,32 @@ def _weights(model, prefixes):
             if layer.name.split("_")[0] in prefixes for w in layer.weights}
 
 
-def test_fine_tune_a_converted_resnet18_with_frozen_stages(cifar10_dir, tmp_path):
-    path = tmp_path / "resnet18-f37072fd.safetensors"
+@pytest.fixture
+def team_weights(tmp_path, monkeypatch):
+    """The fixture's ResNet-18 as a team's registered weights (tag "team-r18")."""
+    monkeypatch.setenv("KERAS_DEEPNETS_HOME", str(tmp_path / "kd_home"))
+    path = tmp_path / "resnet18.safetensors"
     save_file(load_fixture("resnet18")[0], str(path))
-    start = kd.from_torchvision(str(path), include_top=False, input_shape=(64, 64, 3))
-    result = training.train(model="resnet18", data=cifar10_dir, init_weights=str(path),
+    kd.register_weights("team-r18", model="resnet18", url=path.as_uri(), resize=256, crop=224,
+                        sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    yield path
+    table.unregister_weights("resnet18", "team-r18")
+
+
+def test_fine_tune_pretrained_weights_by_tag_with_frozen_stages(cifar10_dir, tmp_path,
+                                                                 team_weights):
+    start = kd.from_torchvision(str(team_weights), include_top=False, input_shape=(64, 64, 3))
+    result = training.train(model="resnet18", data=cifar10_dir, init_weights="team-r18",
                             freeze=("conv1", "conv2"), image_size=64, max_examples=1600,
                             max_val_examples=500, epochs=1, batch_size=16, lr=0.01,
                             lr_schedule="cosine", model_dir=str(tmp_path / "run"),
                             export_dir="", verbose=0)
     model = result.model
     assert model.output_shape == (None, 10) and model.preprocessing == "torch"
+    assert model.evaluation == {"resize": 256, "crop": 224, "interpolation": "bilinear"}
+    cfg = training.make_config(model="resnet18", init_weights="team-r18", image_size=64)
+    assert inputs.eval_preset_options(cfg, kd.model_info("resnet18"), 64) == {
+        "mode": "torch", "resize_size": 73, "interpolation": "bilinear", "antialias": True}
     assert result.history[-1]["step"] == 100
     # chance is 0.1 +- 0.013 (one standard deviation over 500 images): 0.15 is ~4 above it. The
     # run is deterministic per machine but not across CPUs (oneDNN picks other kernels, e.g.
@@ -62,6 +81,7 @@ def test_the_data_follows_the_weights_preprocessing(tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     ({"init_weights": "/nonexistent/r18.pth"}, "init_weights='/nonexistent/r18.pth': no such"),
+    ({"init_weights": "IMAGENET1K_V2"}, "resnet18 has no weights tagged 'IMAGENET1K_V2'"),
     ({"freeze": ("conv1",)}, "it needs init_weights"),
 ])
 def test_bad_fine_tuning_settings(overrides, message):
