@@ -6,6 +6,7 @@ measured on this machine; --plot draws top-1 against multiply-adds (Canziani et 
     python scripts/model_table.py --models=resnet18,resnet50
     python scripts/model_table.py --speed --plot=docs/results/one_cpu/lineage.png \
         --json=docs/results/one_cpu/lineage.json
+    python scripts/model_table.py --weights             # the pretrained weights table
 """
 
 import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
@@ -13,7 +14,9 @@ import json
 
 from absl import app, flags
 
+import keras_deepnets as kd
 from keras_deepnets.experiments import lineage
+from keras_deepnets.weights import table
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("models", None, "Registry names (default: all, in the lineage's order).")
@@ -23,10 +26,15 @@ flags.DEFINE_integer("batch_size", 8, "Batch for --speed.")
 flags.DEFINE_integer("steps", 5, "Timed batches for --speed.")
 flags.DEFINE_string("plot", None, "Write the top-1 against multiply-adds picture here (.png).")
 flags.DEFINE_string("json", None, "Write the rows here (.json).")
+flags.DEFINE_bool("weights", False, "Print the pretrained weights of --models (default all): "
+                  "tag, publisher, file, hash, size, top-1/top-5, evaluation, licence.")
 
 
 def main(argv):
     del argv
+    if FLAGS.weights:
+        print(table.markdown([r for m in (FLAGS.models or [None]) for r in kd.list_weights(m)]))
+        return
     rows = lineage.table(FLAGS.models, speed=FLAGS.speed, batch_size=FLAGS.batch_size,
                          steps=FLAGS.steps)
     if FLAGS.json:

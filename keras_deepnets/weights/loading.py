@@ -234,3 +234,30 @@ def transfer(source, **changes):
             raise ValueError(f"{changes} changes the shapes of {layer.name!r}, not only the "
                              "classifier's: these weights cannot be carried over.")
     return target
+
+
+def prefetch(models, tags=("imagenet",), convert=False, verbose=True):
+    """Downloads (and verifies) the files of `tags` for `models` into the cache, for a machine
+    without internet to use (copy the cache folder, or serve its downloads/ as a mirror).
+    keras.applications' rows fetch both files (with and without the classifier); `convert`
+    also builds each model with its classifier and caches the converted weights. Returns
+    [(model, tag, path)]; a tag a model lacks is skipped (it says so) unless it is the only
+    one asked for."""
+    done = []
+    for model in models:
+        name = registry.model_info(model).name
+        for tag in tags:
+            try:
+                row = named_row((name,), tag)
+            except table.WeightsError as error:
+                if len(tags) == 1:
+                    raise
+                print(f"skipped: {error}", file=sys.stderr)
+                continue
+            for include_top in ((True, False) if row.file_notop else (True,)):
+                fetch = hub.fetch(row) if table.is_hub_tag(tag) else store.fetch(
+                    row, include_top, verbose=verbose)
+                done.append((name, row.tag, fetch))
+            if convert:
+                registry.get_model(name, weights=tag)
+    return done

@@ -437,3 +437,21 @@ def unregister_weights(model, tag):
     before = len(_REGISTERED)
     _REGISTERED[:] = [r for r in _REGISTERED if (r.model, r.tag) != (model, tag)]
     return len(_REGISTERED) < before
+
+
+def markdown(rows):
+    """The rows as a Markdown table (scripts/model_table.py --weights, download_weights.py
+    --list)."""
+    def cell(value, fmt="{}"):
+        return "-" if value is None else fmt.format(value)
+
+    lines = ["| model | tag | publisher | file | hash | MB | top-1 | top-5 | eval resize/crop "
+             "| preprocessing | licence |", "|---|---|---|---|---|---:|---:|---:|---|---|---|"]
+    for r in rows:
+        tag = r.tag + (" (DEFAULT)" if r.default else "")
+        evaluation = f"{r.resize}/{r.crop} {r.interpolation}" if r.resize else "-"
+        lines.append(f"| `{r.model}` | `{tag}` | {r.publisher} | [{r.file}]({r.url}{r.file}) | "
+                     f"{cell(r.file_hash)} | {cell(r.size_mb, '{:.1f}')} | "
+                     f"{cell(r.top1, '{:.3f}')} | {cell(r.top5, '{:.3f}')} | {evaluation} | "
+                     f"{r.preprocessing} | {cell(r.licence)} |")
+    return "\n".join(lines)

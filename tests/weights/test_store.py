@@ -16,11 +16,12 @@ import time
 import pytest
 
 import keras_deepnets as kd
-from keras_deepnets.weights import store, table
+from keras_deepnets.weights import loading, store, table
 
 from weights_helpers import check_logits
 
 WORKER = pathlib.Path(__file__).with_name("load_worker.py")
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "download_weights.py"
 
 
 @pytest.fixture
@@ -125,6 +126,24 @@ def test_a_download_cut_off_half_way_keeps_nothing_and_the_next_call_succeeds(
     del server.faults["resnet18.safetensors"]
     check_logits(kd.ResNet18(weights="team", classifier_activation=None), resnet18_file[2],
                  images)
+
+
+def test_prefetch_fills_the_cache_a_machine_without_internet_uses(team_row, server, kd_home,
+                                                                  monkeypatch):
+    done = loading.prefetch(["resnet18"], ["team", "IMAGENET1K_V2"])  # V2: skipped, said why
+    assert done == [("resnet18", "team", str(kd_home / "downloads" / "resnet18.safetensors"))]
+    monkeypatch.setenv("KERAS_DEEPNETS_OFFLINE", "1")
+    kd.ResNet18(weights="team", include_top=False)
+    assert server.requests["resnet18.safetensors"] == 1
+
+
+def test_the_download_script_says_what_failed(server, kd_home):
+    env = {**os.environ, "KERAS_DEEPNETS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, str(SCRIPT), "--models=resnet34"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error: torchvision's resnet34 weights 'IMAGENET1K_V1'" in done.stderr
+    assert "KERAS_DEEPNETS_OFFLINE is set" in done.stderr
 
 
 def _worker(tag, *args):
