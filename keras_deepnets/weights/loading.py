@@ -87,8 +87,7 @@ def load_row(model, row, verbose=True):
         cached = store.load_converted(model, path)
         if not cached:
             include_top = model.get_config().get("include_top", True)
-            source = (hub.fetch(row) if table.is_hub_tag(row.tag)
-                      else store.fetch(row, include_top, verbose=verbose))
+            source = _fetch(row, include_top, verbose)
             _FORMATS[row.format](model, source, row)
             store.save_converted(model, path, row)
     if hasattr(model, "preprocessing"):
@@ -100,6 +99,14 @@ def load_row(model, row, verbose=True):
         print(f"keras_deepnets: loaded {row.describe()} "
               f"({'cached' if cached else 'converted'}: {path})", file=sys.stderr)
     return path
+
+
+def _fetch(row, include_top, verbose):
+    if table.is_hub_tag(row.tag):
+        return hub.fetch(row)
+    # keras.applications' own cache may hold its files already (a user of keras.applications)
+    elsewhere = (keras_cache_dir(),) if row.publisher == table.KERAS_APPLICATIONS else ()
+    return store.fetch(row, include_top, verbose=verbose, elsewhere=elsewhere)
 
 
 def _load_keras_applications(model, path, row):
@@ -255,9 +262,10 @@ def prefetch(models, tags=("imagenet",), convert=False, verbose=True):
                 print(f"skipped: {error}", file=sys.stderr)
                 continue
             for include_top in ((True, False) if row.file_notop else (True,)):
-                fetch = hub.fetch(row) if table.is_hub_tag(tag) else store.fetch(
+                # into our own downloads/ (not keras' cache): the folder to copy or mirror
+                path = hub.fetch(row) if table.is_hub_tag(tag) else store.fetch(
                     row, include_top, verbose=verbose)
-                done.append((name, row.tag, fetch))
+                done.append((name, row.tag, path))
             if convert:
                 registry.get_model(name, weights=tag)
     return done

@@ -110,11 +110,17 @@ def _hint(row, include_top, target):
             "network.")
 
 
-def fetch(row, include_top=True, verbose=True):
+def fetch(row, include_top=True, verbose=True, elsewhere=()):
     """The local path of `row`'s file (with or without the classifier), downloaded and verified
-    first if the cache does not hold it."""
+    first if the cache does not hold it. `elsewhere`: other folders that may hold the same file
+    (keras.applications' own cache), used in place when its hash matches."""
     target = download_path(row, include_top)
     expected = row.hash_for(include_top)
+    for folder in elsewhere:
+        path = os.path.join(folder, row.file_name(include_top))
+        if expected and os.path.isfile(path) and _matches(
+                file_digest(path, _algorithm(expected)), expected):
+            return path
     with lock(target):
         if os.path.isfile(target):
             if not expected or _matches(file_digest(target, _algorithm(expected)), expected):
@@ -231,7 +237,12 @@ def load_converted(model, path):
 
 
 def save_converted(model, path, row):
-    """Saves `model`'s weights at `path` atomically, then the `.json` that vouches for them."""
+    """Saves `model`'s weights at `path` atomically, then the `.json` that vouches for them
+    (under the path's lock: the temporary files of a killed process are removed first)."""
+    folder, stem = os.path.split(path[: -len(_H5)])
+    for entry in os.listdir(folder):
+        if entry.startswith(stem + ".") and ".part" in entry:
+            os.remove(os.path.join(folder, entry))
     part = path[: -len(_H5)] + f".{os.getpid()}.part{_H5}"
     try:
         model.save_weights(part)

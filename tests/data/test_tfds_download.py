@@ -1,8 +1,10 @@
 """A missing TFDS dataset is downloaded as `tfds.load` would, unless download=False; offline, one
 line in seconds says where TFDS looked and how to place the files.
 
-The successful download cannot be tested here (no internet); these tests never download: the
-real offline test skips itself on a machine that can reach the dataset's hosts.
+The successful download cannot be tested here (no internet); these tests never download. The
+real offline test runs the same on a machine with internet: it sends every request through a
+proxy at a closed local port (HTTP(S)_PROXY, which the probe and TFDS's requests both honour),
+as a firewall that lets nothing out would.
 """
 
 import socket
@@ -76,13 +78,19 @@ def test_the_probe_is_bounded_and_sees_a_listening_port():
     assert time.monotonic() - start < 1.5
 
 
-def test_offline_for_real_fails_in_seconds(tmp_path):
-    """The real network here: the hosts must be unreachable (else this would download)."""
-    if any(tfds_prepare.reachable(u) for u in (CIFAR_URL, tfds_prepare.GCS_MIRROR)):
-        pytest.skip("this machine is online: the offline path cannot be tested for real")
-    start = time.monotonic()
-    with pytest.raises(FileNotFoundError) as err:
-        data.describe("cifar10", "train", data_dir=str(tmp_path))
+def test_offline_for_real_fails_in_seconds(tmp_path, monkeypatch):
+    """The real code path with no way out: a proxy nobody listens on, online or not."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        assert not any(tfds_prepare.reachable(u) for u in (CIFAR_URL, tfds_prepare.GCS_MIRROR))
+        start = time.monotonic()
+        with pytest.raises(FileNotFoundError) as err:
+            data.describe("cifar10", "train", data_dir=str(tmp_path))
     assert time.monotonic() - start < 10
     assert "cannot be downloaded from this machine" in one_line(err)
     assert not (tmp_path / "downloads").exists()

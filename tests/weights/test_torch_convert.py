@@ -18,25 +18,11 @@ from keras_deepnets.data import sources
 from keras_deepnets.weights.torch_convert import from_torchvision
 from keras_deepnets.weights.torch_files import CheckpointError
 
+from seeded_weights import load_fixture  # (tests/weights/conftest.py put it on the path)
+from weights_helpers import TORCHVISION
+from weights_helpers import check_logits as _check_logits
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-TORCHVISION = REPO.parent / "shared" / "torchvision"
-sys.path.insert(0, str(TORCHVISION))
-from seeded_weights import load_fixture  # noqa: E402  (the shared folder's numpy-only rebuild)
-
-# The fixture README's target: max |difference| <= 1e-4 x max |logit|, the same top-5.
-RELATIVE_TOLERANCE = 1e-4
-
-
-@pytest.fixture(scope="module")
-def images():
-    return np.load(TORCHVISION / "inputs_224.npz")["images_nhwc"]
-
-
-def _check_logits(model, fixture, images):
-    out = model(images, training=False).numpy()
-    ref = fixture["logits"]
-    assert np.abs(out - ref).max() <= RELATIVE_TOLERANCE * np.abs(ref).max()
-    np.testing.assert_array_equal(np.argsort(-out, 1)[:, :5], np.argsort(-ref, 1)[:, :5])
 
 
 @pytest.mark.parametrize("name, v15", [("resnet18", False), ("resnet34", False),
