@@ -80,6 +80,13 @@ BAD = [
     (lambda: kd.ResNet50(weights="imagenet", shortcut="C"), "no pretrained weights"),
     (lambda: kd.ResNet50(weights="IMAGENET1K_V2", stride_in_1x1=True),
      "needs stride_in_1x1=False"),
+    # torchvision's rows: checked before anything is downloaded
+    (lambda: kd.ResNet34(weights="imagenet", classes=10), "include_top=False.*fine-tune"),
+    (lambda: kd.VGG11(weights="IMAGENET1K_V1", input_shape=(160, 160, 3)),
+     r"\(224, 224, 3\)"),
+    (lambda: kd.AlexNet(weights="DEFAULT", variant="paper"), "alexnet has no pretrained"),
+    (lambda: kd.GoogLeNet(weights="imagenet", classifier_activation="relu"),
+     "classifier_activation must be None or 'softmax'"),
     (lambda: kd.VGG16(weights="imagenet", input_shape=(160, 160, 3)), r"\(224, 224, 3\)"),
     (lambda: kd.ResNet18(weights="/no/such/file.weights.h5"), "neither None"),
     (lambda: kd.ResNet18(input_shape=(224, 224)), "height, width, channels"),
