@@ -21,6 +21,9 @@ import re
 
 import keras
 
+from keras_deepnets.models.common import image_shape, split_shape
+from keras_deepnets.models.layers import DATA_FORMATS
+
 
 def _stage_tensors(model):
     """{level: the tensor of that level} for a ResNet or a VGG of this package."""
@@ -62,7 +65,13 @@ def feature_extractor(model, levels=None, name=None):
 def feature_info(extractor):
     """[{level, name, stride, channels}] of a `feature_extractor` model, from the shapes its
     outputs have for an input of its own size (224x224 when the size is free)."""
-    size = extractor.input_shape[1] or 224
-    shapes = extractor.compute_output_shape((1, size, size, extractor.input_shape[-1]))
-    return [{"level": int(k[1:]), "name": k, "stride": size // shape[1], "channels": shape[-1]}
-            for k, shape in shapes.items()]
+    fmt = next((layer.data_format for layer in extractor.layers
+                if getattr(layer, "data_format", None) in DATA_FORMATS), "channels_last")
+    height, _, channels = split_shape(extractor.input_shape[1:], fmt)
+    size = height or 224
+    shapes = extractor.compute_output_shape((1, *image_shape(size, size, channels, fmt)))
+    info = []
+    for k, shape in shapes.items():
+        side, _, maps = split_shape(shape[1:], fmt)
+        info.append({"level": int(k[1:]), "name": k, "stride": size // side, "channels": maps})
+    return info

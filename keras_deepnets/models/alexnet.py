@@ -25,27 +25,31 @@ import keras
 from keras import layers
 
 from keras_deepnets.models import specs
-from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
-                                          classifier, finish, make_input, model_inputs, pool,
-                                          variant_names)
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
+                                          check_contract, classifier, finish, make_input,
+                                          model_inputs, pool, split_shape, variant_names)
 from keras_deepnets.models.grouped_conv import GroupedConv2D
-from keras_deepnets.models.layers import AdaptiveAveragePooling, LocalResponseNormalization
+from keras_deepnets.models.layers import (AdaptiveAveragePooling, Conv2D,
+                                          LocalResponseNormalization)
 from keras_deepnets.registry import register_model
 
 VARIANTS = tuple(specs.ALEXNET_CONVS)
 DEFAULT_SIZE = {"paper": 227, "torchvision": 224}
 
 
-def feature_map_size(size, variant):
+def feature_map_size(size, variant, exact=True):
     """The side of conv5's pooled map for an input of side `size`; ValueError when the
-    variant's arithmetic cannot take it (the paper's stem must divide out exactly)."""
+    variant's arithmetic cannot take it. `exact`: the paper's stem must divide out exactly
+    (its classifier is made for the 6x6 map of 227x227); headless, any size its strides
+    survive (a valid convolution drops the remainder, as keras.applications' and PyTorch's
+    networks do)."""
     convs = specs.ALEXNET_CONVS[variant]
     stem = convs[0]
-    if variant == "paper" and (size - stem.kernel) % stem.stride:
+    if exact and variant == "paper" and (size - stem.kernel) % stem.stride:
         raise ValueError(
             f"The paper's AlexNet needs (side - 11) divisible by 4 for its 11x11/4 stem (227 "
             f"gives the paper's 55x55 maps; its text's 224 does not divide out); got {size}. "
-            "Use 227, or variant='torchvision' for other sizes.")
+            "Use 227, include_top=False (any size), or variant='torchvision' for other sizes.")
     side = size
     window, stride = specs.ALEXNET_POOL
     for conv in convs:
@@ -65,7 +69,7 @@ def _features(x, variant):
     for i, conv in enumerate(specs.ALEXNET_CONVS[variant], start=1):
         if conv.padding:
             x = layers.ZeroPadding2D(conv.padding, name=f"conv{i}_pad")(x)
-        layer = GroupedConv2D if conv.groups > 1 else layers.Conv2D
+        layer = GroupedConv2D if conv.groups > 1 else Conv2D
         x = layer(conv.filters, conv.kernel, strides=conv.stride, groups=conv.groups,
                   name=f"conv{i}")(x)
         x = layers.Activation("relu", name=f"conv{i}_relu")(x)
@@ -103,6 +107,7 @@ class AlexNetModel(DeepNet):
         classifier_activation, name: as in keras.applications.
     """
 
+    @builds_in_data_format
     def __init__(self, variant="paper", dropout=0.5, include_top=True, weights=None,
                  input_tensor=None, input_shape=None, pooling=None, classes=1000,
                  classifier_activation="softmax", name="alexnet", **kwargs):
@@ -116,9 +121,9 @@ class AlexNetModel(DeepNet):
                        model_label=name)
         inputs, source = make_input(input_tensor, input_shape, default_size=DEFAULT_SIZE[variant],
                                     min_size=1, include_top=include_top, needs_static=True)
-        for side in inputs.shape[1:3]:
+        for side in split_shape(inputs.shape[1:])[:2]:
             if side is not None:
-                feature_map_size(side, variant)
+                feature_map_size(side, variant, exact=include_top)
         x = _features(inputs, variant)
         if include_top:
             x = classifier(_top(x, variant, dropout), classes=classes,

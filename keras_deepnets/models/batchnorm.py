@@ -27,6 +27,8 @@ float32" rule of Keras's mixed-precision guide, without the two casts the parent
 
 import keras
 
+from keras_deepnets.models.layers import resolve_data_format
+
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")
 class BatchNormalization(keras.layers.BatchNormalization):
@@ -36,7 +38,9 @@ class BatchNormalization(keras.layers.BatchNormalization):
         fused: None (default) uses the fused kernel where it applies (see the module docstring)
             and Keras's code elsewhere; False always uses Keras's code; True is like None but
             raises if the fused kernel cannot be used (to check that a model really runs fused).
-        **kwargs: everything `keras.layers.BatchNormalization` takes.
+        **kwargs: everything `keras.layers.BatchNormalization` takes. `axis` defaults to the
+            channel axis of `keras.config.image_data_format()` when the layer is made (-1, or
+            1 for channels_first): the models build under their own data format.
 
     Example:
         >>> import numpy as np
@@ -50,6 +54,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def __init__(self, fused=None, **kwargs):
         if fused not in (None, True, False):
             raise ValueError(f"fused must be None, True or False; got {fused!r}.")
+        kwargs.setdefault("axis", 1 if resolve_data_format() == "channels_first" else -1)
         super().__init__(**kwargs)
         self.fused = fused
 

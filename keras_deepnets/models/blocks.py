@@ -12,7 +12,7 @@ from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.grouped_conv import GroupedConv2D
-from keras_deepnets.models.layers import ZeroPadShortcut
+from keras_deepnets.models.layers import ZeroPadShortcut, channel_axis
 from keras_deepnets.models.pointwise_conv import PointwiseConv2D
 
 SHORTCUTS = (None, "A", "B", "C")
@@ -88,7 +88,7 @@ def shortcut(x, filters, stride, name, opts):
     `stride != 1 or in_channels != filters`. Returns None for plain networks."""
     if opts.shortcut is None:
         return None
-    changes = stride != 1 or x.shape[-1] != filters
+    changes = stride != 1 or x.shape[channel_axis()] != filters
     if opts.shortcut == "C" or (opts.shortcut == "B" and changes):
         return conv_bn(x, filters, 1, stride, name + "_0", opts, relu=False)
     if opts.shortcut == "A" and changes:

@@ -7,6 +7,7 @@ import sys
 
 import keras
 
+from keras_deepnets.models.layers import resolve_data_format
 from keras_deepnets.weights import loading, table
 
 POOLINGS = (None, "avg", "max")
@@ -24,7 +25,8 @@ def pretrained_row(arch_key, weights):
     return row if row is not None and row.publisher == table.KERAS_APPLICATIONS else None
 
 
-def check_pretrained(row, *, include_top, classes, classifier_activation, input_shape):
+def check_pretrained(row, *, include_top, classes, classifier_activation, input_shape,
+                     data_format=None):
     """What loading the weights of `row` asks of the other arguments."""
     weights = row.tag
     if include_top and classes != row.classes:
@@ -37,14 +39,16 @@ def check_pretrained(row, *, include_top, classes, classifier_activation, input_
         raise ValueError(
             f"With weights={weights!r}, classifier_activation must be None or 'softmax'; "
             f"got {classifier_activation!r}.")
-    if input_shape is not None and len(input_shape) == 3 and input_shape[-1] != 3:
+    if input_shape is None or len(input_shape) != 3:
+        return
+    if split_shape(input_shape, data_format)[2] != 3:
         raise ValueError(
             f"weights={weights!r} needs 3 input channels (RGB); got input_shape={input_shape}.")
     flattens = row.model.startswith(("vgg", "alexnet"))
-    if (flattens and include_top and input_shape is not None
-            and tuple(input_shape) != (224, 224, 3)):
+    if flattens and include_top and split_shape(input_shape, data_format) != (224, 224, 3):
         raise ValueError(f"weights={weights!r} with include_top=True needs input_shape "
-                         f"(224, 224, 3) (the FC layers fix it); got {input_shape}.")
+                         f"{image_shape(224, 224, 3, data_format)} (the FC layers fix it); got "
+                         f"{input_shape}.")
 
 
 def check_contract(*, include_top, weights, input_shape, pooling, classes, classifier_activation,
@@ -84,6 +88,53 @@ def check_contract(*, include_top, weights, input_shape, pooling, classes, class
             )
 
 
+def image_shape(height, width, channels, data_format=None):
+    """An image's shape without the batch, in `data_format` (default: Keras's global one)."""
+    if resolve_data_format(data_format) == "channels_first":
+        return (channels, height, width)
+    return (height, width, channels)
+
+
+def split_shape(input_shape, data_format=None):
+    """(height, width, channels) of an `input_shape` given in `data_format`."""
+    fmt = resolve_data_format(data_format)
+    if input_shape is None or len(tuple(input_shape)) != 3:
+        order = ("(channels, height, width)" if fmt == "channels_first"
+                 else "(height, width, channels)")
+        raise ValueError(f"input_shape must be {order} for data_format {fmt!r} (Keras's "
+                         f"image_data_format or the data_format argument); got {input_shape}.")
+    a, b, c = tuple(input_shape)
+    return (b, c, a) if fmt == "channels_first" else (a, b, c)
+
+
+@contextlib.contextmanager
+def data_format_scope(data_format):
+    """Keras layers (and ours) read the global image data format when they are made: a model
+    is built under its own and the global one is restored after."""
+    old = keras.config.image_data_format()
+    keras.config.set_image_data_format(resolve_data_format(data_format))
+    try:
+        yield
+    finally:
+        keras.config.set_image_data_format(old)
+
+
+def builds_in_data_format(init):
+    """Decorates a model's `__init__` to take `data_format` (None: Keras's global
+    `image_data_format`, as keras.applications reads it; keras-hub's backbones take the
+    argument): the model is built under it and keeps it in its config.
+
+    Not `functools.wraps`: Keras's `Operation.__new__` reads the signature through
+    `__wrapped__` but the argument spec without it, and the two would disagree."""
+    def wrapper(self, *args, data_format=None, **kwargs):
+        fmt = resolve_data_format(data_format)
+        with data_format_scope(fmt):
+            init(self, *args, **kwargs)
+        self._arch["data_format"] = fmt
+    wrapper.__doc__, wrapper.__qualname__ = init.__doc__, init.__qualname__
+    return wrapper
+
+
 def make_input(input_tensor, input_shape, *, default_size, min_size, include_top, needs_static):
     """Returns the model's input tensor, checking the spatial size against the downsampling.
 
@@ -94,15 +145,11 @@ def make_input(input_tensor, input_shape, *, default_size, min_size, include_top
         if input_tensor is not None:
             input_shape = tuple(input_tensor.shape[1:])
         elif include_top or needs_static:
-            input_shape = (default_size, default_size, 3)
+            input_shape = image_shape(default_size, default_size, 3)
         else:
-            input_shape = (None, None, 3)
+            input_shape = image_shape(None, None, 3)
     input_shape = tuple(input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"input_shape must be (height, width, channels), channels last; got {input_shape}."
-        )
-    height, width, channels = input_shape
+    height, width, channels = split_shape(input_shape)
     if channels is None or channels < 1:
         raise ValueError(f"input_shape needs a known channel count; got {input_shape}.")
     for dim in (height, width):
@@ -182,7 +229,8 @@ def accepts_pretrained(expected_names):
                              classes=kwargs.get("classes", row.classes),
                              classifier_activation=kwargs.get("classifier_activation",
                                                               "softmax"),
-                             input_shape=kwargs.get("input_shape"))
+                             input_shape=kwargs.get("input_shape"),
+                             data_format=kwargs.get("data_format"))
             return loading.pretrained_model(row, **kwargs)
         return wrapper
     return decorate

@@ -25,11 +25,11 @@ from keras import layers
 
 from keras_deepnets.models import specs
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
-                                          classifier, finish, make_input, model_inputs, pool,
-                                          variant_names)
-from keras_deepnets.models.layers import (AdaptiveAveragePooling, CeilMaxPooling2D,
-                                          LocalResponseNormalization)
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
+                                          check_contract, classifier, finish, make_input,
+                                          model_inputs, pool, split_shape, variant_names)
+from keras_deepnets.models.layers import (AdaptiveAveragePooling, CeilMaxPooling2D, Conv2D,
+                                          LocalResponseNormalization, channel_axis)
 from keras_deepnets.registry import register_model
 
 VARIANTS = ("paper", "torchvision")
@@ -47,7 +47,7 @@ def conv(x, filters, kernel, name, variant, strides=1):
         x = layers.ZeroPadding2D(kernel // 2, name=name + "_pad")(x)
         padding = "valid"
     bn = variant == "torchvision"
-    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=not bn,
+    x = Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=not bn,
                       name=name)(x)
     if bn:
         x = BatchNormalization(epsilon=TORCHVISION_BN_EPSILON, momentum=0.9, name=name + "_bn")(x)
@@ -67,7 +67,7 @@ def inception(x, spec, variant):
         conv(layers.MaxPooling2D(3, strides=1, padding="same", name=name + "_pool")(x),
              spec.pool_proj, 1, name + "_pool_proj", variant),
     ]
-    return layers.Concatenate(name=name)(branches)
+    return layers.Concatenate(axis=channel_axis(), name=name)(branches)
 
 
 def _stem(x, variant):
@@ -88,10 +88,10 @@ def aux_head(x, index, variant, classes, classifier_activation):
     name = f"aux{index}"
     if variant == "paper":
         x = layers.AveragePooling2D(5, strides=3, name=name + "_pool")(x)
-        if tuple(x.shape[1:3]) != (4, 4):
+        if split_shape(x.shape[1:])[:2] != (4, 4):
             raise ValueError(
                 "The paper's auxiliary classifiers flatten a 4x4 map (5x5/3 pooling of 4a's "
-                f"14x14 at a 224x224 input); this input gives {tuple(x.shape[1:3])}. Use "
+                f"14x14 at a 224x224 input); this input gives {split_shape(x.shape[1:])[:2]}. Use "
                 "input_shape=(224, 224, 3), or variant='torchvision' (adaptive 4x4 pooling).")
     else:
         x = AdaptiveAveragePooling(4, name=name + "_pool")(x)
@@ -146,6 +146,7 @@ class GoogLeNetModel(DeepNet):
 
     aux_loss_weight = AUX_LOSS_WEIGHT  # the training step's weight of each auxiliary loss
 
+    @builds_in_data_format
     def __init__(self, variant="paper", aux_classifiers=False, dropout=None, include_top=True,
                  weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
                  classifier_activation="softmax", name="googlenet", **kwargs):

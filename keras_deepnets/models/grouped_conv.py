@@ -22,6 +22,8 @@ import functools
 
 import keras
 
+from keras_deepnets.models.layers import Conv2D
+
 
 @functools.cache
 def native_grouped_gradients():
@@ -43,7 +45,7 @@ def native_grouped_gradients():
 
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")
-class GroupedConv2D(keras.layers.Conv2D):
+class GroupedConv2D(Conv2D):
     """keras.layers.Conv2D whose grouped convolution takes TensorFlow's native kernel; see the
     module docstring for why and for the exactness contract. Arguments: Conv2D's."""
 

@@ -18,9 +18,11 @@ import keras
 from keras import layers
 
 from keras_deepnets.models import specs
-from keras_deepnets.models.common import (DeepNet, check_contract, classifier, finish,
-                                          make_input, model_inputs, pool)
-from keras_deepnets.models.layers import PartialConv2D, ScaledTanh, TrainableSubsampling
+from keras_deepnets.models.common import (DeepNet, builds_in_data_format, check_contract,
+                                          classifier, finish, image_shape, make_input,
+                                          model_inputs, pool)
+from keras_deepnets.models.layers import (Conv2D, PartialConv2D, ScaledTanh,
+                                          TrainableSubsampling)
 from keras_deepnets.registry import register_model
 
 VARIANTS = ("paper", "modern")
@@ -41,7 +43,7 @@ def _features(x, variant):
         elif name == "C3" and variant == "paper":
             x = PartialConv2D(specs.LENET5_C3_TABLE, kernel, name=name)(x)
         else:
-            x = layers.Conv2D(maps, kernel, padding="valid", name=name)(x)
+            x = Conv2D(maps, kernel, padding="valid", name=name)(x)
         x = _act(x, variant, name)
     return x
 
@@ -57,6 +59,7 @@ class LeNet5Model(DeepNet):
         pooling, classes (default 10), classifier_activation, name: as in keras.applications.
     """
 
+    @builds_in_data_format
     def __init__(self, variant="paper", include_top=True, weights=None, input_tensor=None,
                  input_shape=None, pooling=None, classes=10, classifier_activation="softmax",
                  name="lenet5", **kwargs):
@@ -66,7 +69,8 @@ class LeNet5Model(DeepNet):
                        pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation, pretrained_weights=None,
                        model_label=name)
-        input_shape = (32, 32, 1) if input_shape is None and input_tensor is None else input_shape
+        if input_shape is None and input_tensor is None:
+            input_shape = image_shape(32, 32, 1)
         inputs, source = make_input(input_tensor, input_shape, default_size=32, min_size=32,
                                     include_top=include_top, needs_static=True)
         x = _features(inputs, variant)

@@ -21,6 +21,8 @@ with no GPU visible (a CPU-only trick: no GPU could be measured); otherwise Kera
 import keras
 import tensorflow as tf
 
+from keras_deepnets.models.layers import Conv2D
+
 
 def _matmul_weight_gradient(convolution):
     """`convolution(x, kernel)` (a 1x1, stride-1 convolution) with the weight gradient as one
@@ -43,7 +45,7 @@ def _matmul_weight_gradient(convolution):
 
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")
-class PointwiseConv2D(keras.layers.Conv2D):
+class PointwiseConv2D(Conv2D):
     """keras.layers.Conv2D for 1x1 convolutions whose weight gradient is a matrix product when
     that is faster; see the module docstring for why and for the exactness contract. Arguments:
     Conv2D's."""

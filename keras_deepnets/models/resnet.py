@@ -18,9 +18,10 @@ from keras import layers
 
 from keras_deepnets.models import specs
 from keras_deepnets.models.blocks import BLOCKS, STEMS, BlockOptions, stage
-from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
-                                          classifier, finish, graph_recursion_limit, make_input,
-                                          model_inputs, pool, pretrained_row)
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
+                                          check_contract, classifier, finish,
+                                          graph_recursion_limit, make_input, model_inputs, pool,
+                                          pretrained_row)
 from keras_deepnets.registry import register_model
 
 # The paper's ImageNet (block, stage_depths) -> registry name: the key of the `pretrained` table
@@ -92,6 +93,7 @@ class ResNetModel(DeepNet):
         name: as in keras.applications. `classes` defaults to 1000 (ImageNet stem) or 10 (CIFAR).
     """
 
+    @builds_in_data_format
     def __init__(self, block="basic", stage_depths=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512),
                  stem="imagenet", stem_filters=None, shortcut="B", stride_in_1x1=True,
                  groups=1, width_per_group=64, bn_epsilon=None, bn_momentum=0.9,

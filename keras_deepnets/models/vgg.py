@@ -13,10 +13,10 @@ import keras
 from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
-from keras_deepnets.models.common import (DeepNet, accepts_pretrained, check_contract,
-                                          classifier, finish, make_input, model_inputs, pool,
-                                          pretrained_row)
-from keras_deepnets.models.layers import LocalResponseNormalization
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
+                                          check_contract, classifier, finish, make_input,
+                                          model_inputs, pool, pretrained_row)
+from keras_deepnets.models.layers import Conv2D, LocalResponseNormalization
 from keras_deepnets.models.specs import VGG_CONFIGS
 from keras_deepnets.registry import register_model
 
@@ -73,6 +73,7 @@ class VGGModel(DeepNet):
         name: as in keras.applications.
     """
 
+    @builds_in_data_format
     def __init__(self, config="D", batch_norm=False, dropout=0.5, include_top=True, weights=None,
                  input_tensor=None, input_shape=None, pooling=None, classes=1000,
                  classifier_activation="softmax", name="vgg", **kwargs):
@@ -101,7 +102,7 @@ class VGGModel(DeepNet):
                 conv += 1
                 filters, kernel = item
                 lname = f"block{s}_conv{conv}"
-                x = layers.Conv2D(filters, kernel, padding="same", name=lname,
+                x = Conv2D(filters, kernel, padding="same", name=lname,
                                   activation=None if batch_norm else "relu")(x)
                 if batch_norm:
                     x = BatchNormalization(epsilon=1e-5, momentum=0.9, name=lname + "_bn")(x)

@@ -26,6 +26,7 @@ import numpy as np
 
 from keras_deepnets import registry
 from keras_deepnets.models import specs  # (importing models registers the constructors)
+from keras_deepnets.models.common import split_shape
 from keras_deepnets.weights import table
 from keras_deepnets.weights.loading import register_converter
 from keras_deepnets.weights.torch_files import CheckpointError, read_state_dict
@@ -219,10 +220,10 @@ def _arrays(kind, prefix, state, used, where, model=None, layer_name=None):
             used.add(f"{prefix}.num_batches_tracked")  # a counter PyTorch keeps; Keras has none
         return [take("weight"), take("bias"), take("running_mean"), take("running_var")]
     weight = take("weight")
-    if kind == "dense_chw":  # torchvision flattens [C, H, W], Keras [H, W, C]
+    if kind == "dense_chw":  # torchvision flattens [C, H, W]; Keras [H, W, C] in both formats
         # the Flatten before "fc1" / "aux1_fc1" is "flatten" / "aux1_flatten"
-        height, width, channels = model.get_layer(
-            layer_name.rsplit("fc1", 1)[0] + "flatten").input.shape[1:]
+        flatten = model.get_layer(layer_name.rsplit("fc1", 1)[0] + "flatten")
+        height, width, channels = split_shape(flatten.input.shape[1:], flatten.data_format)
         if channels * height * width != weight.shape[1]:
             raise CheckpointError(f"{where}: {prefix}.weight has {weight.shape[1]} inputs; the "
                                   f"Keras model flattens {height}x{width}x{channels}.")
