@@ -19,6 +19,7 @@ records ahead of the backup (resuming trims them) instead of losing the steps in
 
 import math
 import os
+import time
 import typing
 
 import keras
@@ -157,7 +158,7 @@ class EpochLine(Action):
     def on_epoch_end(self, run, row):
         done = max(run.step - run.first, 1)
         remaining = (run.total_steps - run.global_step) * row["epoch_seconds"] / done
-        run.log(epoch_line(row, run.epochs, remaining))
+        run.log(epoch_line(row, run.epochs, remaining, time.time() - run.saves_started))
 
 
 class Profile(Action):
