@@ -151,7 +151,10 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches, epoch_
                 part = part.skip(skip)
             part = part.take(steps * per_step - (skip if i == 0 else 0))
             ds = part if ds is None else ds.concatenate(part)
-        return ds
+        # Endless as before (the run never reads past its last step): tf.distribute treats a
+        # finite dataset as one that may end in a partial batch, which changes the iterator's
+        # elements inside the step's tf.function.
+        return ds.repeat()
 
     return dataset_fn
 

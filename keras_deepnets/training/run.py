@@ -111,7 +111,7 @@ class TrainingRun:
                                    weight_decay=cfg.weight_decay,
                                    label_smoothing=cfg.label_smoothing,
                                    jit_compile=cfg.jit_compile, loss_scaled=self.loss_scaled,
-                                   average=average)
+                                   average=average, eval_flip=cfg.eval_flip)
         self.backup = checkpoints.Backup(cfg.model_dir, spec.strategy, model=self.model,
                                          optimizer=optimizer, **self.state.trackables())
 
