@@ -52,6 +52,8 @@ flags.DEFINE_integer("paper_recipe_epochs", None, "Epochs of that run of the pap
                      "(its full 64k iterations: 164).")
 flags.DEFINE_bool("redraw", False, "Train nothing: rewrite --output_dir's table and plot from "
                   "its time_to_accuracy.json (with --paper_recipe_top1: after recording it).")
+flags.DEFINE_bool("eval_flip", False, "Test on each image and its horizontal mirror (softmax "
+                  "outputs averaged; one more forward pass per test image).")
 flags.DEFINE_integer("seed", 0, "Seed of every run.")
 flags.DEFINE_integer("verbose", 2, "Training output: 0 silent, 1 progress bar, 2 a line per epoch.")
 FLAGS = flags.FLAGS
@@ -77,6 +79,8 @@ def main(argv):
     if not FLAGS.data:
         sys.exit("error: --data is required (CIFAR-10 as train/ and test/ folders, or cifar10).")
     overrides = {"mixed_precision": FLAGS.mixed_precision} if FLAGS.mixed_precision else {}
+    if FLAGS.eval_flip:
+        overrides["eval_flip"] = True
     cli.run_and_print(
         time_to_accuracy.run, FLAGS.data, FLAGS.output_dir, model=FLAGS.model,
         recipes=FLAGS.recipes, epochs=FLAGS.epochs, target_top1=_target(FLAGS.target_top1),

@@ -8,7 +8,8 @@ A `TrainingRun` calls, in the order of its `actions` list:
     on_train_end(run)               once, when the run stops (also after an error)
 `run` exposes what an action reads: `cfg`, `chief`, `model`, `state`, `records`, `backup`,
 `global_step`, `step` (in the epoch), `n_steps`, `first` (the epoch's first step, after a
-resume), `totals` (the epoch's sums so far), `improved` (this epoch set a new best score),
+resume), `totals` (the epoch's sums so far), `input_seconds` (making the epoch's input),
+`saves_started` (when the epoch-end jobs began), `improved` (this epoch set a new best score),
 `best_path`, `last_path`, `last_good`, and `log(...)` (prints on the chief when verbose).
 
 Add a per-epoch action by subclassing `Action` and passing it in `train(..., actions=[...])`;
@@ -19,6 +20,7 @@ records ahead of the backup (resuming trims them) instead of losing the steps in
 
 import math
 import os
+import time
 import typing
 
 import keras
@@ -157,7 +159,7 @@ class EpochLine(Action):
     def on_epoch_end(self, run, row):
         done = max(run.step - run.first, 1)
         remaining = (run.total_steps - run.global_step) * row["epoch_seconds"] / done
-        run.log(epoch_line(row, run.epochs, remaining))
+        run.log(epoch_line(row, run.epochs, remaining, time.time() - run.saves_started))
 
 
 class Profile(Action):

@@ -92,6 +92,9 @@ def define_flags(model, family):
     flags.DEFINE_string("export_dir", None, "Default saved_models/<model>; '' to skip.")
     flags.DEFINE_integer("backup_steps", d.backup_steps, "Backup every N steps (and each epoch).")
     flags.DEFINE_integer("eval_every", 1, "Evaluate every N epochs.")
+    flags.DEFINE_bool("eval_flip", False, "Evaluate on each image and its horizontal mirror "
+                      "(the two softmax outputs averaged; one more forward pass); also "
+                      "--eval_only, 1 crop.")
     flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.")
     flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs.")
     flags.DEFINE_integer("profile", 0, "Write a TensorBoard profiler trace of N training steps "

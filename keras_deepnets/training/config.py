@@ -71,6 +71,7 @@ class TrainConfig:
     export_dir: str = None  # default saved_models/<model>; "" to skip the export
     backup_steps: int = 500  # also at every epoch end
     eval_every: int = 1  # epochs; 0: no validation
+    eval_flip: bool = False  # score each image and its mirror (averaged softmax); --eval_only too
     verbose: int = 1  # 0 silent, 1 progress bar, 2 one line per epoch
     tensorboard: bool = True
     profile: int = 0  # write a TensorBoard profiler trace of this many training steps

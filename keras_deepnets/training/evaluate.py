@@ -17,6 +17,7 @@ from keras_deepnets.models.common import inference_model
 from keras_deepnets.training import inputs
 from keras_deepnets.training.building import model_kwargs
 from keras_deepnets.training.config import make_config
+from keras_deepnets.training.steps import flip_averaged
 from keras_deepnets.training.strategy import ConfigError
 from keras_deepnets.weights import loading, table
 
@@ -49,8 +50,11 @@ def _centre_crop_accuracy(model, cfg, info, plan):
                    cache=inputs.keeps_decoded(info.family))
     top5 = min(5, plan.classes)
     top1_hits = top5_hits = total = 0.0
+    def scores_fn(images):
+        return tf.cast(model(images, training=False), tf.float32)
+
     for images, labels in ds:
-        scores = tf.cast(model(images, training=False), tf.float32)
+        scores = flip_averaged(scores_fn, images, cfg.eval_flip)
         top1_hits += float(tf.reduce_sum(top_k_hits(labels, scores, 1)))
         top5_hits += float(tf.reduce_sum(top_k_hits(labels, scores, top5)))
         total += int(labels.shape[0])
@@ -94,6 +98,9 @@ def evaluate(config=None, keras_model=None, **overrides):
         raise ConfigError(f"No validation split found in {cfg.data!r} (looked for "
                           f"{', '.join(inputs.VAL_SPLITS)}).")
     multi_view = cfg.eval_crops != 1 or cfg.eval_scales
+    if multi_view and cfg.eval_flip:
+        raise ConfigError("--eval_flip is for the single centre crop; --eval_crops=10 already "
+                          "holds each crop's mirror.")
     if multi_view and info.family in ("cifar", "digits"):
         raise ConfigError(f"10-crop / multi-scale evaluation is the ImageNet protocol; "
                           f"{info.family} models are evaluated on the single 32x32 image.")

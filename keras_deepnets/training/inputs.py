@@ -8,6 +8,7 @@ this module only picks splits and presets and turns them into the per-worker `da
 import dataclasses
 
 from keras_deepnets import data
+from keras_deepnets.data import sources
 from keras_deepnets.weights import loading, table
 from keras_deepnets.data.digits import is_digits
 from keras_deepnets.training.strategy import ConfigError
@@ -158,32 +159,66 @@ def plan(cfg, info):
                     source=str(train.source), channels=channels)
 
 
-def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches):
-    """A dataset_fn for one epoch: shuffled with seed + epoch (so a resumed run sees the same
-    order) and repeated, so every worker yields exactly the steps asked for (workers with fewer
-    files would otherwise stop early and hang the collectives)."""
-    train_preset, _ = presets(info.name, info.family)
+def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches, epoch_steps=None):
+    """A dataset_fn for training from `epoch` on, its first `skip_batches` steps skipped (a
+    resumed run). Epoch e is shuffled with seed + e, so a resumed run sees the same order, and
+    repeated, so every worker yields exactly the steps asked for (workers with fewer files
+    would otherwise stop early and hang the collectives).
+
+    `epoch_steps=None`: that one epoch, endless. A list (the steps of each epoch from `epoch`
+    on): the run's epochs, each cut to its steps and concatenated, so that one iterator serves
+    the whole run with the batches, in the order, each epoch's own dataset would give. Why: TF
+    2.21 blocks when a distributed iterator is deleted until tf.data's autotuning thread wakes
+    (up to 60 s later, CPU idle), which a new iterator per epoch paid at every epoch's end
+    (docs/performance.md, issue 31)."""
 
     def dataset_fn(input_context):
-        per_replica = input_context.get_per_replica_batch_size(global_batch)
-        replicas, pipelines = input_context.num_replicas_in_sync, input_context.num_input_pipelines
-        skip = skip_batches * replicas // pipelines
-        if plan_.synthetic:
+        per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        make = _epoch_maker(cfg, info, plan_, global_batch, input_context)
+        skip = skip_batches * per_step
+        if epoch_steps is None:
+            ds = make(epoch)
+            return ds.skip(skip) if skip else ds
+        ds = None
+        for i, steps in enumerate(epoch_steps):
+            part = make(epoch + i)
+            if i == 0 and skip:
+                part = part.skip(skip)
+            part = part.take(steps * per_step - (skip if i == 0 else 0))
+            ds = part if ds is None else ds.concatenate(part)
+        # Endless as before (the run never reads past its last step): tf.distribute treats a
+        # finite dataset as one that may end in a partial batch, which changes the iterator's
+        # elements inside the step's tf.function.
+        return ds.repeat()
+
+    return dataset_fn
+
+
+def _epoch_maker(cfg, info, plan_, global_batch, input_context):
+    """`make(epoch)`: one input pipeline's endless dataset for `epoch` (seed + epoch). The data
+    source is resolved once here, not per epoch (listing a 50k-file folder takes ~0.2 s)."""
+    train_preset, _ = presets(info.name, info.family)
+    per_replica = input_context.get_per_replica_batch_size(global_batch)
+    if plan_.synthetic:
+        def make(epoch):
             ds = data.synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
                                 num_examples=plan_.train_examples, seed=cfg.seed + epoch,
                                 repeat=True, channels=plan_.channels)
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-            return ds.skip(skip) if skip else ds
-        ds = data.load(cfg.data, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
-                       preset_options=preset_options(cfg, info),
-                       image_size=plan_.image_size, batch_size=global_batch, shuffle=True,
-                       seed=cfg.seed + epoch, input_context=input_context, repeat=True,
-                       drop_remainder=True, max_examples=plan_.train_examples,
-                       subset_seed=cfg.seed,  # one subset for the run, reshuffled per epoch
-                       cache=keeps_decoded(info.family))
-        return ds.skip(skip) if skip else ds
+            return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        return make
+    source = cfg.data if is_digits(cfg.data) else sources.resolve(
+        cfg.data, plan_.train_split, data_dir=cfg.data_dir, download=cfg.download)
+    options = preset_options(cfg, info)
 
-    return dataset_fn
+    def make(epoch):
+        return data.load(source, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
+                         preset_options=options, image_size=plan_.image_size,
+                         batch_size=global_batch, shuffle=True, seed=cfg.seed + epoch,
+                         input_context=input_context, repeat=True, drop_remainder=True,
+                         max_examples=plan_.train_examples,
+                         subset_seed=cfg.seed,  # one subset for the run, reshuffled per epoch
+                         cache=keeps_decoded(info.family))
+    return make
 
 
 def val_dataset_fn(cfg, info, plan_, global_batch):

@@ -9,7 +9,12 @@ import os
 import time
 
 EPOCH_FIELDS = ("epoch", "step", "lr", "loss", "top1", "top5", "val_loss", "val_top1", "val_top5",
-                "images_per_sec", "epoch_seconds", "wall_seconds")
+                "images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
+                "save_seconds", "wall_seconds")
+# Where an epoch's wall time went: the training loop (epoch_seconds), making its input
+# (input_seconds), evaluation (eval_seconds), then the actions' epoch-end saves (weights,
+# records, backup: save_seconds), which come after the row's wall_seconds. So the wall time
+# between two rows is the previous row's save_seconds plus this row's input, loop and eval.
 STEP_FIELDS = ("step", "epoch", "lr", "loss", "top1_error")
 
 
@@ -86,11 +91,16 @@ class Records:
         if self.write:
             _write_csv(self.steps_csv, STEP_FIELDS, self.steps)
 
+    def flush_epochs(self):
+        """Rewrites history.csv (rows updated after they were added: `save_seconds`)."""
+        if self.write:
+            _write_csv(self.history_csv, EPOCH_FIELDS, self.epochs)
+
     def add_epoch(self, row):
         self.epochs.append(row)
         if not self.write:
             return
-        _write_csv(self.history_csv, EPOCH_FIELDS, self.epochs)
+        self.flush_epochs()
         self.flush_steps()
         if self._writers:
             for split, prefix in (("train", ""), ("validation", "val_")):
@@ -145,15 +155,21 @@ class Records:
             writer.close()
 
 
-def epoch_line(row, epochs, eta_seconds):
-    """The end-of-epoch line: loss, top-1/top-5, validation, lr, images/s and ETA."""
+def epoch_line(row, epochs, eta_seconds, save_seconds=None):
+    """The end-of-epoch line: loss, top-1/top-5, validation, lr, images/s, where the epoch's
+    time went (training loop, input, evaluation, saves so far) and ETA."""
     parts = [f"Epoch {int(row['epoch'])}/{epochs}", f"loss {row['loss']:.4f}",
              f"top1 {row['top1']:.4f}", f"top5 {row['top5']:.4f}"]
     if row.get("val_top1") is not None:
         parts += [f"val_loss {row['val_loss']:.4f}", f"val_top1 {row['val_top1']:.4f}",
                   f"val_top5 {row['val_top5']:.4f}"]
+    split = [f"{name} {row[key]:.1f} s" for name, key in
+             (("input", "input_seconds"), ("eval", "eval_seconds")) if row.get(key) is not None]
+    if save_seconds is not None:
+        split.append(f"saves {save_seconds:.1f} s")
     parts += [f"lr {row['lr']:.3g}", f"{row['images_per_sec']:.1f} img/s",
-              f"{row['epoch_seconds']:.1f} s", f"ETA {format_duration(eta_seconds)}"]
+              f"{row['epoch_seconds']:.1f} s" + (f" ({', '.join(split)})" if split else ""),
+              f"ETA {format_duration(eta_seconds)}"]
     return " - ".join(parts)
 
 

@@ -86,6 +86,8 @@ class TrainingRun:
         self.start_epoch = self.start_step = self.global_step = 0
         self.images, self.seconds = 0.0, 0.0  # over the epochs this process trained
         self.improved, self.stopped = False, False
+        self._input, self._input_at = None, None  # the run's training iterator (train_epoch)
+        self.input_seconds = self.saves_started = 0.0
 
     def _build(self):
         spec, cfg = self.spec, self.cfg
@@ -109,7 +111,7 @@ class TrainingRun:
                                    weight_decay=cfg.weight_decay,
                                    label_smoothing=cfg.label_smoothing,
                                    jit_compile=cfg.jit_compile, loss_scaled=self.loss_scaled,
-                                   average=average)
+                                   average=average, eval_flip=cfg.eval_flip)
         self.backup = checkpoints.Backup(cfg.model_dir, spec.strategy, model=self.model,
                                          optimizer=optimizer, **self.state.trackables())
 
@@ -151,14 +153,14 @@ class TrainingRun:
 
     def train_epoch(self, epoch):
         """Runs the epoch's remaining steps (after a resume, from the backup's step)."""
+        started = time.time()
         self.first = self.start_step if epoch == self.start_epoch else 0
-        self.n_steps = min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
+        self.n_steps = self._epoch_steps(epoch)
         self.step, self.totals, self.lr = self.first, EpochTotals(), None
-        iterator = iter(self.spec.strategy.distribute_datasets_from_function(
-            inputs.train_dataset_fn(self.cfg, self.spec.info, self.spec.plan,
-                                    self.cfg.batch_size, epoch, self.first)))
+        iterator = self._input_iterator(epoch)
         self._each("on_epoch_begin", epoch)
         t0 = time.time()
+        self.input_seconds = t0 - started
         while self.step < self.n_steps:
             n = self._chunk()
             self._each("before_steps", n)
@@ -167,6 +169,23 @@ class TrainingRun:
                 self.totals.add(s)
             self._each("on_steps", steps)
         self.epoch_seconds = time.time() - t0
+        self._input_at = (epoch + 1, 0)  # where the run's iterator now stands
+
+    def _epoch_steps(self, epoch):
+        return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
+
+    def _input_iterator(self, epoch):
+        """The run's training iterator, made once, at its first epoch (`inputs.train_dataset_fn`
+        with every epoch left): deleting a distributed iterator waits for tf.data's autotuning
+        thread (up to 60 s in TF 2.21), so a new one per epoch cost that at every epoch's end.
+        Made again only if an epoch is asked for out of order."""
+        if self._input is None or self._input_at != (epoch, self.first):
+            self._input = None  # the old one goes first
+            steps = [self._epoch_steps(e) for e in range(epoch, self.epochs)]
+            self._input = iter(self.spec.strategy.distribute_datasets_from_function(
+                inputs.train_dataset_fn(self.cfg, self.spec.info, self.spec.plan,
+                                        self.cfg.batch_size, epoch, self.first, steps)))
+        return self._input
 
     def _chunk(self):
         """Steps in the next call: `steps_per_loop`, cut where the epoch ends and at backup
@@ -197,16 +216,21 @@ class TrainingRun:
         self.images += t.count
         self.seconds += self.epoch_seconds
         last = epoch + 1 == self.epochs
+        t0 = time.time()
         if self.val_dist is not None and ((epoch + 1) % self.cfg.eval_every == 0 or last):
             with self.state.evaluated_weights():  # the average, when the recipe keeps one
                 row.update(self.steps.evaluate(self.val_dist))
+        row["input_seconds"], row["eval_seconds"] = self.input_seconds, time.time() - t0
         row["wall_seconds"] = self.base_wall + self.timer()
         score = self.state.score(row)
         if self.schedule.schedule == "plateau" and self.state.plateaued(score, self.records.epochs):
             self.state.plateau_drops.assign(self.state.plateau_drops + 1)
         self.state.end_epoch(epoch + 1)
         self.improved = self.state.update_best(score)
+        self.saves_started = time.time()
         self._each("on_epoch_end", row)
+        # After this row's wall_seconds: on disk with the next epoch's row (or at the end).
+        row["save_seconds"] = time.time() - self.saves_started
         return row
 
     def finish(self):
@@ -227,6 +251,7 @@ class TrainingRun:
                    "final": history[-1] if history else {}, "wall_seconds": wall,
                    "images_per_sec": self.images / self.seconds if self.seconds else None,
                    "stopped_early": self.stopped, "best_weights": self.best_path}
+        self.records.flush_epochs()  # the last epoch's save_seconds
         curves = self.records.plot(f"{self.spec.info.name}: top-1 error")
         self.records.write_summary(summary)
         self.records.close()
@@ -240,6 +265,7 @@ class TrainingRun:
 
     def end_train(self):
         """The side jobs' end without a summary (the run stopped on an error)."""
+        self._input = None
         self._each("on_train_end")
 
     def _each(self, hook, *args):

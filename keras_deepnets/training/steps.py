@@ -36,12 +36,14 @@ class StepFunctions:
         metrics: count top-1/top-5 hits in the training step (training's records need them);
             False returns zeros there, to time the bare step as a PyTorch loop without metrics
             would be (scripts/benchmark_train.py --nometrics).
+        eval_flip: evaluation scores the mean of the softmax outputs for each image and its
+            horizontal mirror (`flip_averaged`; test-time flips, as fast CIFAR training does).
     """
 
     def __init__(self, strategy, model, optimizer, *, global_batch, classes, weight_decay=0.0,
                  label_smoothing=0.0, jit_compile=False, loss_scaled=False, average=None,
-                 metrics=True):
-        self.metrics = bool(metrics)
+                 metrics=True, eval_flip=False):
+        self.metrics, self.eval_flip = bool(metrics), bool(eval_flip)
         self.strategy, self.model, self.optimizer = strategy, model, optimizer
         self.global_batch, self.classes = global_batch, classes
         self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
@@ -111,11 +113,14 @@ class StepFunctions:
         return out
 
     def _replica_eval(self, images, labels):
+        probs = flip_averaged(self._main_scores, images, self.eval_flip)
+        return self._stats(labels, probs, self._per_example_loss(labels, probs))
+
+    def _main_scores(self, images):
         outputs = self.model(images, training=False)
         if isinstance(outputs, (list, tuple)):  # evaluation scores the main classifier alone
             outputs = outputs[0]
-        probs = tf.cast(outputs, tf.float32)
-        return self._stats(labels, probs, self._per_example_loss(labels, probs))
+        return tf.cast(outputs, tf.float32)
 
     # -- cross-replica functions (traced once each) ----------------------------------------
 
@@ -157,6 +162,16 @@ class StepFunctions:
         n = max(totals[3], 1.0)
         return {"val_loss": totals[0] / n, "val_top1": totals[1] / n, "val_top5": totals[2] / n,
                 "val_examples": int(totals[3])}
+
+
+def flip_averaged(scores_fn, images, flip=True):
+    """`scores_fn(images)` (float32 softmax outputs [B, classes]), or with `flip` the mean of
+    it and of `scores_fn` on the images mirrored left-right (NHWC): test-time flips, one more
+    forward pass. Training's evaluation and --eval_only score through this one function."""
+    scores = scores_fn(images)
+    if not flip:
+        return scores
+    return 0.5 * (scores + scores_fn(tf.reverse(images, axis=[2])))
 
 
 def _skip_everywhere_if_any_nonfinite(grads):

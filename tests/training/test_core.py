@@ -58,6 +58,27 @@ def test_best_weights_file_is_the_summarys_best_epoch(cifar10_dir, tmp_path):
     result.model.load_weights(tmp_path / "run" / "checkpoints" / "best.weights.h5")
     for saved, kept in zip(result.model.get_weights(), keep.weights[summary["best_epoch"]]):
         np.testing.assert_array_equal(saved, kept)
+    check_time_split(tmp_path / "run" / "history.csv", result.history)
+
+
+def check_time_split(history_csv, history):
+    """Each row says where its wall time went: the columns are in history.csv, >= 0, and
+    between two rows the wall time is the previous row's saves plus this row's input, loop
+    and evaluation (the rest, a few Python lines, stays small)."""
+    with open(history_csv, newline="") as f:
+        rows = [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
+    assert len(rows) == len(history)
+    split = ("epoch_seconds", "input_seconds", "eval_seconds", "save_seconds")
+    for row, kept in zip(rows, history):
+        assert all(row[key] >= 0 for key in split), row
+        assert all(row[key] == pytest.approx(kept[key]) for key in split + ("wall_seconds",))
+    assert rows[0]["wall_seconds"] >= sum(rows[0][k] for k in split[:3])
+    for previous, row in zip(rows, rows[1:]):
+        between = row["wall_seconds"] - previous["wall_seconds"]
+        parts = (previous["save_seconds"] + row["input_seconds"] + row["epoch_seconds"]
+                 + row["eval_seconds"])
+        assert parts <= between + 1e-3 and between - parts <= 0.05 * between + 0.25, (
+            previous, row)
 
 
 NAN_RUN = textwrap.dedent("""

@@ -4,6 +4,7 @@ digits by name."""
 import collections
 import hashlib
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -38,6 +39,31 @@ def test_max_examples_subset_is_the_same_every_epoch_and_reshuffled(cifar10_dir,
     # same order would mean no reshuffle.
     assert collections.Counter(labels[0]) == collections.Counter(labels[1])
     assert labels[0] != labels[1]
+
+
+def test_one_input_for_the_run_gives_each_epochs_own_batches(cifar10_dir, tmp_path):
+    """The run's one iterator (every epoch left, concatenated, the first one resumed after 1
+    step) yields exactly the batches of each epoch's own dataset, in the same order."""
+    cfg = make_config(model="resnet20", data=str(cifar10_dir), max_examples=96, batch_size=32,
+                      model_dir=str(tmp_path))
+    info = registry.model_info("resnet20")
+    plan = inputs.plan(cfg, info)
+    context = tf.distribute.InputContext()
+
+    def batches(ds):
+        return [(x.numpy(), y.numpy()) for x, y in ds]
+
+    whole = batches(inputs.train_dataset_fn(cfg, info, plan, 32, 1, 1, [3, 3, 2])(context)
+                    .take(7))
+    per_epoch = []
+    for epoch, skip, steps in ((1, 1, 3), (2, 0, 3), (3, 0, 2)):
+        ds = inputs.train_dataset_fn(cfg, info, plan, 32, epoch, skip)(context)
+        per_epoch += batches(ds.take(steps - skip))
+    assert len(whole) == len(per_epoch) == 7
+    for (x, y), (x_epoch, y_epoch) in zip(whole, per_epoch):
+        np.testing.assert_array_equal(y, y_epoch)
+        np.testing.assert_array_equal(x, x_epoch)
+    assert not np.array_equal(whole[2][1], whole[5][1])  # epochs 2 and 3: another order
 
 
 def test_lenet_reads_the_digits_and_only_it_does(tmp_path, cifar10_dir):
