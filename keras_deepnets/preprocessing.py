@@ -31,9 +31,12 @@ def preprocess_input(x, mode=None, data_format=None, model=None):
     """Preprocesses a batch of RGB images with values in [0, 255] (float array or tensor).
 
     `mode`: "caffe" (the default), "torch" or "tf"; or give `model` and its recorded
-    preprocessing is used (`kd.preprocess_input(x, model=kd.from_torchvision(f))` is "torch").
+    preprocessing is used (`kd.preprocess_input(x, model=kd.from_torchvision(f))` is "torch"),
+    and its data format when `data_format` is None.
     """
     if model is not None:
+        if data_format is None and hasattr(model, "get_config"):
+            data_format = model.get_config().get("data_format")
         expected = model_preprocessing(model)
         if mode is not None and mode != expected:
             raise ValueError(f"mode={mode!r}, but {model.name} expects {expected!r} (its "

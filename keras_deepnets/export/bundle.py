@@ -19,6 +19,7 @@ from keras_deepnets import data as data_lib
 from keras_deepnets.export import inputs, saved_model, tflite
 from keras_deepnets.export.source import (ExportError, image_size as resolve_image_size,
                                           input_channels, load_model, model_name)
+from keras_deepnets.models.common import require_tensorflow_backend
 from keras_deepnets.preprocessing import model_preprocessing
 
 FORMATS = ("saved_model", "tflite")
@@ -69,6 +70,7 @@ def export_model(model, output_dir=None, *, weights=None, formats=("saved_model"
     `name` (default the registry name, file stem or `model.name`) names the default folder and
     the `.tflite` files. Other arguments as in `export_saved_model` and `export_tflite`.
     """
+    require_tensorflow_backend("Export (SavedModel, TFLite)", ExportError)
     formats, quantize = check_request(formats, quantize, representative_data)
     name = name or model_name(model)
     model = load_model(model, weights)

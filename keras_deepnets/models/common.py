@@ -236,6 +236,18 @@ def accepts_pretrained(expected_names):
     return decorate
 
 
+def require_tensorflow_backend(what, error=ValueError):
+    """Raises `error` when Keras runs on another backend than TensorFlow: `what` (the training
+    core, the tf.data pipelines, the exporters) is TensorFlow's; the models are any backend's."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise error(
+            f"{what} runs on Keras's TensorFlow backend; this process runs Keras on {backend!r} "
+            "(KERAS_BACKEND). On that backend the models build, load weights (by tag, file or "
+            "torchvision checkpoint), predict, fit with model.fit and save to .keras; for "
+            f"{what}, run with KERAS_BACKEND=tensorflow.")
+
+
 def variant_names(base, variant):
     """The registry names an AlexNet / GoogLeNet call may build: the weights decide the
     variant unless the caller did (torchvision publishes weights for its variant only)."""

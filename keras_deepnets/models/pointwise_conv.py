@@ -16,17 +16,25 @@ ops (bit for bit); the weight gradient is the same sum in another order, so equa
 rounding (tests/models/test_pointwise_conv.py). The matrix product is taken on the TensorFlow
 backend, channels-last, 1x1 kernel, stride 1, no dilation, no groups, bfloat16 compute dtype,
 with no GPU visible (a CPU-only trick: no GPU could be measured); otherwise Keras's path runs.
+TensorFlow is imported only on its backend: on JAX or PyTorch the layer is Keras's Conv2D.
 """
 
+import importlib
+
 import keras
-import tensorflow as tf
 
 from keras_deepnets.models.layers import Conv2D
+
+
+def _tf():
+    """TensorFlow, imported when the TensorFlow backend asks for the fast path only."""
+    return importlib.import_module("tensorflow")
 
 
 def _matmul_weight_gradient(convolution):
     """`convolution(x, kernel)` (a 1x1, stride-1 convolution) with the weight gradient as one
     matrix product; the input gradient is TensorFlow's own Conv2DBackpropInput."""
+    tf = _tf()
 
     @tf.custom_gradient
     def conv(x, kernel):
@@ -55,11 +63,11 @@ class PointwiseConv2D(Conv2D):
                 and tuple(self.kernel_size) == (1, 1) and tuple(self.strides) == (1, 1)
                 and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
                 and self.compute_dtype == "bfloat16"
-                and not tf.config.list_logical_devices("GPU"))
+                and not _tf().config.list_logical_devices("GPU"))
 
     def convolution_op(self, inputs, kernel):
         if not self.uses_matmul_gradient():
             return super().convolution_op(inputs, kernel)
         # Read (and autocast) the variable here: a custom gradient's inputs must be tensors.
-        kernel = tf.convert_to_tensor(kernel)
+        kernel = _tf().convert_to_tensor(kernel)
         return _matmul_weight_gradient(super().convolution_op)(inputs, kernel)

@@ -7,6 +7,7 @@ import dataclasses
 import os
 
 from keras_deepnets import registry
+from keras_deepnets.models.common import require_tensorflow_backend
 from keras_deepnets.training.recipes import RECIPES
 from keras_deepnets.training.strategy import ConfigError
 from keras_deepnets.weights import table
@@ -143,6 +144,8 @@ def _check_recipe_fields(cfg):
 
 def make_config(config=None, **overrides):
     """A checked TrainConfig from a TrainConfig, a dict, or keyword arguments."""
+    require_tensorflow_backend("The training core (training.train, evaluate, the scripts)",
+                               ConfigError)
     if config is None:
         config = TrainConfig()
     elif isinstance(config, dict):

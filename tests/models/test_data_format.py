@@ -146,3 +146,13 @@ def test_feature_info_and_saving_in_channels_first(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6, atol=1e-6)
     assert keras.config.image_data_format() == "channels_last"  # the build restored it
+
+
+def test_preprocess_input_follows_the_models_format(photos_nhwc):
+    """caffe mode flips RGB to BGR along the channel axis: the model's, not the global one."""
+    first = kd.ResNet18(weights=None, include_top=False, data_format="channels_first")
+    last = kd.ResNet18(weights=None, include_top=False)
+    pixels = photos_nhwc * 50 + 100
+    np.testing.assert_allclose(
+        np.asarray(kd.preprocess_input(_nchw(pixels), model=first)),
+        _nchw(np.asarray(kd.preprocess_input(pixels.copy(), model=last))), rtol=1e-6)

@@ -96,3 +96,17 @@ def test_a_saved_models_recorded_preprocessing_wins(tmp_path):
     assert inputs.preset_options(cfg, info, model) == {"mode": "torch"}  # --eval_only a .keras
     assert inputs.preset_options(cfg, info) == {"mode": "caffe"}
     assert inputs.preset_options(cfg, kd.model_info("resnet20")) == {}  # CIFAR: the mean image
+
+
+def test_eval_only_takes_pretrained_weights_by_tag(team_weights, imagenet_sample_dir, tmp_path):
+    """`--eval_only --weights=<tag>`: the registered weights are fetched and scored on real
+    photos (1,000 classes: the weights' own classifier) with their published transform."""
+    val = tmp_path / "imagenet" / "val"
+    val.mkdir(parents=True)
+    for folder in sorted(p for p in imagenet_sample_dir.iterdir() if p.is_dir()):
+        (val / folder.name).symlink_to(folder)
+    result = training.evaluate(model="resnet18", data=str(tmp_path / "imagenet"),
+                               weights="team-r18", max_val_examples=16, batch_size=8)
+    assert result["num_examples"] == 16 and 0.0 <= result["top1"] <= result["top5"] <= 1.0
+    with pytest.raises(ConfigError, match="resnet34 has no weights tagged 'team-r18'"):
+        training.evaluate(model="resnet34", data=str(tmp_path / "imagenet"), weights="team-r18")
