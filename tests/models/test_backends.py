@@ -72,14 +72,14 @@ def check(name, got, expected):
 for name, (builder, weights, inputs, expected, kwargs) in cases.items():
     x, expected = np.load(inputs), np.load(expected)
     models[name].load_weights(weights)
-    check(name, np.asarray(models[name](x, training=False)), expected)
+    check(name, keras.ops.convert_to_numpy(models[name](x, training=False)), expected)
     if name in first:
         models[name + "_nchw"].load_weights(weights)
         got = models[name + "_nchw"](np.transpose(x, (0, 3, 1, 2)), training=False)
-        check(name + "_nchw", np.asarray(got), expected)
+        check(name + "_nchw", keras.ops.convert_to_numpy(got), expected)
 loaded = keras.models.load_model(saved)
 x, expected = np.load(cases["resnet20"][2]), np.load(cases["resnet20"][3])
-check("keras_file", np.asarray(loaded(x, training=False)), expected)
+check("keras_file", keras.ops.convert_to_numpy(loaded(x, training=False)), expected)
 for builder in ["ResNet18", "VGG11", "AlexNet", "GoogLeNet", "ResNeXt50_32x4d"]:
     for fmt, shape in (("channels_last", (None, None, 1)), ("channels_first", (1, None, None))):
         keras.config.set_image_data_format(fmt)  # as a user sets it: no data_format argument

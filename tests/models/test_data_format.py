@@ -152,7 +152,7 @@ def test_preprocess_input_follows_the_models_format(photos_nhwc):
     """caffe mode flips RGB to BGR along the channel axis: the model's, not the global one."""
     first = kd.ResNet18(weights=None, include_top=False, data_format="channels_first")
     last = kd.ResNet18(weights=None, include_top=False)
-    pixels = photos_nhwc * 50 + 100
+    pixels = photos_nhwc * 50 + 100  # (keras' preprocess_input works in place on arrays)
     np.testing.assert_allclose(
-        np.asarray(kd.preprocess_input(_nchw(pixels), model=first)),
+        np.asarray(kd.preprocess_input(np.ascontiguousarray(_nchw(pixels)), model=first)),
         _nchw(np.asarray(kd.preprocess_input(pixels.copy(), model=last))), rtol=1e-6)

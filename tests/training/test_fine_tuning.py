@@ -101,10 +101,13 @@ def test_a_saved_models_recorded_preprocessing_wins(tmp_path):
 def test_eval_only_takes_pretrained_weights_by_tag(team_weights, imagenet_sample_dir, tmp_path):
     """`--eval_only --weights=<tag>`: the registered weights are fetched and scored on real
     photos (1,000 classes: the weights' own classifier) with their published transform."""
-    val = tmp_path / "imagenet" / "val"
-    val.mkdir(parents=True)
+    classes = tmp_path / "classes"  # the 1,000 class folders (links), as train/ and val/
+    classes.mkdir()
     for folder in sorted(p for p in imagenet_sample_dir.iterdir() if p.is_dir()):
-        (val / folder.name).symlink_to(folder)
+        (classes / folder.name).symlink_to(folder)
+    (tmp_path / "imagenet").mkdir()
+    for split in ("train", "val"):
+        (tmp_path / "imagenet" / split).symlink_to(classes)
     result = training.evaluate(model="resnet18", data=str(tmp_path / "imagenet"),
                                weights="team-r18", max_val_examples=16, batch_size=8)
     assert result["num_examples"] == 16 and 0.0 <= result["top1"] <= result["top5"] <= 1.0
