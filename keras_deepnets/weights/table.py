@@ -189,23 +189,28 @@ _VGG = {"bn_epsilon": None, "default": True}
 _KA_RESNET_LICENCE = "MIT (Kaiming He's deep-residual-networks release)"
 _KA_VGG_LICENCE = "CC BY 4.0 (the VGG authors' release)"
 
-# Top-1: keras.io/api/applications, "Available models"; torchvision: its weights enums.
+# keras.applications' files: model, its constructor, folder, BN epsilon, top-1 (keras.io/api/
+# applications, "Available models"), MD5s (with, without the classifier), licence.
+_EPS_KA = KERAS_APPLICATIONS_BN_EPSILON
+_KERAS_APPLICATIONS_ROWS = (
+    ("vgg16", "VGG16", "vgg16", None, 71.3,
+     ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"), _KA_VGG_LICENCE),
+    ("vgg19", "VGG19", "vgg19", None, 71.3,
+     ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"), _KA_VGG_LICENCE),
+    ("resnet50", "ResNet50", "resnet", _EPS_KA, 74.9,
+     ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+     _KA_RESNET_LICENCE),
+    ("resnet101", "ResNet101", "resnet", _EPS_KA, 76.4,
+     ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+     _KA_RESNET_LICENCE),
+    ("resnet152", "ResNet152", "resnet", _EPS_KA, 76.6,
+     ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+     _KA_RESNET_LICENCE),
+)
+
+# torchvision's top-1/top-5 and sizes: its weights enums.
 SOURCES = (
-    _keras_applications("vgg16", "VGG16", "vgg16", None, 71.3,
-                        ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
-                        _KA_VGG_LICENCE),
-    _keras_applications("vgg19", "VGG19", "vgg19", None, 71.3,
-                        ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
-                        _KA_VGG_LICENCE),
-    _keras_applications("resnet50", "ResNet50", "resnet", KERAS_APPLICATIONS_BN_EPSILON, 74.9,
-                        ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
-                        _KA_RESNET_LICENCE),
-    _keras_applications("resnet101", "ResNet101", "resnet", KERAS_APPLICATIONS_BN_EPSILON, 76.4,
-                        ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
-                        _KA_RESNET_LICENCE),
-    _keras_applications("resnet152", "ResNet152", "resnet", KERAS_APPLICATIONS_BN_EPSILON, 76.6,
-                        ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-                        _KA_RESNET_LICENCE),
+    *(_keras_applications(*row) for row in _KERAS_APPLICATIONS_ROWS),
     _torchvision("resnet18-f37072fd.pth", "resnet18", 69.758, 89.078, 44.661, default=True),
     _torchvision("resnet34-b627a593.pth", "resnet34", 73.314, 91.420, 83.275, default=True),
     _torchvision("resnet50-0676ba61.pth", "resnet50", 76.130, 92.862, 97.781, **_V15),
