@@ -1,6 +1,6 @@
 """AlexNet (models/alexnet.py): the paper's parameter counts layer by layer, its map sizes at
 227x227, the two-GPU groups, torchvision's single tower, and the input sizes each can take.
-(torchvision's weights giving torchvision's logits: tests/test_torch_convert.py.)"""
+(torchvision's weights giving torchvision's logits: tests/weights/test_torch_convert.py.)"""
 
 import keras
 import numpy as np

@@ -7,6 +7,7 @@ import functools
 import importlib.util
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -29,6 +30,14 @@ CASES = {
                            "stage_filters": [16, 32], "stem": "cifar", "groups": 4,
                            "width_per_group": 8, "stride_in_1x1": False}),
 }
+
+
+# The four at full size on two of the shared photos (torchvision's transform of them)
+# (logits: with a random classifier the softmax is near-uniform, a weak comparison)
+PHOTO_CASES = {f"{name}_photos": (name, {"classifier_activation": None})
+               for name in ("resnet50", "vgg16_bn", "googlenet", "resnext50_32x4d")}
+PHOTOS = (pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
+          / "inputs_224.npz")
 
 
 def _build(name, kwargs, **extra):
@@ -110,9 +119,11 @@ def test_other_backends_match_tensorflow(backend, tmp_path):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (jax is in the test extra; PyTorch's CPU wheel "
                     "is ~200 MB and is not: pip install torch to run this case)")
+    all_cases = {**CASES, **PHOTO_CASES}
     paths = {name: [str(tmp_path / f"{name}{s}") for s in (".weights.h5", "_x.npy", "_y.npy")]
-             for name in CASES}
-    cases = {name: [builder, *paths[name], kwargs] for name, (builder, kwargs) in CASES.items()}
+             for name in all_cases}
+    cases = {name: [builder, *paths[name], kwargs]
+             for name, (builder, kwargs) in all_cases.items()}
     saved = str(tmp_path / "resnet20.keras")
     env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu",
            "CUDA_VISIBLE_DEVICES": ""}
@@ -121,13 +132,15 @@ def test_other_backends_match_tensorflow(backend, tmp_path):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rng = np.random.default_rng(0)
     try:
-        for name, (builder, kwargs) in CASES.items():
+        photos = np.load(PHOTOS)["images_nhwc"][:2]
+        for name, (builder, kwargs) in all_cases.items():
             model = _build(builder, kwargs)
             for layer in model.layers:  # non-trivial BN statistics
                 if layer.__class__.__name__ == "BatchNormalization":
                     layer.set_weights([rng.uniform(0.5, 1.5, w.shape)
                                        for w in layer.get_weights()])
-            x = rng.uniform(0, 50, size=(2, *model.input_shape[1:])).astype("float32")
+            x = (photos if name in PHOTO_CASES else
+                 rng.uniform(0, 50, size=(2, *model.input_shape[1:])).astype("float32"))
             model.save_weights(paths[name][0])
             if name == "resnet20":
                 model.save(saved)
@@ -139,5 +152,5 @@ def test_other_backends_match_tensorflow(backend, tmp_path):
             other.kill()
     assert other.returncode == 0, stdout + stderr[-3000:]
     names = [line.split()[0] for line in stdout.splitlines()]
-    assert sorted(names) == sorted([*CASES, *(n + "_nchw" for n in CHANNELS_FIRST),
+    assert sorted(names) == sorted([*all_cases, *(n + "_nchw" for n in CHANNELS_FIRST),
                                     "keras_file", "contract", "training_error"])

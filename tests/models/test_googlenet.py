@@ -1,7 +1,7 @@
 """GoogLeNet (models/googlenet.py): Table 1's modules (parameters and multiply-adds, exact and
 against the paper's rounded figures), torchvision's variant, the auxiliary classifiers and the
 paper's loss, and the ceil-mode pooling both variants need.
-(torchvision's weights giving torchvision's logits: tests/test_torch_convert.py.)"""
+(torchvision's weights giving torchvision's logits: tests/weights/test_torch_convert.py.)"""
 
 import math
 
