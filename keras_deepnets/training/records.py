@@ -18,12 +18,22 @@ EPOCH_FIELDS = ("epoch", "step", "lr", "loss", "top1", "top5", "val_loss", "val_
 STEP_FIELDS = ("step", "epoch", "lr", "loss", "top1_error")
 
 
+# Counters, read back as integers: a resumed run rewrites the rows it read (history.csv on every
+# epoch and at the end), which must keep "2", not become "2.0".
+INTEGER_FIELDS = ("epoch", "step")
+
+
+def _value(key, text):
+    if text in ("", None):
+        return None
+    return int(float(text)) if key in INTEGER_FIELDS else float(text)
+
+
 def _read_csv(path, keep):
     if not os.path.isfile(path):
         return []
     with open(path, newline="") as f:
-        rows = [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
-                for row in csv.DictReader(f)]
+        rows = [{k: _value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
     return [r for r in rows if keep(r)]
 
 
