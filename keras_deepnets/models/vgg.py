@@ -14,8 +14,8 @@ from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
-                                          check_contract, classifier, finish, make_input,
-                                          model_inputs, pool, pretrained_row)
+                                          check_contract, classifier, finish, image_shape,
+                                          make_input, model_inputs, pool, pretrained_row)
 from keras_deepnets.models.layers import Conv2D, LocalResponseNormalization
 from keras_deepnets.models.specs import VGG_CONFIGS
 from keras_deepnets.registry import register_model
@@ -180,8 +180,9 @@ def cifar_vgg(config, classes=10, input_shape=None, classifier_activation="softm
               **kwargs):
     """VGG `config` (A-E) with batch norm, global average pooling and one Dense(`classes`)."""
     name = name or CIFAR_VGGS[config.upper()][0]
+    default = image_shape(32, 32, 3, kwargs.get("data_format"))
     features = VGGModel(config, batch_norm=True, include_top=False, pooling="avg",
-                        input_shape=input_shape or (32, 32, 3), name=name + "_features", **kwargs)
+                        input_shape=input_shape or default, name=name + "_features", **kwargs)
     outputs = classifier(features.output, classes=classes,
                          classifier_activation=classifier_activation)
     # One flat functional model (not a nested one), so it saves, loads and exports as any other.

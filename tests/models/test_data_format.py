@@ -132,6 +132,17 @@ def test_headless_paper_alexnet_takes_any_size_its_strides_survive():
         kd.AlexNet(input_shape=(224, 224, 3))
 
 
+@pytest.mark.parametrize("name", ["resnet20", "vgg11_bn_cifar", "googlenet", "lenet5"])
+def test_model_stats_and_the_registry_in_channels_first(name, channels_first):
+    """Parameters and multiply-adds do not depend on the layout; every family's registry
+    constructor builds channels first under the global setting."""
+    first = kd.get_model(name, weights=None)
+    keras.config.set_image_data_format("channels_last")
+    last = kd.get_model(name, weights=None)
+    assert first.input_shape[1] == last.input_shape[3]  # the channels moved to axis 1
+    assert kd.model_stats(first) == kd.model_stats(last)
+
+
 def test_feature_info_and_saving_in_channels_first(tmp_path):
     model = kd.ResNet18(weights=None, include_top=False, data_format="channels_first",
                         input_shape=(3, 64, 64))
