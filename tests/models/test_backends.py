@@ -117,8 +117,8 @@ CHANNELS_FIRST = ["resnet20", "vgg11_lrn", "googlenet"]
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_other_backends_match_tensorflow(backend, tmp_path):
     if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed (jax is in the test extra; PyTorch's CPU wheel "
-                    "is ~200 MB and is not: pip install torch to run this case)")
+        pytest.skip(f"{backend} is not installed (jax is in the test extra; torch is not, PyPI's "
+                    "Linux wheel brings its CUDA libraries: pip install torch to run this case)")
     all_cases = {**CASES, **PHOTO_CASES}
     paths = {name: [str(tmp_path / f"{name}{s}") for s in (".weights.h5", "_x.npy", "_y.npy")]
              for name in all_cases}
