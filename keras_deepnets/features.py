@@ -21,8 +21,7 @@ import re
 
 import keras
 
-from keras_deepnets.models.common import image_shape, split_shape
-from keras_deepnets.models.layers import DATA_FORMATS
+from keras_deepnets.models.layers import DATA_FORMATS, image_shape, split_shape
 
 
 def _stage_tensors(model):

@@ -27,10 +27,10 @@ from keras import layers
 from keras_deepnets.models import specs
 from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
                                           check_contract, classifier, finish, make_input,
-                                          model_inputs, pool, split_shape, variant_names)
+                                          model_inputs, pool, variant_names)
 from keras_deepnets.models.grouped_conv import GroupedConv2D
 from keras_deepnets.models.layers import (AdaptiveAveragePooling, Conv2D,
-                                          LocalResponseNormalization)
+                                          LocalResponseNormalization, split_shape)
 from keras_deepnets.registry import register_model
 
 VARIANTS = tuple(specs.ALEXNET_CONVS)

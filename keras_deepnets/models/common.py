@@ -7,7 +7,8 @@ import sys
 
 import keras
 
-from keras_deepnets.models.layers import resolve_data_format
+from keras_deepnets import registry
+from keras_deepnets.models.layers import image_shape, resolve_data_format, split_shape
 from keras_deepnets.weights import loading, table
 
 POOLINGS = (None, "avg", "max")
@@ -86,25 +87,6 @@ def check_contract(*, include_top, weights, input_shape, pooling, classes, class
                 f"weights={str(weights)!r} is neither None, a tag such as 'imagenet' nor an "
                 "existing file."
             )
-
-
-def image_shape(height, width, channels, data_format=None):
-    """An image's shape without the batch, in `data_format` (default: Keras's global one)."""
-    if resolve_data_format(data_format) == "channels_first":
-        return (channels, height, width)
-    return (height, width, channels)
-
-
-def split_shape(input_shape, data_format=None):
-    """(height, width, channels) of an `input_shape` given in `data_format`."""
-    fmt = resolve_data_format(data_format)
-    if input_shape is None or len(tuple(input_shape)) != 3:
-        order = ("(channels, height, width)" if fmt == "channels_first"
-                 else "(height, width, channels)")
-        raise ValueError(f"input_shape must be {order} for data_format {fmt!r} (Keras's "
-                         f"image_data_format or the data_format argument); got {input_shape}.")
-    a, b, c = tuple(input_shape)
-    return (b, c, a) if fmt == "channels_first" else (a, b, c)
 
 
 @contextlib.contextmanager
@@ -248,11 +230,13 @@ def require_tensorflow_backend(what, error=ValueError):
             f"{what}, run with KERAS_BACKEND=tensorflow.")
 
 
-def variant_names(base, variant):
-    """The registry names an AlexNet / GoogLeNet call may build: the weights decide the
-    variant unless the caller did (torchvision publishes weights for its variant only)."""
-    return {"paper": (base,), "torchvision": (f"{base}_torchvision",)}.get(
+def variant_names(base, variant=None):
+    """The registry names a call of `base` may build, whose weights it may load: the weights
+    decide AlexNet's and GoogLeNet's variant unless the caller did (torchvision publishes
+    weights for its variant only); any other model is its own name."""
+    names = {"paper": (base,), "torchvision": (f"{base}_torchvision",)}.get(
         variant, (base, f"{base}_torchvision"))
+    return tuple(name for name in names if name in registry.list_models()) or (base,)
 
 
 def inference_model(model):

@@ -27,9 +27,9 @@ from keras_deepnets.models import specs
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
                                           check_contract, classifier, finish, make_input,
-                                          model_inputs, pool, split_shape, variant_names)
+                                          model_inputs, pool, variant_names)
 from keras_deepnets.models.layers import (AdaptiveAveragePooling, CeilMaxPooling2D, Conv2D,
-                                          LocalResponseNormalization, channel_axis)
+                                          LocalResponseNormalization, channel_axis, split_shape)
 from keras_deepnets.registry import register_model
 
 VARIANTS = ("paper", "torchvision")

@@ -29,6 +29,25 @@ def spatial_axes(data_format=None):
     return (2, 3) if resolve_data_format(data_format) == "channels_first" else (1, 2)
 
 
+def image_shape(height, width, channels, data_format=None):
+    """An image's shape without the batch, in `data_format` (default: Keras's global one)."""
+    if resolve_data_format(data_format) == "channels_first":
+        return (channels, height, width)
+    return (height, width, channels)
+
+
+def split_shape(input_shape, data_format=None):
+    """(height, width, channels) of an `input_shape` given in `data_format`."""
+    fmt = resolve_data_format(data_format)
+    if input_shape is None or len(tuple(input_shape)) != 3:
+        order = ("(channels, height, width)" if fmt == "channels_first"
+                 else "(height, width, channels)")
+        raise ValueError(f"input_shape must be {order} for data_format {fmt!r} (Keras's "
+                         f"image_data_format or the data_format argument); got {input_shape}.")
+    a, b, c = tuple(input_shape)
+    return (b, c, a) if fmt == "channels_first" else (a, b, c)
+
+
 def _slice_channels(x, axis, start, stop):
     index = [slice(None)] * 4
     index[axis] = slice(start, stop)
@@ -36,10 +55,8 @@ def _slice_channels(x, axis, start, stop):
 
 
 def _shape(input_shape, data_format, height, width, channels):
-    """A 4-D shape in `data_format` from its parts."""
-    if data_format == "channels_first":
-        return (input_shape[0], channels, height, width)
-    return (input_shape[0], height, width, channels)
+    """A 4-D shape in `data_format` from its parts (the batch of `input_shape`)."""
+    return (input_shape[0], *image_shape(height, width, channels, data_format))
 
 
 def add_channel_bias(x, bias, data_format=None):
@@ -83,8 +100,7 @@ class _FormatLayer(keras.layers.Layer):
 
     def _parts(self, shape):
         """(height, width, channels) of a 4-D shape."""
-        h, w = spatial_axes(self.data_format)
-        return shape[h], shape[w], shape[self.axis]
+        return split_shape(tuple(shape)[1:], self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}

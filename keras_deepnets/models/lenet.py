@@ -19,10 +19,9 @@ from keras import layers
 
 from keras_deepnets.models import specs
 from keras_deepnets.models.common import (DeepNet, builds_in_data_format, check_contract,
-                                          classifier, finish, image_shape, make_input,
-                                          model_inputs, pool)
-from keras_deepnets.models.layers import (Conv2D, PartialConv2D, ScaledTanh,
-                                          TrainableSubsampling)
+                                          classifier, finish, make_input, model_inputs, pool)
+from keras_deepnets.models.layers import (Conv2D, PartialConv2D, ScaledTanh, TrainableSubsampling,
+                                          image_shape)
 from keras_deepnets.registry import register_model
 
 VARIANTS = ("paper", "modern")

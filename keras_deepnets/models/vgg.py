@@ -14,9 +14,9 @@ from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
-                                          check_contract, classifier, finish, image_shape,
-                                          make_input, model_inputs, pool, pretrained_row)
-from keras_deepnets.models.layers import Conv2D, LocalResponseNormalization
+                                          check_contract, classifier, finish, make_input,
+                                          model_inputs, pool, pretrained_row)
+from keras_deepnets.models.layers import Conv2D, LocalResponseNormalization, image_shape
 from keras_deepnets.models.specs import VGG_CONFIGS
 from keras_deepnets.registry import register_model
 

@@ -7,7 +7,7 @@ import dataclasses
 import os
 
 from keras_deepnets import registry
-from keras_deepnets.models.common import require_tensorflow_backend
+from keras_deepnets.models.common import require_tensorflow_backend, variant_names
 from keras_deepnets.training.recipes import RECIPES
 from keras_deepnets.training.strategy import ConfigError
 from keras_deepnets.weights import table
@@ -114,7 +114,7 @@ def _check_fine_tuning_fields(cfg):
                           "'hf://timm/...': kd.list_weights(model) lists them).")
     if table.is_tag(cfg.init_weights):
         try:  # an unknown tag fails here, before anything is built or downloaded
-            table.resolve((cfg.model, f"{cfg.model}_torchvision"), cfg.init_weights)
+            table.resolve(variant_names(cfg.model), cfg.init_weights)
         except table.WeightsError as e:
             raise ConfigError(f"init_weights: {e}") from None
     if cfg.freeze and cfg.init_weights is None:

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from keras_deepnets import data, registry
 from keras_deepnets.metrics import top_k_hits
-from keras_deepnets.models.common import inference_model
+from keras_deepnets.models.common import inference_model, variant_names
 from keras_deepnets.training import inputs
 from keras_deepnets.training.building import model_kwargs
 from keras_deepnets.training.config import make_config
@@ -67,7 +67,7 @@ def _trained_model(cfg, info, plan):
     `hf://...`), a `.keras` file, or a `.weights.h5` (default: model_dir's best)."""
     if table.is_tag(cfg.weights):
         try:
-            row = loading.named_row(inputs.registry_names(cfg.model), cfg.weights)
+            row = loading.named_row(variant_names(cfg.model), cfg.weights)
             return loading.pretrained_model(row, **model_kwargs(cfg, info, plan))
         except ValueError as e:
             raise ConfigError(str(e)) from None

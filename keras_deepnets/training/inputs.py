@@ -11,6 +11,7 @@ from keras_deepnets import data
 from keras_deepnets.data import sources
 from keras_deepnets.weights import loading, table
 from keras_deepnets.data.digits import is_digits
+from keras_deepnets.models.common import variant_names
 from keras_deepnets.training.strategy import ConfigError
 
 VAL_SPLITS = ("validation", "val", "test")
@@ -46,13 +47,7 @@ def init_row(cfg):
     "hf://timm/..."), else None."""
     if not table.is_tag(cfg.init_weights):
         return None
-    return loading.named_row(registry_names(cfg.model), cfg.init_weights)
-
-
-def registry_names(model):
-    """The names whose weights a run of `model` may start from (AlexNet and GoogLeNet: the
-    torchvision variant's too)."""
-    return (model, f"{model}_torchvision") if model in ("alexnet", "googlenet") else (model,)
+    return loading.named_row(variant_names(cfg.model), cfg.init_weights)
 
 
 def preprocessing_mode(cfg):

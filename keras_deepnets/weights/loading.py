@@ -60,8 +60,7 @@ def convert_checkpoint(weights, expected, **kwargs):
 
 def keras_cache_dir():
     """Where keras.utils.get_file keeps downloaded files (`$KERAS_HOME/models`)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.join(home, "models")
+    return os.path.join(store.keras_home(), "models")
 
 
 def named_row(models, weights):
@@ -101,12 +100,14 @@ def load_row(model, row, verbose=True):
     return path
 
 
-def _fetch(row, include_top, verbose):
+def _fetch(row, include_top, verbose, keras_cache=True):
+    """The row's file: the Hub's cache, or our store (and, with `keras_cache`, keras.applications'
+    own cache where it holds the file already: a user of keras.applications)."""
     if table.is_hub_tag(row.tag):
         return hub.fetch(row)
-    # keras.applications' own cache may hold its files already (a user of keras.applications)
-    elsewhere = (keras_cache_dir(),) if row.publisher == table.KERAS_APPLICATIONS else ()
-    return store.fetch(row, include_top, verbose=verbose, elsewhere=elsewhere)
+    use_keras = keras_cache and row.publisher == table.KERAS_APPLICATIONS
+    return store.fetch(row, include_top, verbose=verbose,
+                       elsewhere=(keras_cache_dir(),) if use_keras else ())
 
 
 def _load_keras_applications(model, path, row):
@@ -130,12 +131,6 @@ def _load_keras_weights(model, path, row):
 
 _FORMATS = {table.KERAS_APPLICATIONS_H5: _load_keras_applications,
             table.TORCH_STATE_DICT: _load_torch, table.KERAS_WEIGHTS: _load_keras_weights}
-
-
-def load_pretrained(model, row):
-    """Loads the pretrained weights `row` into `model` (the constructors' keras.applications
-    path): `load_row`."""
-    load_row(model, row)
 
 
 def load_weights_file(model, path):
@@ -263,9 +258,7 @@ def prefetch(models, tags=("imagenet",), convert=False, verbose=True):
                 continue
             for include_top in ((True, False) if row.file_notop else (True,)):
                 # into our own downloads/ (not keras' cache): the folder to copy or mirror
-                path = hub.fetch(row) if table.is_hub_tag(tag) else store.fetch(
-                    row, include_top, verbose=verbose)
-                done.append((name, row.tag, path))
+                done.append((name, row.tag, _fetch(row, include_top, verbose, False)))
             if convert:
                 registry.get_model(name, weights=tag)
     return done

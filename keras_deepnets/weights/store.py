@@ -53,13 +53,18 @@ class DownloadError(OSError):
     it was kept)."""
 
 
+def keras_home():
+    """Keras's own folder: $KERAS_HOME, else ~/.keras."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.abspath(os.path.expanduser(home))
+
+
 def home():
     """The cache folder: $KERAS_DEEPNETS_HOME, else $KERAS_HOME/keras_deepnets."""
     explicit = os.environ.get(ENV_HOME)
     if explicit:
         return os.path.abspath(os.path.expanduser(explicit))
-    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.join(os.path.abspath(os.path.expanduser(keras_home)), "keras_deepnets")
+    return os.path.join(keras_home(), "keras_deepnets")
 
 
 def offline():

@@ -106,15 +106,6 @@ class Pretrained:
     model_kwargs: tuple = ()
     default: bool = False
 
-    # Older name of the field (the constructors' argument value); the table says `tag`.
-    @property
-    def weights(self):
-        return self.tag
-
-    @property
-    def source(self):
-        return self.publisher
-
     def file_name(self, include_top):
         """The file to download for a model with or without the classifier."""
         return self.file if include_top or self.file_notop is None else self.file_notop

@@ -26,7 +26,7 @@ import numpy as np
 
 from keras_deepnets import registry
 from keras_deepnets.models import specs  # (importing models registers the constructors)
-from keras_deepnets.models.common import split_shape
+from keras_deepnets.models.layers import split_shape
 from keras_deepnets.weights import table
 from keras_deepnets.weights.loading import register_converter
 from keras_deepnets.weights.torch_files import CheckpointError, read_state_dict
