@@ -121,8 +121,9 @@ def run_case(opts):
     from keras_deepnets import data as kd_data
     from keras_deepnets.data.sources import has_splits
     from keras_deepnets import model_stats, registry
+    from keras_deepnets.diagnostics import onednn_log
     from keras_deepnets.training.inputs import keeps_decoded
-    from keras_deepnets.training import onednn_log, recipes
+    from keras_deepnets.training import recipes
     from keras_deepnets.training.steps import recipe_step
 
     name, policy = opts["model"], opts["policy"]
