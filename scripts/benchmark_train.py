@@ -118,17 +118,12 @@ def run_case(opts):
         tf.config.threading.set_inter_op_parallelism_threads(opts["inter"])
     import keras
 
-    from keras_deepnets import data as kd_data
-    from keras_deepnets.data.sources import has_splits
-    from keras_deepnets import model_stats, registry
-    from keras_deepnets.training.inputs import keeps_decoded
-    from keras_deepnets.training import onednn_log, recipes
+    from keras_deepnets import model_stats
+    from keras_deepnets.training import recipes
     from keras_deepnets.training.steps import recipe_step
 
     name, policy = opts["model"], opts["policy"]
-    base, kwargs = VARIANTS.get(name, (name, {}))
-    build = ((lambda: keras.applications.ResNet50(weights=None)) if name == REFERENCE
-             else (lambda: registry.get_model(base, **kwargs)))
+    build = _builder(name)
     float32_model = build()  # before the policy changes: multiply-adds and the input size
     macs, size = model_stats(float32_model).mult_adds, float32_model.input_shape[1]
     del float32_model
@@ -140,60 +135,97 @@ def run_case(opts):
     batch = opts["batch"] or BATCH[size]
     run = recipe_step(strategy, build, recipe, global_batch=batch, jit_compile=opts["jit"],
                       metrics=opts["metrics"])
-    model, classes = run.model, run.model.output_shape[-1]
     images = tf.random.uniform([batch, size, size, 3], -1, 1)
-    labels = tf.random.uniform([batch], 0, classes, tf.int32)
+    labels = tf.random.uniform([batch], 0, run.model.output_shape[-1], tf.int32)
     fixed = strategy.experimental_distribute_values_from_function(lambda _: (images, labels))
     steps = opts["steps"] or (20 if size == 32 else 5)
-    if gpus:
-        tf.config.experimental.reset_memory_stats("GPU:0")
-    rss0 = _peak_rss_mb()
-    step = lambda: run.train_step(fixed)[0]  # noqa: E731
-    train_s = (onednn_log.marked_steps(step, steps, opts["warmup"]) if opts["mark"] else
-               _best_of(step, opts["warmup"], steps, opts["train_rounds"]))
-    peak_mb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if gpus
-               else _peak_rss_mb() - rss0)
     out = {"model": name, "recipe": opts["recipe"], "policy": policy, "size": size,
            "batch": batch, "macs": macs, "metrics": opts["metrics"],
-           "train_rounds": opts["train_rounds"],
-           "train_ips": batch / train_s, "train_step_ms": 1000 * train_s, "peak_mb": peak_mb}
+           "train_rounds": opts["train_rounds"]}
+    out.update(_train_step_figures(lambda: run.train_step(fixed)[0], batch, steps, opts, gpus))
     if opts["inference"]:
-        forward = tf.function(lambda x: model(x, training=False), jit_compile=opts["jit"])
-        with tf.device(device):
-            infer_s = _best_of(lambda: forward(images), opts["warmup"], steps,
-                               opts["train_rounds"])
-        out["infer_ips"] = batch / infer_s
+        out["infer_ips"] = _infer_ips(run.model, images, batch, device, steps, opts)
     if opts["loop"]:
         out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build,
                                     opts["steps_per_loop"], opts["recipe"], opts["train_rounds"])
     real = opts["cifar_data"] if size == 32 else opts["imagenet_data"]
     if real:
-        family_preset = "cifar_train" if size == 32 else "resnet_imagenet_train"
-        split = "train" if has_splits(real) else None
-        dataset = kd_data.load(real, split, preset=family_preset, image_size=size,
-                               batch_size=batch, shuffle=True, seed=0, repeat=True,
-                               drop_remainder=True,
-                               cache=opts["input_cache"] and keeps_decoded(
-                                   "cifar" if size == 32 else "imagenet"),
-                               private_threads=opts["input_threads"] or None)
-        iterator = iter(strategy.experimental_distribute_dataset(dataset))
-        one_batch = next(iter(dataset))
-        one_real = strategy.experimental_distribute_values_from_function(lambda _: one_batch)
-        # Three inputs: random numbers; one real batch reused (the same step on real pixels,
-        # no pipeline); the pipeline. Rounds in turn, best of each: 2 shared cores drift by
-        # +-5% between rounds, which would otherwise show up as (or hide) the pipeline's cost.
-        inputs = {"synthetic_step_ms": lambda: fixed, "real_batch_step_ms": lambda: one_real,
-                  "real_step_ms": lambda: next(iterator)}
-        best = dict.fromkeys(inputs, float("inf"))
-        # _timed calls each lambda right away; the default binds this iteration's input.
-        for make in inputs.values():
-            _timed(lambda make=make: run.train_step(make())[0], opts["warmup"], 1)
-        for _ in range(opts["rounds"]):
-            for key, make in inputs.items():
-                ms = 1000 * _timed(lambda make=make: run.train_step(make())[0], 0, steps)
-                best[key] = min(best[key], ms)
-        out.update(best)
+        out.update(_real_data_step_ms(run, strategy, fixed, real, size, batch, steps, opts))
     return out
+
+
+def _builder(name):
+    """A function that builds the benchmarked model: keras.applications' ResNet50 for
+    REFERENCE, else the registry's model (with a variant's arguments)."""
+    import keras
+
+    from keras_deepnets import registry
+
+    if name == REFERENCE:
+        return lambda: keras.applications.ResNet50(weights=None)
+    base, kwargs = VARIANTS.get(name, (name, {}))
+    return lambda: registry.get_model(base, **kwargs)
+
+
+def _train_step_figures(step, batch, steps, opts, gpus):
+    """Images/s and ms of the training step on one fixed batch (or, with --mark_steps, one
+    round between onednn_log's markers), and the peak memory the timed steps add."""
+    import tensorflow as tf
+
+    from keras_deepnets.diagnostics import onednn_log
+
+    if gpus:
+        tf.config.experimental.reset_memory_stats("GPU:0")
+    rss0 = _peak_rss_mb()
+    train_s = (onednn_log.marked_steps(step, steps, opts["warmup"]) if opts["mark"] else
+               _best_of(step, opts["warmup"], steps, opts["train_rounds"]))
+    peak_mb = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if gpus
+               else _peak_rss_mb() - rss0)
+    return {"train_ips": batch / train_s, "train_step_ms": 1000 * train_s, "peak_mb": peak_mb}
+
+
+def _infer_ips(model, images, batch, device, steps, opts):
+    """Images/s of the forward pass alone (training=False) on the same batch."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False), jit_compile=opts["jit"])
+    with tf.device(device):
+        infer_s = _best_of(lambda: forward(images), opts["warmup"], steps, opts["train_rounds"])
+    return batch / infer_s
+
+
+def _real_data_step_ms(run, strategy, fixed, real, size, batch, steps, opts):
+    """Best ms per training step, in alternating rounds, fed by random numbers, by one real
+    batch reused and by the input pipeline on the real data at `real`."""
+    from keras_deepnets import data as kd_data
+    from keras_deepnets.data.sources import has_splits
+    from keras_deepnets.training.inputs import keeps_decoded
+
+    family_preset = "cifar_train" if size == 32 else "resnet_imagenet_train"
+    split = "train" if has_splits(real) else None
+    dataset = kd_data.load(real, split, preset=family_preset, image_size=size,
+                           batch_size=batch, shuffle=True, seed=0, repeat=True,
+                           drop_remainder=True,
+                           cache=opts["input_cache"] and keeps_decoded(
+                               "cifar" if size == 32 else "imagenet"),
+                           private_threads=opts["input_threads"] or None)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    one_batch = next(iter(dataset))
+    one_real = strategy.experimental_distribute_values_from_function(lambda _: one_batch)
+    # Three inputs: random numbers; one real batch reused (the same step on real pixels,
+    # no pipeline); the pipeline. Rounds in turn, best of each: 2 shared cores drift by
+    # +-5% between rounds, which would otherwise show up as (or hide) the pipeline's cost.
+    inputs = {"synthetic_step_ms": lambda: fixed, "real_batch_step_ms": lambda: one_real,
+              "real_step_ms": lambda: next(iterator)}
+    best = dict.fromkeys(inputs, float("inf"))
+    # _timed calls each lambda right away; the default binds this iteration's input.
+    for make in inputs.values():
+        _timed(lambda make=make: run.train_step(make())[0], opts["warmup"], 1)
+    for _ in range(opts["rounds"]):
+        for key, make in inputs.items():
+            ms = 1000 * _timed(lambda make=make: run.train_step(make())[0], 0, steps)
+            best[key] = min(best[key], ms)
+    return best
 
 
 def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe, rounds):

@@ -5,7 +5,7 @@ forward and backward, batch norm, ReLU, the zero-pad shortcut, casts, the optimi
     python scripts/profile_step.py --model=resnet20 --mixed_precision=bfloat16
     python scripts/profile_step.py --model=resnet56 --steps=10 --json=runs/profile.json
 
-The same from Python: keras_deepnets.training.op_profile.profile_step(...); for a trace of a
+The same from Python: keras_deepnets.diagnostics.op_profile.profile_step(...); for a trace of a
 real run, op_profile.breakdown("<model_dir>/tensorboard", steps) after --profile=N.
 """
 
@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags, logging
 
-from keras_deepnets.training import op_profile
+from keras_deepnets.diagnostics import op_profile
 
 flags.DEFINE_string("model", "resnet20", "A registry name.")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "bfloat16", "float16"],

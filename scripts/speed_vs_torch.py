@@ -18,7 +18,7 @@ it lives in its own virtual environment, not in this project's.
         --models=resnet20 --precisions=bfloat16 --inter_op_threads=1 [--onednn_shapes]
 
 `--onednn` times no rounds: it runs each case once on each side with ONEDNN_VERBOSE=1 and
-prints what oneDNN executed in the timed steps (keras_deepnets.training.onednn_log): kind, pass,
+prints what oneDNN executed in the timed steps (keras_deepnets.diagnostics.onednn_log): kind, pass,
 implementation (and shape), ms and calls per step, ours beside PyTorch's. Both frameworks run
 their convolutions through oneDNN, so this tells a different kernel from the same kernel run
 slower. `--inter_op_threads=1` runs our kernels one at a time, as PyTorch does (with TF's two
@@ -34,7 +34,7 @@ import sys
 
 from absl import app, flags
 
-from keras_deepnets.training import onednn_log
+from keras_deepnets.diagnostics import onednn_log
 
 flags.DEFINE_string("torch_python", None, "A Python with torch and torchvision (a scratch venv).")
 flags.DEFINE_string("torch_step", "../shared/bench/torch_step.py", "The PyTorch peer's script.")
@@ -81,7 +81,8 @@ for name, net, batch, size, classes, steps, precision in {cases!r}:
 
 
 # One case of torch_step.py's step (its images_per_second's closure), its timed steps marked by
-# onednn_log.marked_steps (a module of the standard library only, imported by its folder).
+# onednn_log.marked_steps, imported by its folder: PyTorch's environment has no TensorFlow, so
+# the module uses the standard library only (its docstring; tests/diagnostics test it).
 TORCH_MARKED = TORCH_PRELUDE + """
 import torch.nn.functional as F
 sys.path.insert(0, {marker_folder!r})

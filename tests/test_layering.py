@@ -4,7 +4,7 @@ imports the package — an import inside a function is how an import circle gets
 The layers, bottom up: registry, weights/torch_files (leaves) -> weights/table ->
 weights/store, weights/hub -> weights/loading -> models (they register into the registry) ->
 preprocessing, stats, weights/torch_convert, weights/keras_applications -> the package -> data ->
-training -> export, tuning, experiments.
+export -> training -> tuning, experiments, diagnostics (the top layers, which nothing imports).
 """
 
 import ast
@@ -134,6 +134,22 @@ def test_low_layers_import_only_lower_ones(layer):
         above = sorted(n for n in _package_imports(path)
                        if not any(n == a or n.startswith(a + ".") for a in allowed))
         assert not above, f"{path.relative_to(PACKAGE)} imports {above}; allowed: {sorted(allowed)}"
+
+
+# The top layers: they use the training core (and what is below it), and nothing of the package
+# outside them imports them. The diagnostics read what a run did (traces, oneDNN's log); the
+# core takes the trace itself (training/profiling.py), so it never needs them.
+TOP_LAYERS = ("diagnostics", "experiments", "tuning")
+
+
+@pytest.mark.parametrize("layer", TOP_LAYERS)
+def test_nothing_below_imports_a_top_layer(layer):
+    top = f"keras_deepnets.{layer}"
+    importers = sorted(
+        path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] != layer
+        and any(n == top or n.startswith(top + ".") for n in _package_imports(path)))
+    assert not importers, f"{importers} import {top}, a layer above them (see the docstring)"
 
 
 def test_the_scan_sees_imports_in_functions_only():

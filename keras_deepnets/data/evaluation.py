@@ -132,6 +132,29 @@ def evaluate_crops(model, data, split=None, crops=1, scales=None, *, flip=False,
         {"top1": float, "top5": float, "num_examples": int}; hits by `metrics.top_k_hits`, the
         training step's rule (classes tied with the true class do not push it out).
     """
+    scales = _checked_scales(crops, scales, image_size)
+    source = sources.resolve(data, split, data_dir=data_dir, strict=strict,
+                             labels_file=labels_file, label_offset=label_offset)
+    records = source.records(max_examples=max_examples)
+    if crops == "dense":
+        scored = _dense_scores(model, records, scales, flip, from_logits, strict)
+    else:
+        scored = _crop_scores(model, records, crops, scales, image_size, batch_size,
+                              from_logits, strict)
+    correct1 = correct5 = total = 0
+    for scores, labels in scored:
+        # The training step's rule (metrics.top_k_hits): ties with the true class count as hits.
+        k = min(5, scores.shape[-1])
+        correct1 += int(np.sum(top_k_hits(labels, scores, 1).numpy()))
+        correct5 += int(np.sum(top_k_hits(labels, scores, k).numpy()))
+        total += len(labels)
+    if total == 0:
+        raise ValueError(f"No example could be evaluated from {source.location}.")
+    return {"top1": correct1 / total, "top5": correct5 / total, "num_examples": total}
+
+
+def _checked_scales(crops, scales, image_size):
+    """`evaluate_crops`'s scales as integers, defaults filled in, after checking `crops`."""
     if crops not in (1, 10, "dense"):
         raise ValueError(f"crops must be 1, 10 or 'dense'; got {crops!r}.")
     if scales is None:
@@ -139,43 +162,36 @@ def evaluate_crops(model, data, split=None, crops=1, scales=None, *, flip=False,
     scales = tuple(int(s) for s in scales)
     if crops != "dense" and min(scales) < image_size:
         raise ValueError(f"Every scale must be >= image_size={image_size}; got {scales}.")
-    source = sources.resolve(data, split, data_dir=data_dir, strict=strict,
-                             labels_file=labels_file, label_offset=label_offset)
-    records = source.records(max_examples=max_examples)
-    correct1 = correct5 = total = 0
+    return scales
 
-    def tally(scores, labels):
-        # The training step's rule (metrics.top_k_hits): ties with the true class count as hits.
-        nonlocal correct1, correct5, total
-        k = min(5, scores.shape[-1])
-        correct1 += int(np.sum(top_k_hits(labels, scores, 1).numpy()))
-        correct5 += int(np.sum(top_k_hits(labels, scores, k).numpy()))
-        total += len(labels)
 
-    if crops == "dense":
-        dense = fully_convolutional(model)
-        views = records.map(
-            lambda b, y: (decode.decode_full(b), y), num_parallel_calls=tf.data.AUTOTUNE)
-        if not strict:
-            views = views.ignore_errors(log_warning=True)
-        for image, label in views.prefetch(2):
-            score = 0.0
-            for scale in scales:
-                x = augment.caffe_normalise(resize_shorter(image, scale))[None]
-                batch = tf.concat([x, tf.reverse(x, axis=[2])], 0) if flip else x
-                score += _predict(dense, batch, from_logits).mean(axis=(0, 1, 2))
-            tally(score[None], np.array([label.numpy()]))
-    else:
-        views = records.map(lambda b, y: (crop_views(b, crops, scales, image_size), y),
-                            num_parallel_calls=tf.data.AUTOTUNE)
-        if not strict:
-            views = views.ignore_errors(log_warning=True)
-        per_image = (10 if crops == 10 else 1) * len(scales)
-        for x, y in views.batch(max(1, batch_size // per_image)).prefetch(2):
-            n = x.shape[0]
-            flat = tf.reshape(x, [-1, image_size, image_size, 3])
-            scores = _predict(model, flat, from_logits)
-            tally(scores.reshape(n, per_image, -1).mean(1), y.numpy())
-    if total == 0:
-        raise ValueError(f"No example could be evaluated from {source.location}.")
-    return {"top1": correct1 / total, "top5": correct5 / total, "num_examples": total}
+def _dense_scores(model, records, scales, flip, from_logits, strict):
+    """(scores [1, classes], labels [1]) per image: the whole image through the fully
+    convolutional model at every scale (and flipped), the score maps averaged."""
+    dense = fully_convolutional(model)
+    views = records.map(
+        lambda b, y: (decode.decode_full(b), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if not strict:
+        views = views.ignore_errors(log_warning=True)
+    for image, label in views.prefetch(2):
+        score = 0.0
+        for scale in scales:
+            x = augment.caffe_normalise(resize_shorter(image, scale))[None]
+            batch = tf.concat([x, tf.reverse(x, axis=[2])], 0) if flip else x
+            score += _predict(dense, batch, from_logits).mean(axis=(0, 1, 2))
+        yield score[None], np.array([label.numpy()])
+
+
+def _crop_scores(model, records, crops, scales, image_size, batch_size, from_logits, strict):
+    """(scores [n, classes], labels [n]) per batch of images: every crop of every scale
+    (`crop_views`) through the model, averaged per image; about `batch_size` crops a batch."""
+    views = records.map(lambda b, y: (crop_views(b, crops, scales, image_size), y),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+    if not strict:
+        views = views.ignore_errors(log_warning=True)
+    per_image = (10 if crops == 10 else 1) * len(scales)
+    for x, y in views.batch(max(1, batch_size // per_image)).prefetch(2):
+        n = x.shape[0]
+        flat = tf.reshape(x, [-1, image_size, image_size, 3])
+        scores = _predict(model, flat, from_logits)
+        yield scores.reshape(n, per_image, -1).mean(1), y.numpy()

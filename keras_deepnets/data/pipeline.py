@@ -9,6 +9,7 @@ are the same every run (stateless random ops, one seed or random draw per exampl
 tf.data may reorder for speed.
 """
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -100,66 +101,110 @@ def load(data, split=None, *, data_dir=None, preset=None, preset_options=None, i
         download: a TFDS dataset missing from `data_dir` is downloaded and prepared first (as
             `tfds.load`); False raises instead. Offline, either way: one line saying what to do.
     """
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
-    if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
-        raise ValueError(f"max_examples must be a positive integer or None; got {max_examples!r}.")
+    _check_counts(batch_size, max_examples)
+    if input_context is not None and batch_size is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    subset_seed = seed if subset_seed is None else subset_seed
     if digits.is_digits(data):  # LeNet-5's digits: arrays in memory, already normalised
-        if preset is not None or image_size not in (None, digits.SIZE):
-            raise ValueError(f"The digits come {digits.SIZE}x{digits.SIZE} and normalised as "
-                             f"LeNet-5's paper (data.digits); they take no preset and no other "
-                             f"image_size (got preset={preset!r}, image_size={image_size!r}).")
-        if input_context is not None and batch_size is not None:
-            batch_size = input_context.get_per_replica_batch_size(batch_size)
-        return digits.load(split, batch_size=batch_size, shuffle=bool(shuffle), seed=seed,
-                           input_context=input_context, repeat=repeat,
-                           drop_remainder=drop_remainder, max_examples=max_examples,
-                           subset_seed=subset_seed if subset_seed is not None else seed)
+        return _load_digits(split, preset, image_size, batch_size=batch_size, shuffle=shuffle,
+                            seed=seed, input_context=input_context, repeat=repeat,
+                            drop_remainder=drop_remainder, max_examples=max_examples,
+                            subset_seed=subset_seed)
     source = sources.resolve(data, split, data_dir=data_dir, strict=strict,
                              labels_file=labels_file, label_offset=label_offset, download=download)
     preset = build_preset(preset, data, source=source, split=split, data_dir=data_dir,
                           image_size=image_size, preset_options=preset_options)
-    shuffle = preset.training if shuffle is None else shuffle
-    if input_context is not None and batch_size is not None:
-        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    reading = _Reading(batch_size, preset.training if shuffle is None else shuffle, seed,
+                       input_context, repeat, drop_remainder, max_examples, subset_seed, strict,
+                       num_parallel_calls)
+    ds = _from_memory(source, preset, reading) if cache else None
+    if ds is None:
+        ds = _from_records(source, preset, reading, cache)
+    return _finish(ds, seed, reading.shuffle, private_threads)
 
-    if subset_seed is None:
-        subset_seed = seed
-    if cache and batch_size is not None and hasattr(preset, "batch_from_pixels"):
-        copy = in_memory.decoded(source, (preset.image_size, preset.image_size),
-                                 max_examples=max_examples, subset_seed=subset_seed,
-                                 strict=strict)
-        if copy is not None:
-            ds = in_memory.dataset(copy, preset.batch_from_pixels, batch_size, shuffle=shuffle,
-                                   seed=seed, input_context=input_context, repeat=repeat,
-                                   drop_remainder=drop_remainder,
-                                   num_parallel_calls=num_parallel_calls)
-            return _finish(ds, seed, shuffle, private_threads)
-    ds = source.records(shuffle=shuffle and not cache, seed=seed, input_context=input_context,
-                        max_examples=max_examples, subset_seed=subset_seed)
+
+def _check_counts(batch_size, max_examples):
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
+    if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
+        raise ValueError(f"max_examples must be a positive integer or None; got {max_examples!r}.")
+
+
+def _load_digits(split, preset, image_size, *, shuffle, **options):
+    """`load` of the digits (`options`: digits.load's), which take no preset or image size."""
+    if preset is not None or image_size not in (None, digits.SIZE):
+        raise ValueError(f"The digits come {digits.SIZE}x{digits.SIZE} and normalised as "
+                         f"LeNet-5's paper (data.digits); they take no preset and no other "
+                         f"image_size (got preset={preset!r}, image_size={image_size!r}).")
+    return digits.load(split, shuffle=bool(shuffle), **options)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reading:
+    """How `load` reads a source once its preset is known: `load`'s arguments of the same names,
+    `batch_size` per replica, `shuffle` and `subset_seed` with their defaults filled in."""
+
+    batch_size: int | None
+    shuffle: bool
+    seed: int | None
+    input_context: object
+    repeat: bool
+    drop_remainder: bool
+    max_examples: int | None
+    subset_seed: int | None
+    strict: bool
+    num_parallel_calls: int
+
+
+def _from_memory(source, preset, r):
+    """With a CIFAR preset and a batch size: batches augmented from images decoded once per
+    process (`in_memory`); None where the source's images do not fit that path."""
+    if r.batch_size is None or not hasattr(preset, "batch_from_pixels"):
+        return None
+    copy = in_memory.decoded(source, (preset.image_size, preset.image_size),
+                             max_examples=r.max_examples, subset_seed=r.subset_seed,
+                             strict=r.strict)
+    if copy is None:
+        return None
+    return in_memory.dataset(copy, preset.batch_from_pixels, r.batch_size, shuffle=r.shuffle,
+                             seed=r.seed, input_context=r.input_context, repeat=r.repeat,
+                             drop_remainder=r.drop_remainder,
+                             num_parallel_calls=r.num_parallel_calls)
+
+
+def _from_records(source, preset, r, cache):
+    """The source's records decoded and augmented one image at a time, then batched; with
+    `cache`, decoded once into tf.data's cache and augmented from the pixels."""
+    ds = source.records(shuffle=r.shuffle and not cache, seed=r.seed,
+                        input_context=r.input_context, max_examples=r.max_examples,
+                        subset_seed=r.subset_seed)
+    augment_fn = preset
     if cache:
-        ds = ds.map(lambda b, y: (decode.decode_full(b), y), num_parallel_calls=num_parallel_calls)
-        if not strict:
-            ds = ds.ignore_errors(log_warning=True)
-        ds = ds.cache()
-        if shuffle:
-            ds = ds.shuffle(sources.SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-        augment_fn = preset.from_pixels
-    else:
-        augment_fn = preset
-    if repeat:
+        ds, augment_fn = _decoded_cache(ds, r), preset.from_pixels
+    if r.repeat:
         ds = ds.repeat()
-    ds = tf.data.Dataset.zip((ds, _seed_pairs(seed)))
+    ds = tf.data.Dataset.zip((ds, _seed_pairs(r.seed)))
     ds = ds.map(lambda example, s: (augment_fn(example[0], s), example[1]),
-                num_parallel_calls=num_parallel_calls)
-    if not strict:
+                num_parallel_calls=r.num_parallel_calls)
+    if not r.strict:
         # Files are checked when listed; this only catches what a header check cannot see, so a
         # damaged file never stops an epoch (TF logs each one it skips).
         ds = ds.ignore_errors(log_warning=True)
-    if batch_size is not None:
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder,
-                      num_parallel_calls=num_parallel_calls)
-    return _finish(ds, seed, shuffle, private_threads)
+    if r.batch_size is not None:
+        ds = ds.batch(r.batch_size, drop_remainder=r.drop_remainder,
+                      num_parallel_calls=r.num_parallel_calls)
+    return ds
+
+
+def _decoded_cache(ds, r):
+    """The records' images decoded in full, kept in tf.data's cache, reshuffled every epoch."""
+    ds = ds.map(lambda b, y: (decode.decode_full(b), y), num_parallel_calls=r.num_parallel_calls)
+    if not r.strict:
+        ds = ds.ignore_errors(log_warning=True)
+    ds = ds.cache()
+    if r.shuffle:
+        ds = ds.shuffle(sources.SHUFFLE_BUFFER, seed=r.seed, reshuffle_each_iteration=True)
+    return ds
 
 
 def _finish(ds, seed, shuffle, private_threads):

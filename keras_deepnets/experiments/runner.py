@@ -141,20 +141,11 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
         train_overrides: any other `TrainConfig` field (e.g. `lr=0.05`), recorded in the flags.
     """
     experiment = get_experiment(name)
-    _check_positive_int("budget", budget)
-    _check_positive_int("repeats", repeats)
-    for opt, value in (("max_examples", max_examples), ("max_val_examples", max_val_examples),
-                       ("batch_size", batch_size)):
-        if value is not None:
-            _check_positive_int(opt, value)
+    _check_counts(budget=budget, repeats=repeats, max_examples=max_examples,
+                  max_val_examples=max_val_examples, batch_size=batch_size)
     chosen = _select(experiment, series)
     check_test_data(data, data_dir)
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"output_dir {output_dir!r} cannot be created "
-                         f"({e.strerror or e}).") from None
-
+    _make_output_dir(output_dir)
     flags = {"experiment": experiment.name, "data": data, "data_dir": data_dir, "budget": budget,
              "repeats": repeats, "series": [s.label for s in chosen], "max_examples": max_examples,
              "max_val_examples": max_val_examples, "batch_size": batch_size, "seed": seed,
@@ -165,28 +156,45 @@ def run_experiment(name, data, budget, output_dir, *, repeats=1, series=None, ma
         "version": RECORD_VERSION, "experiment": experiment.name, "title": experiment.title,
         "source": experiment.source, "flags": flags, "runs": [], "wall_seconds": 0.0}
     done = {(r["label"], r["repeat"]) for r in record["runs"]}
-
+    train_args = dict(data=data, data_dir=data_dir, epochs=budget, max_examples=max_examples,
+                      max_val_examples=max_val_examples, batch_size=batch_size, verbose=verbose)
     for s in chosen:
-        for repeat in range(repeats):
-            if (s.label, repeat) in done:
-                continue
+        for repeat in (r for r in range(repeats) if (s.label, r) not in done):
             model_dir = os.path.join(output_dir, "runs", f"{_slug(s.label)}-r{repeat}")
-            overrides = {"shortcut": s.shortcut} if s.shortcut else {}
-            overrides.update(train_overrides)
-            start = time.time()
-            result = training.train(
-                model=s.model, data=data, data_dir=data_dir, epochs=budget,
-                max_examples=max_examples, max_val_examples=max_val_examples,
-                batch_size=batch_size, seed=seed + repeat, model_dir=model_dir, export_dir="",
-                tensorboard=False, backup_steps=0, verbose=verbose, **overrides)
-            wall = time.time() - start
-            record["runs"].append(_run_entry(s, repeat, seed + repeat, model_dir, result, wall))
-            record["wall_seconds"] += wall
+            entry = _train_series(s, repeat, seed + repeat, model_dir, train_args, train_overrides)
+            record["runs"].append(entry)
+            record["wall_seconds"] += entry["wall_seconds"]
             write_json(json_path, record)
-            del result
-            keras.backend.clear_session()  # free the graph before the next model
     record["outputs"] = report.write_outputs(record, output_dir)
     record["outputs"]["json"] = json_path
     write_json(json_path, record)
     return record
 
+
+def _check_counts(**counts):
+    """Each of `counts` a positive whole number; the optional ones (all but budget and repeats)
+    may be None."""
+    for name, value in counts.items():
+        if value is not None or name in ("budget", "repeats"):
+            _check_positive_int(name, value)
+
+
+def _make_output_dir(output_dir):
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"output_dir {output_dir!r} cannot be created "
+                         f"({e.strerror or e}).") from None
+
+
+def _train_series(series, repeat, seed, model_dir, train_args, train_overrides):
+    """One run of `series` through the training core; its entry of the record."""
+    overrides = {"shortcut": series.shortcut} if series.shortcut else {}
+    overrides.update(train_overrides)
+    start = time.time()
+    result = training.train(model=series.model, seed=seed, model_dir=model_dir, export_dir="",
+                            tensorboard=False, backup_steps=0, **train_args, **overrides)
+    entry = _run_entry(series, repeat, seed, model_dir, result, time.time() - start)
+    del result
+    keras.backend.clear_session()  # free the graph before the next model
+    return entry

@@ -1,18 +1,21 @@
-"""The oneDNN log reader (training/onednn_log.py), on the log of a real TF process: one marked
+"""The oneDNN log reader (diagnostics/onednn_log.py), on the log of a real TF process: one marked
 step of a convolution's forward and backward pass runs exactly the three convolution primitives
-(forward, backward data, backward weights), and nothing logged outside the markers counts."""
+(forward, backward data, backward weights), and nothing logged outside the markers counts; and
+the module imports alone in a Python without site-packages, as in speed_vs_torch.py's PyTorch
+process."""
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from keras_deepnets.training import onednn_log
+from keras_deepnets.diagnostics import onednn_log
 
 STEP = """
 import tensorflow as tf
-from keras_deepnets.training import onednn_log
+from keras_deepnets.diagnostics import onednn_log
 x = tf.random.normal([8, 16, 16, 16])
 w = tf.random.normal([3, 3, 16, 32])
 
@@ -55,3 +58,24 @@ def test_errors_say_what_to_do():
         onednn_log.breakdown([], 0)
     with pytest.raises(ValueError, match="ONEDNN_VERBOSE=1"):
         onednn_log.compare_markdown([{}, {}], ("ours", "peer"))
+
+
+# What speed_vs_torch.py's PyTorch process does: the module's folder on sys.path, `import
+# onednn_log`. `-I -S`: no site-packages (so no TensorFlow, Keras or numpy to import), no
+# PYTHONPATH (so not the package either), as in a virtual environment that has only PyTorch.
+ALONE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+before = set(sys.modules)
+import onednn_log
+loaded = sorted(m.split(".")[0] for m in set(sys.modules) - before)
+print(json.dumps([m for m in loaded if m not in sys.stdlib_module_names and m != "onednn_log"]))
+"""
+
+
+def test_imports_with_the_standard_library_only():
+    folder = os.path.dirname(os.path.abspath(onednn_log.__file__))
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", ALONE, folder],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == []

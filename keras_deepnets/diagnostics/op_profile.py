@@ -1,7 +1,7 @@
-"""Where a training step's time goes, read from a TF profiler trace (`--profile=N`, profiling.py)
-without TensorBoard: the trace's XSpace proto (`*.xplane.pb`, parsed with the proto module that
-ships inside TensorFlow) lists every kernel TF ran, as `<op name>:<op type>` events on the
-`tf_Compute` threads of the host plane, with their durations.
+"""Where a training step's time goes, read from a TF profiler trace (`--profile=N`,
+training/profiling.py) without TensorBoard: the trace's XSpace proto (`*.xplane.pb`, parsed with
+the proto module that ships inside TensorFlow) lists every kernel TF ran, as
+`<op name>:<op type>` events on the `tf_Compute` threads of the host plane, with their durations.
 
     >>> rows, wall = op_profile.breakdown("runs/r20/tensorboard", steps=20)     # doctest: +SKIP
     >>> print(op_profile.markdown(rows, wall))                                  # doctest: +SKIP

@@ -1,11 +1,11 @@
-"""The step profile (training/op_profile.py): a real trace of ResNet-20's step, read without
+"""The step profile (diagnostics/op_profile.py): a real trace of ResNet-20's step, read without
 TensorBoard, holds exactly the model's convolutions and batch norms, forward and backward."""
 
 import keras
 import pytest
 
 from keras_deepnets import registry
-from keras_deepnets.training import op_profile
+from keras_deepnets.diagnostics import op_profile
 
 
 def test_resnet20_trace_has_every_layer_once_per_step(tmp_path):

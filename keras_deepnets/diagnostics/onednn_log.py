@@ -15,6 +15,12 @@ included. A program marks the steps to count by printing BEGIN before and END af
 
 Command line: `scripts/speed_vs_torch.py --onednn` (ours and PyTorch's step, side by side).
 
+Standard library only: `speed_vs_torch.py` puts this module's folder on `sys.path` in a PyTorch
+process (another virtual environment, without TensorFlow, Keras or numpy) and imports it there as
+`onednn_log`, to mark PyTorch's steps as ours are marked. An import of anything outside the
+standard library, or of the package, breaks that side; tests/diagnostics/test_onednn_log.py
+imports the file alone in an isolated interpreter to keep it so.
+
 The log's time is each primitive's own wall time: where TF runs two kernels at once (its two
 inter-op threads) each reads slower than alone, so compare kernels with one inter-op thread
 (`inter_op_threads=1`), and whole steps with the defaults.
