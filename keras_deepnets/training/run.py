@@ -16,11 +16,16 @@ actions (actions.py: records, progress bar, backups) -> end of epoch: evaluation
 import dataclasses
 import os
 import time
+import typing
 
 import keras
+import tensorflow as tf
+
+from keras_deepnets import registry
 
 from keras_deepnets.training import actions as actions_lib
 from keras_deepnets.training import checkpoints, ema, exporting, inputs, optimizers, recipes
+from keras_deepnets.training.config import TrainConfig, config_record
 from keras_deepnets.training.records import Records, Timer, format_duration
 from keras_deepnets.training.state import TrainState, score_key
 from keras_deepnets.training.building import build_model
@@ -30,20 +35,21 @@ from keras_deepnets.training.strategy import strategy_name
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """What `train` decided before anything is built: the config with the recipe's defaults
-    filled in, the data plan, the strategy and precision, and the run's length."""
+    """What `train` decided before anything is built: the resolved config (config.resolve),
+    the data plan, the strategy and precision, and the run's length."""
 
-    cfg: object
-    info: object  # registry.ModelInfo
-    recipe: object
-    plan: object  # inputs.plan(...)
-    strategy: object
+    cfg: TrainConfig  # resolved: what the run uses and records
+    info: registry.ModelInfo
+    recipe: recipes.Recipe
+    plan: inputs.DataPlan
+    strategy: tf.distribute.Strategy
     policy: str
     chief: bool
     steps_per_epoch: int
     total_steps: int
     epochs: int
-    model_fn: object = None
+    model_fn: typing.Optional[typing.Callable[..., keras.Model]] = None
+    requested: typing.Optional[TrainConfig] = None  # as the user gave it (config.json)
 
 
 class EpochTotals:
@@ -146,6 +152,7 @@ class TrainingRun:
             "replicas": self.spec.strategy.num_replicas_in_sync,
             "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
             "data_source": self.spec.plan.source})
+        self.records.write_config(config_record(self.spec.requested or self.cfg, self.cfg))
         return self.resumed_from
 
     def epochs_left(self):
