@@ -67,18 +67,19 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actio
 
 def run_epochs(run, on_epoch_end=None):
     """The controller's loop: restore, train and end each epoch, finish."""
+    stopped = False
     try:
         run.restore()
         for epoch in run.epochs_left():
             run.train_epoch(epoch)
             row = run.end_epoch(epoch)
             if on_epoch_end is not None and on_epoch_end(epoch, row):
-                run.stopped = True
+                stopped = True
                 break
     except BaseException:
         run.end_train()
         raise
-    return run.finish()
+    return run.finish(stopped_early=stopped)
 
 
 def plan_run(cfg, strategy=None, model_fn=None):
