@@ -26,7 +26,9 @@ import typing
 import keras
 
 from keras_deepnets.training import checkpoints, profiling
-from keras_deepnets.training.records import epoch_line
+from keras_deepnets.training.config import TrainConfig
+from keras_deepnets.training.records import Records, epoch_line
+from keras_deepnets.training.state import TrainState
 
 
 class TrainingDiverged(RuntimeError):
@@ -45,15 +47,31 @@ class Step(typing.NamedTuple):
     count: float  # examples in the global batch
 
 
+class EpochTotals:
+    """Sums of the epoch's finite steps (loss is summed per example, as in the step)."""
+
+    def __init__(self):
+        self.loss = self.top1 = self.top5 = self.count = 0.0
+
+    def add(self, step):
+        self.loss += step.loss * step.count
+        self.top1 += step.top1
+        self.top5 += step.top5
+        self.count += step.count
+
+    def mean(self, name):
+        return getattr(self, name) / max(self.count, 1.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunView:
     """What an action reads of the run, as it stands when the hook is called."""
 
-    cfg: typing.Any  # config.TrainConfig, resolved
+    cfg: TrainConfig  # resolved
     chief: bool
     model: keras.Model
-    state: typing.Any  # state.TrainState
-    records: typing.Any  # records.Records
+    state: TrainState
+    records: Records
     backup: checkpoints.Backup
     log: typing.Callable[..., None]  # prints on the chief when verbose
     best_path: str  # checkpoints/best.weights.h5
@@ -64,7 +82,7 @@ class RunView:
     step: int  # in the epoch
     n_steps: int  # the epoch's steps
     first: int  # the epoch's first step (after a resume, the backup's)
-    totals: typing.Any  # run.EpochTotals: the epoch's sums so far
+    totals: EpochTotals  # the epoch's sums so far
     input_seconds: float  # making the epoch's input
     saves_started: float  # when the epoch-end jobs began
     improved: bool  # this epoch set a new best score

@@ -25,7 +25,6 @@ import keras
 import tensorflow as tf
 
 from keras_deepnets import registry
-
 from keras_deepnets.training import actions as actions_lib
 from keras_deepnets.training import checkpoints, ema, exporting, inputs, optimizers, recipes
 from keras_deepnets.training.config import TrainConfig, config_record
@@ -55,22 +54,6 @@ class RunSpec:
     requested: typing.Optional[TrainConfig] = None  # as the user gave it (config.json)
 
 
-class EpochTotals:
-    """Sums of the epoch's finite steps (loss is summed per example, as in the step)."""
-
-    def __init__(self):
-        self.loss = self.top1 = self.top5 = self.count = 0.0
-
-    def add(self, step):
-        self.loss += step.loss * step.count
-        self.top1 += step.top1
-        self.top5 += step.top5
-        self.count += step.count
-
-    def mean(self, name):
-        return getattr(self, name) / max(self.count, 1.0)
-
-
 class TrainingRun:
     """One run; see the module docstring for the calls and their order."""
 
@@ -98,7 +81,7 @@ class TrainingRun:
         self._input, self._input_at = None, None  # the run's training iterator (train_epoch)
         # The epoch in progress (train_epoch): its first step, length, position, sums, lr.
         self.first = self.n_steps = self.step = 0
-        self.totals, self.lr = EpochTotals(), None
+        self.totals, self.lr = actions_lib.EpochTotals(), None
         self.input_seconds = self.saves_started = self.epoch_seconds = 0.0
 
     def _build(self):
@@ -169,7 +152,7 @@ class TrainingRun:
         started = time.time()
         self.first = self.start_step if epoch == self.start_epoch else 0
         self.n_steps = self._epoch_steps(epoch)
-        self.step, self.totals, self.lr = self.first, EpochTotals(), None
+        self.step, self.totals, self.lr = self.first, actions_lib.EpochTotals(), None
         iterator = self._input_iterator(epoch)
         self._each("on_epoch_begin", epoch)
         t0 = time.time()
