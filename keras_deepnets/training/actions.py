@@ -6,11 +6,10 @@ A `TrainingRun` calls, in the order of its `actions` list:
     on_steps(run, steps)            after it, with the `Step`s whose loss was finite
     on_epoch_end(run, row)          after the epoch's row (training and validation figures)
     on_train_end(run)               once, when the run stops (also after an error)
-`run` exposes what an action reads: `cfg`, `chief`, `model`, `state`, `records`, `backup`,
-`global_step`, `step` (in the epoch), `n_steps`, `first` (the epoch's first step, after a
-resume), `totals` (the epoch's sums so far), `input_seconds` (making the epoch's input),
-`saves_started` (when the epoch-end jobs began), `improved` (this epoch set a new best score),
-`best_path`, `last_path`, `last_good`, and `log(...)` (prints on the chief when verbose).
+`run` is a `RunView`: a frozen snapshot of what an action may read, made for each call (not
+the TrainingRun). An action changes the run only through the objects it is handed (the model's
+weights, the `state` saved with the backups, the `records` it appends to, the `backup`, which
+keeps its own last good path, `Backup.latest`), so no action sets attributes other parts read.
 
 Add a per-epoch action by subclassing `Action` and passing it in `train(..., actions=[...])`;
 add a metric to the step in steps.py. Order matters where files are involved: the weight
@@ -18,6 +17,7 @@ files and the records are written before the backup, so that a kill between the 
 records ahead of the backup (resuming trims them) instead of losing the steps in between.
 """
 
+import dataclasses
 import math
 import os
 import time
@@ -26,7 +26,9 @@ import typing
 import keras
 
 from keras_deepnets.training import checkpoints, profiling
-from keras_deepnets.training.records import epoch_line
+from keras_deepnets.training.config import TrainConfig
+from keras_deepnets.training.records import Records, epoch_line
+from keras_deepnets.training.state import TrainState
 
 
 class TrainingDiverged(RuntimeError):
@@ -43,6 +45,52 @@ class Step(typing.NamedTuple):
     top1: float  # hits in the global batch
     top5: float
     count: float  # examples in the global batch
+
+
+class EpochTotals:
+    """Sums of the epoch's finite steps (loss is summed per example, as in the step)."""
+
+    def __init__(self):
+        self.loss = self.top1 = self.top5 = self.count = 0.0
+
+    def add(self, step):
+        self.loss += step.loss * step.count
+        self.top1 += step.top1
+        self.top5 += step.top5
+        self.count += step.count
+
+    def mean(self, name):
+        return getattr(self, name) / max(self.count, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunView:
+    """What an action reads of the run, as it stands when the hook is called."""
+
+    cfg: TrainConfig  # resolved
+    chief: bool
+    model: keras.Model
+    state: TrainState
+    records: Records
+    backup: checkpoints.Backup
+    log: typing.Callable[..., None]  # prints on the chief when verbose
+    best_path: str  # checkpoints/best.weights.h5
+    last_path: str
+    epochs: int  # the run's length
+    total_steps: int
+    global_step: int
+    step: int  # in the epoch
+    n_steps: int  # the epoch's steps
+    first: int  # the epoch's first step (after a resume, the backup's)
+    totals: EpochTotals  # the epoch's sums so far
+    input_seconds: float  # making the epoch's input
+    saves_started: float  # when the epoch-end jobs began
+    improved: bool  # this epoch set a new best score
+
+    @property
+    def last_good(self):
+        """The last backup restored or saved (None before the first)."""
+        return self.backup.latest
 
 
 class Action:
@@ -147,10 +195,10 @@ class Backups(Action):
         if every and run.global_step % every == 0 and run.step < run.n_steps:
             run.state.step_in_epoch.assign(run.step)
             run.records.flush_steps()  # records first, as the module docstring says
-            run.last_good = run.backup.save(run.global_step)
+            run.backup.save(run.global_step)
 
     def on_epoch_end(self, run, row):
-        run.last_good = run.backup.save(run.global_step)
+        run.backup.save(run.global_step)
 
 
 class EpochLine(Action):

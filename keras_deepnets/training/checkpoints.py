@@ -78,6 +78,7 @@ class Backup:
         self.write_dir = write_dir
         self.log = log or (_print_line if self.chief else _quiet)
         self.restore_notes = []
+        self.latest = None  # the backup last restored or saved: the last good one
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.manager = self._manager()
 
@@ -127,6 +128,7 @@ class Backup:
             if reason is None:
                 if failed:
                     self._fell_back(path, failed)
+                self.latest = path
                 return path
             failed.append((path, reason))
         if failed:
@@ -176,6 +178,7 @@ class Backup:
         path = self.manager.save(checkpoint_number=step)
         if not self.chief:
             shutil.rmtree(self.write_dir, ignore_errors=True)
+        self.latest = path
         return path
 
 

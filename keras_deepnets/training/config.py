@@ -4,84 +4,120 @@ Fields left at None take the paper's recipe for the model (recipes.py) when the 
 """
 
 import dataclasses
+import json
 import os
 
 from keras_deepnets import registry
 from keras_deepnets.models.common import require_tensorflow_backend, variant_names
-from keras_deepnets.training.recipes import RECIPES
-from keras_deepnets.training.strategy import ConfigError
+from keras_deepnets.training.recipes import RECIPES, SCHEDULES, recipe_for
+from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
 from keras_deepnets.weights import table
 
 
-@dataclasses.dataclass
+def setting(default, help, **options):
+    """A TrainConfig field with its flag's help text (and `choices` for an enum flag): each
+    setting is written once, here, and cli.py makes the flags from these."""
+    return dataclasses.field(default=default, metadata={"help": help, **options})
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    model: str = "resnet20"
-    shortcut: str = None  # "A", "B", "C"; None: the registry's default
-    # GoogLeNet's auxiliary classifiers (section 5): trained with main + 0.3 x each auxiliary
-    # loss; evaluation and export use the network without them
-    aux_classifiers: bool = False
-    # Fine-tuning: start from these weights (a torchvision / timm checkpoint, converted, with a
-    # fresh classifier for the data's classes; or a .weights.h5 / .keras of the same network);
-    # the data's preprocessing switches to what they expect ("torch" for torchvision's)
-    init_weights: str = None
-    # stages whose weights (and BN statistics) stay as loaded: first parts of layer names, e.g.
-    # ("conv1", "conv2") for a ResNet's stem and first stage, ("block1",) for VGG's
-    freeze: tuple = ()
-    # Data: a TFDS name, a folder with train/ and val|validation|test/, or a TFRecord glob
-    # (then val_data). None (or use_synthetic_data) trains on synthetic data of the right shape.
-    data: str = None
-    val_data: str = None
-    data_dir: str = None
-    download: bool = True  # a TFDS name missing from data_dir is downloaded (as tfds.load)
-    use_synthetic_data: bool = False
-    synthetic_examples: int = 1024
-    max_examples: int = None  # train on a subset of N images, the same every epoch (folders: a
-    # random one chosen by seed; TFDS and TFRecords: the first N)
-    max_val_examples: int = None
-    validation_split: int = 0  # hold out N training images as validation (CIFAR's 45k/5k)
-    image_size: int = None  # default: the model's input size
-    # The recipe: "paper" (the paper's, the default) or "fast" (time to accuracy, CIFAR models);
-    # the fields below left at None take the recipe's values (see recipes.py).
-    recipe: str = "paper"
-    batch_size: int = None  # global, over all replicas
-    epochs: int = None
-    train_steps: int = None  # stop after this many iterations in all (smoke runs)
-    lr: float = None  # default: the recipe's lr x batch / recipe batch (0.1 x batch/256 ImageNet)
-    momentum: float = None
-    weight_decay: float = None
-    lr_schedule: str = None  # step | cosine | constant | plateau
-    lr_boundaries: tuple = None  # when lr divides by 10 (step), in `boundaries_in` units
-    boundaries_in: str = None  # "epochs" or "steps"
-    warmup_epochs: float = 0.0  # linear warm-up (Goyal et al. 2017), e.g. 5 for batch 8k
-    warmup_lr: float = None  # with warmup_epochs: a constant warm-up lr instead (ResNet-110's 0.01)
-    label_smoothing: float = None
-    nesterov: bool = None  # Nesterov momentum (Sutskever et al. 2013)
-    ema_decay: float = None  # evaluate/save/export a moving average of the weights; 0: none
+    """Every setting of a run. Frozen: `make_config` checks what the user set and `resolve`
+    fills in the recipe's values, each returning a new object, so what a run records is what
+    it ran with."""
+
+    model: str = setting("resnet20", "A registry name (keras_deepnets.list_models()).")
+    shortcut: str = setting(None, "ResNet shortcut option A, B or C (paper, sec. 3.3).")
+    # GoogLeNet's auxiliary classifiers (section 5); evaluation and export use the network
+    # without them.
+    aux_classifiers: bool = setting(
+        False, "GoogLeNet: train with its two auxiliary classifiers (loss main + 0.3 x each); "
+        "evaluated and exported without.")
+    init_weights: str = setting(
+        None, "Fine-tune from these weights: a tag of published weights (imagenet, "
+        "IMAGENET1K_V2, DEFAULT, hf://timm/...; downloaded and cached), a torchvision / timm "
+        "checkpoint (.pth, .safetensors, .npz; converted) or a .weights.h5 of the same network. "
+        "A fresh classifier for the data's classes; the data preprocessed and evaluated as the "
+        "weights expect.")
+    # First parts of layer names: a stage's weights and its BN statistics stay as loaded.
+    freeze: tuple = setting(
+        (), "With --init_weights: stages kept as loaded (weights and BN statistics), e.g. "
+        "conv1,conv2 (ResNet) or block1,block2 (VGG).")
+    # Data: None (or use_synthetic_data) trains on synthetic data of the right shape.
+    data: str = setting(None, "TFDS name, folder with train/ and val|validation|test/, or a "
+                        "TFRecord pattern. Without it: synthetic data.")
+    val_data: str = setting(None, "Validation data (with a TFRecord --data).")
+    data_dir: str = setting(None, "TFDS data_dir.")
+    download: bool = setting(True, "Download and prepare a TFDS --data missing from "
+                             "--data_dir, as tfds.load does (--nodownload: fail instead).")
+    use_synthetic_data: bool = setting(False, "Train on synthetic data of the right shape.")
+    synthetic_examples: int = setting(1024, "Synthetic images per epoch.")
+    # The same subset every epoch (folders: a random one chosen by seed; TFDS and TFRecords:
+    # the first N).
+    max_examples: int = setting(None, "Use only this many training images.")
+    max_val_examples: int = setting(None, "Use only this many validation images.")
+    validation_split: int = setting(0, "Hold out N training images as validation (the ResNet "
+                                    "paper's 45k/5k CIFAR split).")
+    image_size: int = setting(None, "Crop size; default the model's (224 or 32).")
+    # The fields below left at None take the recipe's values (recipes.py) in `resolve`.
+    recipe: str = setting("paper", "The paper's recipe, or 'fast' (CIFAR models: time to "
+                          "accuracy; see docs/training.md). Flags set below win.",
+                          choices=RECIPES)
+    batch_size: int = setting(None, "Global batch size (over all replicas); default the "
+                              "recipe's.")
+    epochs: int = setting(None, "Epochs; default the recipe's.")
+    train_steps: int = setting(None, "Stop after this many iterations (smoke runs).")
+    lr: float = setting(None, "Learning rate; default the recipe's lr x batch / the recipe's "
+                        "batch.")
+    momentum: float = setting(None, "SGD momentum (0.9).")
+    weight_decay: float = setting(None, "L2 weight decay on conv/dense kernels (1e-4).")
+    lr_schedule: str = setting(None, "Default the recipe's step schedule.", choices=SCHEDULES)
+    lr_boundaries: tuple = setting(None, "Divide lr by 10 at these epochs (or steps with "
+                                   "--boundaries_in=steps).")
+    boundaries_in: str = setting(None, "Unit of --lr_boundaries.", choices=("epochs", "steps"))
+    warmup_epochs: float = setting(0.0, "Linear warm-up (Goyal et al. 2017).")
+    warmup_lr: float = setting(None, "With --warmup_epochs: a constant lr during the warm-up "
+                               "instead of the ramp (the paper's ResNet-110 uses 0.01).")
+    label_smoothing: float = setting(None, "Label smoothing; default the recipe's (0).")
+    nesterov: bool = setting(None, "Nesterov momentum; default the recipe's (paper: off).")
+    ema_decay: float = setting(None, "Evaluate, save and export a moving average of the "
+                               "weights with this decay per step; 0 for none; default the "
+                               "recipe's.")
     # Hardware.
-    distribution_strategy: str = "auto"
-    num_gpus: int = None
-    num_cpu_devices: int = None  # logical CPU devices for MirroredStrategy without GPUs
-    tpu: str = None
-    collective_timeout: float = None  # multi-worker: seconds to wait for a peer (strategy.py)
-    mixed_precision: str = "float32"  # auto | float32 | float16 | bfloat16
-    jit_compile: bool = False
-    steps_per_loop: int = 1  # training steps per tf.function call (one host sync per loop)
-    sync_bn: bool = False
+    distribution_strategy: str = setting("auto", "tf.distribute strategy.", choices=STRATEGIES)
+    num_gpus: int = setting(None, "GPUs to use (default all).")
+    num_cpu_devices: int = setting(None, "Split the CPU into N logical devices "
+                                   "(MirroredStrategy without GPUs).")
+    tpu: str = setting(None, "TPU address for --distribution_strategy=tpu.")
+    collective_timeout: float = setting(
+        None, "Multi-worker only: seconds a worker waits for its peers before ending with a "
+        "WorkerLost error (default $KERAS_DEEPNETS_COLLECTIVE_TIMEOUT or 600; 0: wait forever).")
+    mixed_precision: str = setting("float32", "auto: float16 on GPUs, bfloat16 on CPUs/TPUs.",
+                                   choices=PRECISIONS)
+    jit_compile: bool = setting(False, "XLA-compile the forward/backward pass.")
+    steps_per_loop: int = setting(1, "Training steps per tf.function call: fewer host round "
+                                  "trips (GPUs, small models); records stay per step.")
+    sync_bn: bool = setting(False, "BatchNormalization over the global batch.")
     # Outputs.
-    model_dir: str = None  # default runs/<model>
-    export_dir: str = None  # default saved_models/<model>; "" to skip the export
-    backup_steps: int = 500  # also at every epoch end
-    eval_every: int = 1  # epochs; 0: no validation
-    eval_flip: bool = False  # score each image and its mirror (averaged softmax); --eval_only too
-    verbose: int = 1  # 0 silent, 1 progress bar, 2 one line per epoch
-    tensorboard: bool = True
-    profile: int = 0  # write a TensorBoard profiler trace of this many training steps
-    seed: int = 0
+    model_dir: str = setting(None, "Backups, checkpoints, logs; default runs/<model>.")
+    export_dir: str = setting(None, "Default saved_models/<model>; '' to skip.")
+    backup_steps: int = setting(500, "Backup every N steps (and each epoch).")
+    eval_every: int = setting(1, "Evaluate every N epochs.")
+    eval_flip: bool = setting(False, "Evaluate on each image and its horizontal mirror (the "
+                              "two softmax outputs averaged; one more forward pass); also "
+                              "--eval_only, 1 crop.")
+    verbose: int = setting(1, "0 silent, 1 progress bar, 2 one line per epoch.")
+    tensorboard: bool = setting(True, "Write TensorBoard logs.")
+    profile: int = setting(0, "Write a TensorBoard profiler trace of N training steps (after 2 "
+                           "warm-up steps) into <model_dir>/tensorboard.")
+    seed: int = setting(0, "Random seed.")
     # Evaluation only.
-    eval_only: bool = False
-    weights: str = None  # eval_only: a .weights.h5/.keras file; default model_dir's best
-    eval_crops: int = 1
-    eval_scales: tuple = None
+    eval_only: bool = setting(False, "Only evaluate the trained weights.")
+    weights: str = setting(None, "--eval_only: a weights file (default model_dir's best) or a "
+                           "tag of published weights (IMAGENET1K_V2, imagenet, hf://...), "
+                           "evaluated with their published transform.")
+    eval_crops: int = setting(1, "1 or 10 crops (--eval_only).")
+    eval_scales: tuple = setting(None, "Shorter sides to average over (--eval_only).")
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -142,31 +178,7 @@ def _check_recipe_fields(cfg):
         raise ConfigError(f"nesterov must be True or False; got {cfg.nesterov!r}.")
 
 
-def make_config(config=None, **overrides):
-    """A checked TrainConfig from a TrainConfig, a dict, or keyword arguments."""
-    require_tensorflow_backend("The training core (training.train, evaluate, the scripts)",
-                               ConfigError)
-    if config is None:
-        config = TrainConfig()
-    elif isinstance(config, dict):
-        config = TrainConfig(**config) if not overrides else TrainConfig(**{**config, **overrides})
-        overrides = {}
-    elif not isinstance(config, TrainConfig):
-        raise ConfigError(f"config must be a TrainConfig or a dict; got {type(config).__name__}.")
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
-    if unknown:
-        raise ConfigError(f"Unknown training option(s): {', '.join(sorted(unknown))}.")
-    cfg = config.replace(**overrides)
-    try:
-        registry.model_info(cfg.model)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    cfg.model = cfg.model.lower()
-    _check_model_fields(cfg)
-    cfg.freeze = _as_tuple(cfg.freeze or (), str)
-    _check_fine_tuning_fields(cfg)
-    cfg.lr_boundaries = _as_tuple(cfg.lr_boundaries, float)
-    cfg.eval_scales = _as_tuple(cfg.eval_scales, int)
+def _check_counts(cfg):
     for name in ("batch_size", "epochs", "train_steps", "max_examples", "max_val_examples",
                  "image_size", "synthetic_examples", "steps_per_loop"):
         _positive(name, getattr(cfg, name))
@@ -178,9 +190,15 @@ def make_config(config=None, **overrides):
     if not isinstance(cfg.backup_steps, int) or cfg.backup_steps < 0:
         raise ConfigError(
             f"backup_steps must be >= 0 (0: only at epoch ends); got {cfg.backup_steps!r}.")
-    for name in ("lr", "momentum"):
-        if getattr(cfg, name) is not None and not getattr(cfg, name) > 0 and name == "lr":
-            raise ConfigError(f"lr must be positive; got {cfg.lr!r}.")
+    if cfg.eval_crops not in (1, 10):
+        raise ConfigError(f"eval_crops must be 1 or 10; got {cfg.eval_crops!r}.")
+    if cfg.validation_split < 0:
+        raise ConfigError(f"validation_split must be >= 0; got {cfg.validation_split!r}.")
+
+
+def _check_optimizer_fields(cfg):
+    if cfg.lr is not None and not cfg.lr > 0:
+        raise ConfigError(f"lr must be positive; got {cfg.lr!r}.")
     if cfg.warmup_lr is not None and (not cfg.warmup_lr > 0 or not cfg.warmup_epochs):
         raise ConfigError(f"warmup_lr must be positive and goes with warmup_epochs > 0 (the "
                           f"warm-up's length); got warmup_lr={cfg.warmup_lr!r}, warmup_epochs="
@@ -189,17 +207,116 @@ def make_config(config=None, **overrides):
         raise ConfigError(f"momentum must be in [0, 1); got {cfg.momentum!r}.")
     if cfg.weight_decay is not None and cfg.weight_decay < 0:
         raise ConfigError(f"weight_decay must be >= 0; got {cfg.weight_decay!r}.")
-    _check_recipe_fields(cfg)
     if cfg.boundaries_in not in (None, "epochs", "steps"):
         raise ConfigError(f"boundaries_in must be 'epochs' or 'steps'; got {cfg.boundaries_in!r}.")
     if not isinstance(cfg.download, bool):
         raise ConfigError(f"download must be True or False; got {cfg.download!r}.")
-    if cfg.eval_crops not in (1, 10):
-        raise ConfigError(f"eval_crops must be 1 or 10; got {cfg.eval_crops!r}.")
-    if cfg.validation_split < 0:
-        raise ConfigError(f"validation_split must be >= 0; got {cfg.validation_split!r}.")
-    if cfg.model_dir is None:
-        cfg.model_dir = os.path.join("runs", cfg.model)
-    if cfg.export_dir is None:
-        cfg.export_dir = os.path.join("saved_models", cfg.model)
-    return cfg
+
+
+def _as_config(config, overrides):
+    """A TrainConfig of `config` (a TrainConfig, a dict, a config.json path, or None) with
+    `overrides` on top."""
+    if isinstance(config, (str, os.PathLike)):
+        config = load_config(config)
+    if config is None:
+        config = {}
+    elif isinstance(config, TrainConfig):
+        config = config.to_dict()
+    elif not isinstance(config, dict):
+        raise ConfigError(f"config must be a TrainConfig, a dict or the path of a run's "
+                          f"config.json; got {type(config).__name__}.")
+    unknown = set(config) | set(overrides)
+    unknown -= FIELD_NAMES
+    if unknown:
+        raise ConfigError(f"Unknown training option(s): {', '.join(sorted(unknown))}.")
+    return TrainConfig(**{**config, **overrides})
+
+
+def make_config(config=None, **overrides):
+    """A checked TrainConfig from a TrainConfig, a dict, the path of a run's config.json, or
+    keyword arguments: the user's settings, spelled one way (lower-case model, tuples) and with
+    the default folders; the recipe's values are filled in later, by `resolve`."""
+    require_tensorflow_backend("The training core (training.train, evaluate, the scripts)",
+                               ConfigError)
+    cfg = _as_config(config, overrides)
+    try:
+        registry.model_info(cfg.model)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    cfg = cfg.replace(model=cfg.model.lower(), freeze=_as_tuple(cfg.freeze or (), str),
+                      lr_boundaries=_as_tuple(cfg.lr_boundaries, float),
+                      eval_scales=_as_tuple(cfg.eval_scales, int))
+    _check_model_fields(cfg)
+    _check_fine_tuning_fields(cfg)
+    _check_counts(cfg)
+    _check_optimizer_fields(cfg)
+    _check_recipe_fields(cfg)
+    return cfg.replace(
+        model_dir=os.path.join("runs", cfg.model) if cfg.model_dir is None else cfg.model_dir,
+        export_dir=(os.path.join("saved_models", cfg.model) if cfg.export_dir is None
+                    else cfg.export_dir))
+
+
+# The fields a recipe fills when the user left them at None.
+RECIPE_FIELDS = ("batch_size", "momentum", "weight_decay", "nesterov", "label_smoothing",
+                 "ema_decay", "lr_schedule")
+
+
+def run_recipe(cfg):
+    """The `recipes.Recipe` of `cfg`'s model and recipe name."""
+    try:
+        return recipe_for(cfg.model, registry.model_info(cfg.model).family, cfg.recipe)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def resolve(cfg):
+    """The run's settings, the one place they are decided: the recipe's values where `cfg`
+    (a `make_config` result) has None, then what follows from them (lr = the recipe's lr x
+    batch / the recipe's batch, Goyal et al.'s linear scaling).
+
+    Idempotent, `resolve(resolve(c)) == resolve(c)`, so a resolved config given back to
+    `train` runs the same (its lr is explicit and is not scaled again). Warm-up and the lr
+    boundaries stay as given: they become steps only once the run's length is known
+    (`recipes.make_schedule`)."""
+    recipe = run_recipe(cfg)
+    filled = {name: getattr(recipe, name) for name in RECIPE_FIELDS
+              if getattr(cfg, name) is None}
+    resolved = cfg.replace(**filled)
+    return resolved.replace(lr=cfg.lr or recipe.default_lr(resolved.batch_size))
+
+
+FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+CONFIG_FILE = "config.json"
+
+
+def config_record(requested, resolved):
+    """What a run writes to <model_dir>/config.json: the settings as the user gave them
+    (`requested`, which a replay starts from) and as the run used them (`resolved`)."""
+    return {"requested": requested.to_dict(), "resolved": resolved.to_dict()}
+
+
+def load_config(path):
+    """The settings a run's config.json recorded as requested (a dict of TrainConfig fields),
+    to run it again: with the same package `resolve` gives the same resolved settings, and a
+    changed setting (a flag, a keyword) is resolved as in a new run (a larger batch scales the
+    recipe's lr)."""
+    accepted = ("the config.json a run writes in its model_dir, or a JSON object of "
+                "TrainConfig fields")
+    try:
+        with open(os.path.expanduser(str(path))) as f:
+            record = json.load(f)
+    except OSError as e:
+        raise ConfigError(f"config {str(path)!r}: cannot read it ({e.strerror or e}); it takes "
+                          f"{accepted}.") from None
+    except ValueError as e:
+        raise ConfigError(f"config {str(path)!r} is not JSON ({e}); it takes {accepted}.") \
+            from None
+    settings = record.get("requested", record) if isinstance(record, dict) else None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"config {str(path)!r} holds no settings; it takes {accepted}.")
+    unknown = sorted(set(settings) - FIELD_NAMES)
+    if unknown:
+        raise ConfigError(f"config {str(path)!r}: unknown field(s) {', '.join(unknown)}; "
+                          f"accepted: {', '.join(sorted(FIELD_NAMES))}.")
+    return settings

@@ -19,8 +19,8 @@ import os
 import keras
 
 from keras_deepnets import registry
-from keras_deepnets.training import gradients, inputs, profiling, recipes
-from keras_deepnets.training.config import make_config
+from keras_deepnets.training import gradients, inputs, profiling
+from keras_deepnets.training.config import make_config, resolve, run_recipe
 from keras_deepnets.training.run import RunSpec, TrainingRun
 from keras_deepnets.training.strategy import (ConfigError, is_chief, make_strategy,
                                               resolve_precision, strategy_name,
@@ -32,8 +32,10 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actio
     """Trains one model with the paper's recipe; returns a `TrainResult`.
 
     Args:
-        config: a `TrainConfig`, a dict of its fields, or None; `overrides` (the same field
-            names as keywords) take precedence, e.g. `train(model="resnet56", epochs=3)`.
+        config: a `TrainConfig`, a dict of its fields, the path of a run's config.json (to
+            run it again: give another `model_dir`, as the same one resumes it), or None;
+            `overrides` (the same field names as keywords) take precedence, e.g.
+            `train(model="resnet56", epochs=3)`.
         strategy: a tf.distribute.Strategy to run under (a KerasTuner trial's MirroredStrategy);
             default: made from `distribution_strategy`, `num_gpus`, `num_cpu_devices`.
         model_fn: optional `fn(**kwargs) -> keras.Model` replacing `registry.get_model(model)`
@@ -65,32 +67,28 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actio
 
 def run_epochs(run, on_epoch_end=None):
     """The controller's loop: restore, train and end each epoch, finish."""
+    stopped = False
     try:
         run.restore()
         for epoch in run.epochs_left():
             run.train_epoch(epoch)
             row = run.end_epoch(epoch)
             if on_epoch_end is not None and on_epoch_end(epoch, row):
-                run.stopped = True
+                stopped = True
                 break
     except BaseException:
         run.end_train()
         raise
-    return run.finish()
+    return run.finish(stopped_early=stopped)
 
 
 def plan_run(cfg, strategy=None, model_fn=None):
-    """Fills the recipe's defaults into `cfg`, makes the strategy, checks the batch against
-    the replicas and the data, and fixes the run's length; returns a `RunSpec`."""
+    """Resolves `cfg` (a `make_config` result: the recipe's values filled in, config.resolve),
+    makes the strategy, checks the batch against the replicas and the data, and fixes the run's
+    length; returns a `RunSpec`. `cfg` itself is not changed (it is frozen)."""
     info = registry.model_info(cfg.model)
-    try:
-        recipe = recipes.recipe_for(cfg.model, info.family, cfg.recipe)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    for name in ("momentum", "weight_decay", "nesterov", "label_smoothing", "ema_decay"):
-        if getattr(cfg, name) is None:  # what the user did not set comes from the recipe
-            setattr(cfg, name, getattr(recipe, name))
-    cfg.batch_size = cfg.batch_size or recipe.batch_size
+    recipe = run_recipe(cfg)
+    requested, cfg = cfg, resolve(cfg)
     strategy = strategy or make_strategy(cfg.distribution_strategy, cfg.num_gpus,
                                          cfg.num_cpu_devices, cfg.tpu,
                                          collective_timeout=cfg.collective_timeout)
@@ -111,7 +109,8 @@ def plan_run(cfg, strategy=None, model_fn=None):
     return RunSpec(cfg=cfg, info=info, recipe=recipe, plan=plan, strategy=strategy,
                    policy=resolve_precision(cfg.mixed_precision, strategy), chief=chief,
                    steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-                   epochs=math.ceil(total_steps / steps_per_epoch), model_fn=model_fn)
+                   epochs=math.ceil(total_steps / steps_per_epoch), model_fn=model_fn,
+                   requested=requested)
 
 
 def _total_steps(cfg, recipe, steps_per_epoch):

@@ -1,12 +1,14 @@
-"""What a run leaves in its model_dir: flags JSON, CSV histories, TensorBoard logs, the curves
-PNG and the summary. Only the chief writes; on resume the histories are read back and cut to
-the restored step so they never hold the lost steps twice.
+"""What a run leaves in its model_dir: flags JSON, config.json, CSV histories, TensorBoard logs,
+the curves PNG and the summary. Only the chief writes; on resume the histories are read back and
+cut to the restored step so they never hold the lost steps twice.
 """
 
 import csv
 import json
 import os
 import time
+
+from keras_deepnets.training.config import CONFIG_FILE
 
 EPOCH_FIELDS = ("epoch", "step", "lr", "loss", "top1", "top5", "val_loss", "val_top1", "val_top5",
                 "images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
@@ -88,6 +90,12 @@ class Records:
         if self.write:
             with open(os.path.join(self.model_dir, "flags.json"), "w") as f:
                 json.dump({**config_dict, **extra}, f, indent=2, default=str)
+
+    def write_config(self, record):
+        """config.json: the run's settings, which `--config` / `train(config=path)` replays."""
+        if self.write:
+            with open(os.path.join(self.model_dir, CONFIG_FILE), "w") as f:
+                json.dump(record, f, indent=2, default=str)  # a pathlib.Path as its text
 
     def add_step(self, step, epoch, lr, loss, top1_error):
         self.steps.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss,

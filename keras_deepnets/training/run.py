@@ -11,16 +11,23 @@ the four calls a controller makes (`training.train` is that controller):
 Data flow: input (inputs.py) -> StepFunctions (steps.py) -> DivergenceStop -> epoch totals and
 actions (actions.py: records, progress bar, backups) -> end of epoch: evaluation, TrainState
 (state.py: score, best, plateau) -> actions (weight files, records, backup, epoch line).
+The actions get a `RunView` (a frozen snapshot of what they read), not the run, and set
+nothing on it: the controller tells `finish` whether it stopped early, and the backup keeps
+its own last good path.
 """
 
 import dataclasses
 import os
 import time
+import typing
 
 import keras
+import tensorflow as tf
 
+from keras_deepnets import registry
 from keras_deepnets.training import actions as actions_lib
 from keras_deepnets.training import checkpoints, ema, exporting, inputs, optimizers, recipes
+from keras_deepnets.training.config import TrainConfig, config_record
 from keras_deepnets.training.records import Records, Timer, format_duration
 from keras_deepnets.training.state import TrainState, score_key
 from keras_deepnets.training.building import build_model
@@ -30,36 +37,21 @@ from keras_deepnets.training.strategy import strategy_name
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """What `train` decided before anything is built: the config with the recipe's defaults
-    filled in, the data plan, the strategy and precision, and the run's length."""
+    """What `train` decided before anything is built: the resolved config (config.resolve),
+    the data plan, the strategy and precision, and the run's length."""
 
-    cfg: object
-    info: object  # registry.ModelInfo
-    recipe: object
-    plan: object  # inputs.plan(...)
-    strategy: object
+    cfg: TrainConfig  # resolved: what the run uses and records
+    info: registry.ModelInfo
+    recipe: recipes.Recipe
+    plan: inputs.DataPlan
+    strategy: tf.distribute.Strategy
     policy: str
     chief: bool
     steps_per_epoch: int
     total_steps: int
     epochs: int
-    model_fn: object = None
-
-
-class EpochTotals:
-    """Sums of the epoch's finite steps (loss is summed per example, as in the step)."""
-
-    def __init__(self):
-        self.loss = self.top1 = self.top5 = self.count = 0.0
-
-    def add(self, step):
-        self.loss += step.loss * step.count
-        self.top1 += step.top1
-        self.top5 += step.top5
-        self.count += step.count
-
-    def mean(self, name):
-        return getattr(self, name) / max(self.count, 1.0)
+    model_fn: typing.Optional[typing.Callable[..., keras.Model]] = None
+    requested: typing.Optional[TrainConfig] = None  # as the user gave it (config.json)
 
 
 class TrainingRun:
@@ -82,12 +74,15 @@ class TrainingRun:
             extra_actions)
         self.divergence = actions_lib.DivergenceStop(10 if self.loss_scaled else 1)
         self.val_dist = self._validation()
-        self.resumed_from = self.last_good = None
+        self.resumed_from = None
         self.start_epoch = self.start_step = self.global_step = 0
         self.images, self.seconds = 0.0, 0.0  # over the epochs this process trained
-        self.improved, self.stopped = False, False
+        self.improved = False
         self._input, self._input_at = None, None  # the run's training iterator (train_epoch)
-        self.input_seconds = self.saves_started = 0.0
+        # The epoch in progress (train_epoch): its first step, length, position, sums, lr.
+        self.first = self.n_steps = self.step = 0
+        self.totals, self.lr = actions_lib.EpochTotals(), None
+        self.input_seconds = self.saves_started = self.epoch_seconds = 0.0
 
     def _build(self):
         spec, cfg = self.spec, self.cfg
@@ -130,7 +125,7 @@ class TrainingRun:
 
     def restore(self):
         """Continues from the latest backup, if there is one (records cut to its step)."""
-        self.resumed_from = self.last_good = self.backup.restore()
+        self.resumed_from = self.backup.restore()
         self.start_epoch = int(self.state.epoch.numpy())
         self.start_step = int(self.state.step_in_epoch.numpy())
         self.global_step = int(self.optimizer.iterations.numpy())
@@ -146,6 +141,7 @@ class TrainingRun:
             "replicas": self.spec.strategy.num_replicas_in_sync,
             "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
             "data_source": self.spec.plan.source})
+        self.records.write_config(config_record(self.spec.requested or self.cfg, self.cfg))
         return self.resumed_from
 
     def epochs_left(self):
@@ -156,7 +152,7 @@ class TrainingRun:
         started = time.time()
         self.first = self.start_step if epoch == self.start_epoch else 0
         self.n_steps = self._epoch_steps(epoch)
-        self.step, self.totals, self.lr = self.first, EpochTotals(), None
+        self.step, self.totals, self.lr = self.first, actions_lib.EpochTotals(), None
         iterator = self._input_iterator(epoch)
         self._each("on_epoch_begin", epoch)
         t0 = time.time()
@@ -164,7 +160,8 @@ class TrainingRun:
         while self.step < self.n_steps:
             n = self._chunk()
             self._each("before_steps", n)
-            steps = self.divergence.finite(self, self._steps(epoch, self.steps.run(iterator, n)))
+            rows = self._steps(epoch, self.steps.run(iterator, n))
+            steps = self.divergence.finite(self.view(), rows)
             for s in steps:
                 self.totals.add(s)
             self._each("on_steps", steps)
@@ -233,9 +230,9 @@ class TrainingRun:
         row["save_seconds"] = time.time() - self.saves_started
         return row
 
-    def finish(self):
+    def finish(self, stopped_early=False):
         """Ends the side jobs, writes the summary and curves, exports; returns the
-        `TrainResult`."""
+        `TrainResult`. `stopped_early`: the controller stopped before the last epoch."""
         self._each("on_train_end")
         if self.state.average is not None:  # the result and the export hold the average
             self.state.average.copy_to_model()
@@ -250,7 +247,7 @@ class TrainingRun:
                    "best_top5": best.get(key.replace("top1", "top5")), "metric": key,
                    "final": history[-1] if history else {}, "wall_seconds": wall,
                    "images_per_sec": self.images / self.seconds if self.seconds else None,
-                   "stopped_early": self.stopped, "best_weights": self.best_path}
+                   "stopped_early": stopped_early, "best_weights": self.best_path}
         self.records.flush_epochs()  # the last epoch's save_seconds
         curves = self.records.plot(f"{self.spec.info.name}: top-1 error")
         self.records.write_summary(summary)
@@ -268,9 +265,20 @@ class TrainingRun:
         self._input = None
         self._each("on_train_end")
 
+    def view(self):
+        """What the actions read (`actions.RunView`), as the run stands now."""
+        return actions_lib.RunView(
+            cfg=self.cfg, chief=self.chief, model=self.model, state=self.state,
+            records=self.records, backup=self.backup, log=self.log, best_path=self.best_path,
+            last_path=self.last_path, epochs=self.epochs, total_steps=self.total_steps,
+            global_step=self.global_step, step=self.step, n_steps=self.n_steps,
+            first=self.first, totals=self.totals, input_seconds=self.input_seconds,
+            saves_started=self.saves_started, improved=self.improved)
+
     def _each(self, hook, *args):
+        view = self.view()  # one snapshot: the actions of one hook see the same run
         for action in self.actions:
-            getattr(action, hook)(self, *args)
+            getattr(action, hook)(view, *args)
 
 
 @dataclasses.dataclass

@@ -62,7 +62,6 @@ def test_imagenet_linear_scaling_and_goyal_warmup():
     assert recipes.IMAGENET.default_lr(256) == pytest.approx(0.1)
     assert recipes.IMAGENET.default_lr(1024) == pytest.approx(0.4)
     cfg = training.make_config(model="resnet50", batch_size=1024, warmup_epochs=5)
-    cfg.batch_size = 1024
     s = make_schedule(cfg, recipes.IMAGENET, 1000, 90000, None)
     assert s.boundaries == (30000, 60000) and s.warmup_steps == 5000
     np.testing.assert_allclose(lr_at(s, 0, 2499, 4999, 5000, 30000),

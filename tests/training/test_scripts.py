@@ -22,6 +22,8 @@ from training_helpers import ENV, REPO, run_script
     (["--data=/no/such/cifar"], "error: Cannot read --data='/no/such/cifar'"),
     (["--model_dir=/etc/hostname/run"], "error: model_dir '/etc/hostname/run' is not writable"),
     (["--profile=-1"], "error: profile must be a number of steps >= 0 \\(0: no trace\\); got -1"),
+    (["--config=/no/such/config.json"], "error: config '/no/such/config.json': cannot read it "
+     "\\(No such file or directory\\); it takes the config.json a run writes in its model_dir"),
 ])
 def test_bad_flags_give_one_clean_line(flags, message, tmp_path):
     # A model_dir in tmp_path first (a later --model_dir wins), so nothing lands in the repo.
@@ -40,6 +42,12 @@ def test_synthetic_data_when_no_data_flag(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "SYNTHETIC data of the right shape" in proc.stdout
     assert "Epoch 1/1" in proc.stdout
+    # --config replays the run from its config.json; the flags given win (another model_dir).
+    replay = run_script("train_cifar.py", f"--config={tmp_path}/m/config.json",
+                        f"--model_dir={tmp_path}/r", timeout=180)
+    assert replay.returncode == 0, replay.stderr[-2000:]
+    rows = [list(csv.DictReader(open(tmp_path / d / "history.csv"))) for d in ("m", "r")]
+    assert rows[1][0]["loss"] == rows[0][0]["loss"] and rows[1][0]["step"] == "2"
 
 
 def test_profile_flag_writes_a_trace_of_the_train_step(tmp_path):
