@@ -5,21 +5,17 @@ and read its outputs back."""
 import os
 import pathlib
 import re
+import sys
 
 import nbformat
-from nbclient import NotebookClient
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from run_notebook import execute, parameters_index, with_parameters  # noqa: E402,F401
+
 NOTEBOOKS = REPO / "docs" / "notebooks"
 # absl's C++ log prefix ("I0000 00:00:1796192029.687202    4964 port.cc:153] ").
 CPP_LOG = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\] ", re.M)
-
-
-def parameters_index(nb):
-    """The index of the cell tagged "parameters" (papermill's convention); exactly one."""
-    found = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
-    assert len(found) == 1, f"{len(found)} cells tagged 'parameters'"
-    return found[0]
 
 
 def kernel_env(**extra):
@@ -34,23 +30,12 @@ def kernel_env(**extra):
     return env
 
 
-def execute(nb, cwd, env=None, timeout=600):
-    """Runs every cell of `nb` in a fresh python3 kernel started in `cwd`; a failing cell raises
-    nbclient's CellExecutionError with the cell's traceback."""
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
-    client.execute(env=env or kernel_env())
-    return nb
-
-
-def run_notebook(name, overrides, env=None):
+def run_notebook(name, overrides, env=None, timeout=600):
     """Executes docs/notebooks/`name` from its own folder (its relative paths) with a cell of
-    `overrides` after its parameters cell; returns the executed notebook."""
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    source = "\n".join(f"{key} = {value!r}" for key, value in overrides.items())
-    nb.cells.insert(parameters_index(nb) + 1,
-                    nbformat.v4.new_code_cell("# the test's parameters\n" + source))
-    return execute(nb, NOTEBOOKS, env)
+    `overrides` after its parameters cell (scripts/run_notebook.py's functions); returns the
+    executed notebook."""
+    nb = with_parameters(nbformat.read(NOTEBOOKS / name, as_version=4), overrides)
+    return execute(nb, NOTEBOOKS, env or kernel_env(), timeout)
 
 
 def stream(cell, name):
@@ -82,9 +67,10 @@ def table_rows(markdown):
 
 def assert_clean_start(nb):
     """No TensorFlow C++ start-up lines anywhere, in particular not in the setup cell's output
-    (the first that imports TensorFlow)."""
+    (the first that imports TensorFlow), and no Python warnings."""
     for cell in nb.cells:
         if cell.cell_type == "code":
             out = stream(cell, "stderr") + stream(cell, "stdout")
             assert not CPP_LOG.search(out), out[:2000]
             assert "absl::InitializeLog" not in out and "oneDNN custom operations" not in out
+            assert "Warning" not in stream(cell, "stderr"), out[:2000]  # e.g. tqdm's IProgress

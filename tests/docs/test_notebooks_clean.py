@@ -53,3 +53,16 @@ def test_jupyter_first_cell_is_quiet_unless_asked():
     assert not CPP_LOG.search(_first_cell_output(kernel_env()))
     # The same kernel at level 0 shows what TensorFlow printed (on x86: oneDNN's notice).
     assert CPP_LOG.search(_first_cell_output(kernel_env(TF_CPP_MIN_LOG_LEVEL="0")))
+
+
+def test_run_notebook_parameters_are_checked():
+    from run_notebook import parse_parameter, with_parameters
+
+    assert parse_parameter("EPOCHS=2") == ("EPOCHS", 2)
+    assert parse_parameter("DEPTHS=(8, 14)") == ("DEPTHS", (8, 14))
+    for bad, words in (("EPOCHS", "NAME=VALUE"), ("DATA=cifar10", "quote strings"),
+                       ("2x=1", "NAME=VALUE")):
+        with pytest.raises(Exception, match=words):
+            parse_parameter(bad)
+    with pytest.raises(ValueError, match="0 cells tagged 'parameters'"):
+        with_parameters(nbformat.v4.new_notebook(), {"EPOCHS": 1})
