@@ -217,9 +217,11 @@ for name in ("fast_5epochs/degradation.json", "fast_10epochs/residual.json"):
         print(f"{path} is not here (it comes with the repository's docs/results): skipped.")
         continue
     record = json.load(open(path))
-    budget = (f"{record['flags']['budget']} epochs, {record['flags']['overrides']}, "
-              f"{record['wall_seconds'] / 60:.0f} min")
-    records += [(run["label"], run["model"], run["final"], budget) for run in record["runs"]]
+    flags, config = record["flags"], record["runs"][0]["config"]
+    budget = (f"{flags['budget']} epochs of {flags['max_examples'] or 'all 50k'} images, "
+              f"{config.get('recipe', 'paper')} recipe, {config['policy']}")
+    records += [(run["label"], run["model"], run["final"],
+                 f"{budget}, {run['wall_seconds'] / 60:.0f} min") for run in record["runs"]]
 
 if records:
     fig, ax = plt.subplots(figsize=(9, 4))
