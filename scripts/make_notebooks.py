@@ -381,9 +381,11 @@ from keras_deepnets import training
 data = FINETUNE_DATA
 if data is None:
     print("Downloading TensorFlow's flower photos (218 MB, once) ...")
-    data = os.path.join(os.path.dirname(keras.utils.get_file(
+    # get_file returns the folder it extracted into; the archive holds flower_photos/<class>/.
+    data = os.path.join(keras.utils.get_file(
+        "flower_photos", extract=True,
         origin="https://storage.googleapis.com/download.tensorflow.org/example_images/"
-               "flower_photos.tgz", extract=True)), "flower_photos")
+               "flower_photos.tgz"), "flower_photos")
 steps = (MAX_EXAMPLES or 3000) // BATCH_SIZE * EPOCHS
 print(f"Fine-tuning {MODEL} on {data}, {FREEZE} frozen: {EPOCHS} epoch(s), about "
       f"{min(steps, TRAIN_STEPS or steps)} iterations of {BATCH_SIZE} (ResNet-50 with conv1-conv3 "
