@@ -17,7 +17,7 @@ def test_depth_search_notebook(cifar10_small, tmp_path):
         "BLOCKS": ("basic",), "SHORTCUTS": ("A",), "WIDTHS": (0.5,), "OUTPUT_DIR": str(out)})
     assert_clean_start(nb)
     stdout = text(nb)
-    assert "Searching: 2 trials" in stdout and "min plus building" in stdout
+    assert "Searching: 2 trials" in stdout and "min on a 2-core CPU" in stdout
     table = markdown_outputs(nb)[-1]
     header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
     rows = table_rows(table)
