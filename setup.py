@@ -47,6 +47,9 @@ setup(
                  # The suite runs on 2 worker processes (pytest.ini): it spends about half its
                  # time in one-threaded Python (graph tracing, subprocess start-up), which a
                  # second process overlaps; tests/conftest.py keeps shared fixtures on one.
-                 "pytest-xdist>=3.5"],
+                 "pytest-xdist>=3.5",
+                 # tests/docs executes docs/notebooks in a real Jupyter kernel (Jupyter's own
+                 # executor, as `jupyter nbconvert --execute` runs it).
+                 "nbclient>=0.10", "ipykernel>=6.0", "nbformat>=5.9"],
     },
 )

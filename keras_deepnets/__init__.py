@@ -3,6 +3,14 @@ models."""
 
 __version__ = "0.1.0"
 
+# First, before Keras imports TensorFlow: in Jupyter (or with KERAS_DEEPNETS_QUIET_TF=1),
+# TensorFlow starts without its C++ start-up lines (keras_deepnets/startup.py says why).
+from keras_deepnets import startup
+
+if startup.wanted():
+    startup.quiet_tensorflow()
+
+
 from keras_deepnets.features import feature_extractor, feature_info
 from keras_deepnets.models import *  # noqa: F401,F403  (the constructors)
 from keras_deepnets.preprocessing import decode_predictions, preprocess_input

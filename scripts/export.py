@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from keras_deepnets import export  # noqa: E402
 from keras_deepnets.export import inputs  # noqa: E402
+from keras_deepnets.preprocessing import model_preprocessing  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras file or a registry name (see list_models()).")
@@ -62,7 +63,9 @@ def _fidelity_table(model, paths):
                                  "--representative_data).")
     size = export.source.image_size(model, FLAGS.image_size)
     preset = inputs.eval_preset(FLAGS.preprocessing, size, data=_preprocessing_data(),
-                                channels=export.source.input_channels(model))
+                                mode=model_preprocessing(model),
+                                channels=export.source.input_channels(model),
+                                pretrained=inputs.is_pretrained(model))
     images = inputs.take_images(
         inputs.load_images(data, preset, split=FLAGS.verify_split,
                            max_examples=FLAGS.verify_examples), FLAGS.verify_examples)

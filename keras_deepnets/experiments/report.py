@@ -42,12 +42,12 @@ def _smooth(values):
 def plot(record, path):
     """ResNet paper Fig. 1 / Fig. 6 style: thin lines training error (per iteration), bold lines
     test error (at each epoch end), one colour per series; the mean over repeats."""
-    import matplotlib
+    # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
+    # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    ax = fig.subplots()
     for i, (label, runs) in enumerate(by_series(record).items()):
         color = f"C{i}"
         xs, ys = _mean_curve(runs, "iteration", "train_error")
@@ -65,15 +65,12 @@ def plot(record, path):
 
 def finish_plot(fig, ax, path):
     """The experiments' common plot style; saves `fig` to `path` (PLOT_SIZE x PLOT_DPI) and
-    closes it."""
-    from matplotlib import pyplot as plt
-
+    leaves no pyplot state behind (a Figure of its own, see `plot`)."""
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
     ax.legend(title="bold: test, thin: training", fontsize=8, title_fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=PLOT_DPI)  # no bbox_inches="tight": the size stays PLOT_SIZE x DPI
-    plt.close(fig)
     return path
 
 

@@ -79,8 +79,9 @@ def export_model(model, output_dir=None, *, weights=None, formats=("saved_model"
     data = data if isinstance(data, (str, os.PathLike)) else None  # a spec, not arrays
     mode = model_preprocessing(model)  # what the model's weights expect
     channels = input_channels(model)
+    pretrained = inputs.is_pretrained(model)
     preset = None if preprocessing is None else inputs.eval_preset(preprocessing, size, data,
-                                                                    mode, channels)
+                                                                    mode, channels, pretrained)
     if class_names is None and data is not None:
         class_names = class_names_from(data, int(model.output_shape[-1]))
     output_dir = os.fspath(output_dir or os.path.join("saved_models", name))
@@ -99,7 +100,8 @@ def export_model(model, output_dir=None, *, weights=None, formats=("saved_model"
             paths["saved_model"] = saved
         if "tflite" in formats:
             if isinstance(representative_data, (str, os.PathLike)) and "int8" in quantize:
-                calibration = preset or inputs.eval_preset("auto", size, data, mode, channels)
+                calibration = preset or inputs.eval_preset("auto", size, data, mode, channels,
+                                                          pretrained)
                 representative_data = inputs.load_images(
                     representative_data, calibration, split="train",
                     max_examples=num_calibration, batch_size=num_calibration)

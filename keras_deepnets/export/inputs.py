@@ -28,12 +28,16 @@ def _check_eval(preset, image_size):
     return preset
 
 
-def eval_preset(preprocessing, image_size, data=None, mode="caffe", channels=3):
+def eval_preset(preprocessing, image_size, data=None, mode="caffe", channels=3,
+                pretrained=False):
     """The evaluation `data.Preset` mapping encoded image bytes to the model's input.
 
     `preprocessing`: a `data.Preset`, a preset name, or "auto" ("cifar_eval" for inputs of at most
-    64 px, else "imagenet_eval"). CIFAR presets subtract the training split's mean image, taken
-    from `data` (anything `data.load` takes); None when that mean cannot be had for "auto".
+    64 px, else "imagenet_eval"; always "imagenet_eval" with `mode` for a `pretrained` model,
+    one whose weights recorded their preprocessing, as training normalised it: ImageNet weights
+    fine-tuned at 32 px still want their own mean/std, not CIFAR's mean image). CIFAR presets
+    subtract the training split's mean image, taken from `data` (anything `data.load` takes);
+    None when that mean cannot be had for "auto".
     `mode`: "imagenet_eval"'s `preprocess_input` mode, the model's (`model_preprocessing`).
     `channels`: the model's; a greyscale model (LeNet-5, 1) gets no bytes signature (None for
     "auto"): the presets decode colour photos, and its digits are scaled as the paper's
@@ -49,7 +53,7 @@ def eval_preset(preprocessing, image_size, data=None, mode="caffe", channels=3):
         return _check_eval(preprocessing, image_size)
     name = preprocessing
     if name == "auto":
-        name = "cifar_eval" if image_size <= SMALL_IMAGE else "imagenet_eval"
+        name = "cifar_eval" if image_size <= SMALL_IMAGE and not pretrained else "imagenet_eval"
     if name not in data_lib.PRESETS:
         raise ExportError(f"Unknown preprocessing {preprocessing!r}; use 'auto', one of "
                           f"{', '.join(data_lib.PRESETS)}, or a keras_deepnets.data Preset.")
@@ -65,6 +69,12 @@ def eval_preset(preprocessing, image_size, data=None, mode="caffe", channels=3):
     elif name == "imagenet_eval":
         options["mode"] = mode
     return _check_eval(data_lib.get_preset(name, image_size=image_size, **options), image_size)
+
+
+def is_pretrained(model):
+    """Whether `model`'s weights recorded the preprocessing they expect (a keras_deepnets model
+    built or fine-tuned from published weights); None (a SavedModel source) is not."""
+    return getattr(model, "preprocessing", None) is not None
 
 
 def cifar_mean(data, image_size):

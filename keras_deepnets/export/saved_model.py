@@ -156,7 +156,8 @@ def export_saved_model(model, export_dir, *, image_size=None, preprocessing="aut
     classes = int(model.output_shape[-1])
     channels = input_channels(model)
     preset = None if preprocessing is None else inputs.eval_preset(
-        preprocessing, size, mode=model_preprocessing(model), channels=channels)
+        preprocessing, size, mode=model_preprocessing(model), channels=channels,
+        pretrained=inputs.is_pretrained(model))
     if preset is None and preprocessing is not None and channels == 3:
         logger.warning("No %s signature: a %d px model needs the CIFAR mean image; pass "
                        "preprocessing=keras_deepnets.data.get_preset('cifar_eval', mean=...).",

@@ -103,7 +103,8 @@ def export_tflite(model_or_saved_model, output_path, *, quantize="none", represe
             size = saved_model.signature_image_size(saved_model.load_signature(saved_model_dir))
         if isinstance(representative_data, (str, os.PathLike)):
             preset = inputs.eval_preset(preprocessing, size, data=representative_data,
-                                        mode=model_preprocessing(model))
+                                        mode=model_preprocessing(model),
+                                        pretrained=inputs.is_pretrained(model))
             representative_data = inputs.load_images(
                 representative_data, preset, split="train", max_examples=num_calibration,
                 batch_size=num_calibration)

@@ -133,12 +133,12 @@ class Records:
         (thin) and per-epoch validation/test error (bold), plus the loss."""
         if not self.write or not self.steps:
             return None
-        import matplotlib
+        # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
+        # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-
-        fig, (ax_err, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+        fig = Figure(figsize=(11, 4))
+        ax_err, ax_loss = fig.subplots(1, 2)
         steps = [r["step"] for r in self.steps]
         window = max(1, len(steps) // 100)  # smooth per-iteration noise into ~100 points
         smooth = [sum(r["top1_error"] for r in self.steps[max(0, i - window + 1):i + 1])
@@ -160,7 +160,6 @@ class Records:
         fig.tight_layout()
         path = os.path.join(self.model_dir, "curves.png")
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         return path
 
     def write_summary(self, summary):

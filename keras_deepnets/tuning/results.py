@@ -56,14 +56,14 @@ def markdown_table(rows, columns=COLUMNS):
 def plot(rows, path, title):
     """Accuracy against depth (left) and against multiply-adds (right), one marker per trial;
     colour = shortcut option, marker = block type."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
+    # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
+    from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
 
     done = [r for r in rows if r.get("val_accuracy") is not None and r.get("mult_adds")]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     markers = {"basic": "o", "bottleneck": "s"}
     for shortcut in sorted({r["shortcut"] for r in done}):
         for block, marker in markers.items():
@@ -84,7 +84,6 @@ def plot(rows, path, title):
         axes[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -25,6 +25,7 @@ hash does not match (it only warns), the two faults this module exists to rule o
 
 import hashlib
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -34,7 +35,7 @@ import urllib.error
 import urllib.request
 
 import filelock
-from tqdm import auto as tqdm
+import tqdm
 
 ENV_HOME = "KERAS_DEEPNETS_HOME"
 ENV_MIRROR = "KERAS_DEEPNETS_MIRROR"
@@ -174,14 +175,25 @@ def _download(row, include_top, target, expected, verbose):
             os.remove(part)
 
 
+def progress_bar():
+    """tqdm's class for the download bar: Jupyter's widget in a notebook kernel that can draw
+    it (ipywidgets installed, as on Colab), else the text bar, which terminals and Jupyter both
+    show. Not `tqdm.auto`: imported without ipywidgets it warns "IProgress not found" into the
+    notebook (at `import keras_deepnets`, when imported at the top of this module)."""
+    if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm as bar
+    else:
+        bar = tqdm.tqdm
+    return bar
+
+
 def _stream(url, part, expected, received, verbose):
     """Copies `url` into `part`, hashing as it goes; returns the hex digest."""
     digest = hashlib.new(_algorithm(expected) if expected else "sha256")
     with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, \
             open(part, "wb") as out:
         received[1] = int(response.headers.get("Content-Length") or 0)
-        # tqdm.auto: a terminal's bar, or Jupyter's widget in a notebook (torch.hub's choice)
-        with tqdm.tqdm(total=received[1] or None, unit="B", unit_scale=True,
+        with progress_bar()(total=received[1] or None, unit="B", unit_scale=True,
                        unit_divisor=1024, desc=f"Downloading {url}", disable=not verbose,
                        file=sys.stderr) as bar:
             for chunk in iter(lambda: response.read(_CHUNK), b""):

@@ -1,0 +1,76 @@
+"""docs/notebooks/02_pretrained_finetune_deploy.ipynb runs top to bottom in Jupyter with
+ResNet-18: torchvision's architecture with the shared fixture's weights (rebuilt from
+../shared/torchvision, served as .safetensors from 127.0.0.1 and registered through the
+notebook's OWN_WEIGHTS, since no published file can be downloaded here), the shared ImageNet
+photos, and fine-tuning, export and LiteRT on 40 real CIFAR-10 images."""
+
+import hashlib
+import os
+import re
+import sys
+
+import numpy as np
+import pytest
+from notebook_helpers import REPO, assert_clean_start, kernel_env, png_count, run_notebook, text
+from safetensors.numpy import save_file
+
+sys.path.insert(0, str(REPO / "tests" / "weights"))
+from weights_helpers import ENV, TORCHVISION, WeightsServer  # noqa: E402
+
+sys.path.insert(0, str(TORCHVISION))
+from seeded_weights import load_fixture  # noqa: E402
+
+from keras_deepnets.preprocessing import imagenet_wnids  # noqa: E402
+
+NAME = "02_pretrained_finetune_deploy.ipynb"
+TAG = "fixture-r18"
+
+
+@pytest.fixture
+def served_resnet18(tmp_path):
+    """(URL, SHA-256, torchvision's logits on the fixture's photos) of the fixture's weights."""
+    state, fixture = load_fixture("resnet18")
+    path = tmp_path / "resnet18.safetensors"
+    save_file(state, str(path))
+    data = path.read_bytes()
+    server = WeightsServer()
+    server.files["resnet18.safetensors"] = data
+    yield server.url("resnet18.safetensors"), hashlib.sha256(data).hexdigest(), fixture
+    server.close()
+
+
+@pytest.mark.slow
+def test_pretrained_notebook(served_resnet18, imagenet_sample_dir, cifar10_small, tmp_path):
+    url, sha256, fixture = served_resnet18
+    files = list(np.load(TORCHVISION / "inputs_224.npz")["files"])
+    out = tmp_path / "runs"
+    env = kernel_env(KERAS_DEEPNETS_HOME=str(tmp_path / "kd_home"))
+    for name in ENV[1:]:  # no mirror, online: only 127.0.0.1 is reached
+        env.pop(name, None)
+    nb = run_notebook(NAME, {
+        "MODEL": "resnet18", "WEIGHTS": TAG, "TORCHVISION_TAG": TAG,
+        "OWN_WEIGHTS": {"tag": TAG, "url": url, "sha256": sha256},
+        "PHOTOS": [str(imagenet_sample_dir / f) for f in files],
+        "FINETUNE_DATA": str(cifar10_small), "IMAGE_SIZE": 32, "EPOCHS": 1, "BATCH_SIZE": 8,
+        "TRAIN_STEPS": 2, "CALIBRATION_IMAGES": 8, "OUTPUT_DIR": str(out)}, env=env)
+    assert_clean_start(nb)
+    stdout = text(nb)
+    # decode_predictions: torchvision's top-1 on each photo is among the notebook's top-3.
+    wnids = imagenet_wnids()
+    for file, logits in zip(files, fixture["logits"]):
+        line = next(x for x in stdout.splitlines()
+                    if x.startswith(f"weights {TAG}") and os.path.basename(file) in x)
+        assert f"({wnids[int(np.argmax(logits))]})" in line, line
+    # The feature maps of ResNet-18: C2-C5 at strides 4-32.
+    assert "'C2': (4, 64)" in stdout and "'C5': (32, 512)" in stdout
+    # Fine-tuned with stages frozen, then exported and run on LiteRT.
+    frozen = int(re.search(r"(\d+) weights frozen", stdout).group(1))
+    assert frozen > 0
+    assert (out / "export" / "1" / "saved_model.pb").is_file()
+    assert (out / "export" / "resnet18_int8.tflite").stat().st_size > 0
+    match = re.search(r"top-1 agreement (\d+)%, max \|probability difference\| ([\d.]+)", stdout)
+    assert match, stdout[-3000:]
+    # int8 against float32 on 4 photos of a net fine-tuned for 2 steps (near-uniform
+    # outputs): the probabilities stay close; the export tests bound agreement on more images.
+    assert float(match.group(2)) < 0.1
+    assert png_count(nb) == 3  # photos, feature maps, fine-tuning curves
