@@ -17,7 +17,6 @@ evaluation. Writes epoch_overhead.json and .md.
 """
 
 import _quiet_tf  # noqa: F401  (before TensorFlow: quiets its start-up logs)
-import csv
 import glob
 import json
 import os
@@ -26,6 +25,8 @@ import sys
 import tempfile
 
 from absl import app, flags
+
+from keras_deepnets.training.records import read_history
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -72,9 +73,7 @@ def train_run(model_dir):
             "--eval_every=1", f"--eval_flip={FLAGS.eval_flip}",
             f"--batch_size={FLAGS.batch_size}", f"--model_dir={model_dir}", "--export_dir=",
             "--verbose=1")
-    with open(os.path.join(model_dir, "history.csv"), newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(f)]
+    return [{k: v for k, v in row.items() if v is not None} for row in read_history(model_dir)]
 
 
 PARTS = ("wall", "epoch", "input", "eval", "save", "rest")

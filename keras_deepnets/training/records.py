@@ -39,6 +39,12 @@ def _read_csv(path, keep):
     return [r for r in rows if keep(r)]
 
 
+def read_history(model_dir):
+    """The epoch rows of a run's `<model_dir>/history.csv` (numbers as the run wrote them;
+    [] before its first epoch), e.g. for scripts that time runs (scripts/epoch_overhead.py)."""
+    return _read_csv(os.path.join(model_dir, "history.csv"), lambda r: True)
+
+
 def _write_csv(path, fields, rows):
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
