@@ -8,7 +8,10 @@ this module asks for it outside Jupyter too, then imports the package, whose fir
 """
 
 import os
+import sys
 
+# A script run from a checkout finds that checkout's package, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")
 
-from keras_deepnets.startup import filter_lines  # noqa: E402,F401  (the tests use it here)
+import keras_deepnets  # noqa: E402,F401  (its first act quiets TensorFlow's start-up)

@@ -11,7 +11,7 @@ from absl import flags, logging
 
 from keras_deepnets import registry
 from keras_deepnets.training.actions import TrainingDiverged
-from keras_deepnets.training.config import TrainConfig, load_config, make_config
+from keras_deepnets.training.config import TrainConfig, make_config
 from keras_deepnets.training.evaluate import evaluate
 from keras_deepnets.training.loop import train
 from keras_deepnets.training.strategy import ConfigError, WorkerLost
@@ -39,11 +39,10 @@ def define_setting_flag(field, default=None, help_text=None, flag_values=FLAGS):
     if "choices" in field.metadata:
         flags.DEFINE_enum(field.name, default, list(field.metadata["choices"]), help_text,
                           flag_values=flag_values)
-    elif field.type is tuple:  # absl's list flags hold lists: () is []
-        _DEFINE[tuple](field.name, None if default is None else list(default), help_text,
-                       flag_values=flag_values)
-    else:
-        _DEFINE[field.type](field.name, default, help_text, flag_values=flag_values)
+        return
+    if field.type is tuple and default is not None:  # absl's list flags hold lists: () is []
+        default = list(default)
+    _DEFINE[field.type](field.name, default, help_text, flag_values=flag_values)
 
 
 def define_flags(model, family, flag_values=FLAGS):
@@ -65,7 +64,7 @@ def config_from_flags(flag_values=FLAGS):
     names = [f.name for f in dataclasses.fields(TrainConfig) if f.name in flag_values]
     if "config" in flag_values and flag_values.config:
         given = {name: flag_values[name].value for name in names if flag_values[name].present}
-        return make_config(load_config(flag_values.config), **given)
+        return make_config(flag_values.config, **given)
     return TrainConfig(**{name: flag_values[name].value for name in names})
 
 

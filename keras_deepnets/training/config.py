@@ -14,6 +14,9 @@ from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
 from keras_deepnets.weights import table
 
 
+BOUNDARY_UNITS = ("epochs", "steps")  # what --lr_boundaries count in
+
+
 def setting(default, help, **options):
     """A TrainConfig field with its flag's help text (and `choices` for an enum flag): each
     setting is written once, here, and cli.py makes the flags from these."""
@@ -74,7 +77,7 @@ class TrainConfig:
     lr_schedule: str = setting(None, "Default the recipe's step schedule.", choices=SCHEDULES)
     lr_boundaries: tuple = setting(None, "Divide lr by 10 at these epochs (or steps with "
                                    "--boundaries_in=steps).")
-    boundaries_in: str = setting(None, "Unit of --lr_boundaries.", choices=("epochs", "steps"))
+    boundaries_in: str = setting(None, "Unit of --lr_boundaries.", choices=BOUNDARY_UNITS)
     warmup_epochs: float = setting(0.0, "Linear warm-up (Goyal et al. 2017).")
     warmup_lr: float = setting(None, "With --warmup_epochs: a constant lr during the warm-up "
                                "instead of the ramp (the paper's ResNet-110 uses 0.01).")
@@ -207,7 +210,7 @@ def _check_optimizer_fields(cfg):
         raise ConfigError(f"momentum must be in [0, 1); got {cfg.momentum!r}.")
     if cfg.weight_decay is not None and cfg.weight_decay < 0:
         raise ConfigError(f"weight_decay must be >= 0; got {cfg.weight_decay!r}.")
-    if cfg.boundaries_in not in (None, "epochs", "steps"):
+    if cfg.boundaries_in not in (None, *BOUNDARY_UNITS):
         raise ConfigError(f"boundaries_in must be 'epochs' or 'steps'; got {cfg.boundaries_in!r}.")
     if not isinstance(cfg.download, bool):
         raise ConfigError(f"download must be True or False; got {cfg.download!r}.")

@@ -92,16 +92,17 @@ class Records:
         self.epochs = _read_csv(self.history_csv, lambda r: r["epoch"] <= completed_epochs)
         self.steps = _read_csv(self.steps_csv, lambda r: r["step"] <= global_step)
 
-    def write_flags(self, config_dict, extra):
+    def _write_json(self, name, obj):
         if self.write:
-            with open(os.path.join(self.model_dir, "flags.json"), "w") as f:
-                json.dump({**config_dict, **extra}, f, indent=2, default=str)
+            with open(os.path.join(self.model_dir, name), "w") as f:
+                json.dump(obj, f, indent=2, default=str)  # a pathlib.Path as its text
+
+    def write_flags(self, config_dict, extra):
+        self._write_json("flags.json", {**config_dict, **extra})
 
     def write_config(self, record):
         """config.json: the run's settings, which `--config` / `train(config=path)` replays."""
-        if self.write:
-            with open(os.path.join(self.model_dir, CONFIG_FILE), "w") as f:
-                json.dump(record, f, indent=2, default=str)  # a pathlib.Path as its text
+        self._write_json(CONFIG_FILE, record)
 
     def add_step(self, step, epoch, lr, loss, top1_error):
         self.steps.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss,
@@ -169,9 +170,7 @@ class Records:
         return path
 
     def write_summary(self, summary):
-        if self.write:
-            with open(os.path.join(self.model_dir, "summary.json"), "w") as f:
-                json.dump(summary, f, indent=2, default=str)
+        self._write_json("summary.json", summary)
 
     def close(self):
         for writer in (self._writers or {}).values():

@@ -267,13 +267,9 @@ class TrainingRun:
 
     def view(self):
         """What the actions read (`actions.RunView`), as the run stands now."""
-        return actions_lib.RunView(
-            cfg=self.cfg, chief=self.chief, model=self.model, state=self.state,
-            records=self.records, backup=self.backup, log=self.log, best_path=self.best_path,
-            last_path=self.last_path, epochs=self.epochs, total_steps=self.total_steps,
-            global_step=self.global_step, step=self.step, n_steps=self.n_steps,
-            first=self.first, totals=self.totals, input_seconds=self.input_seconds,
-            saves_started=self.saves_started, improved=self.improved)
+        # Each field is the run's attribute of the same name: a field added to RunView is seen.
+        return actions_lib.RunView(**{f.name: getattr(self, f.name)
+                                      for f in dataclasses.fields(actions_lib.RunView)})
 
     def _each(self, hook, *args):
         view = self.view()  # one snapshot: the actions of one hook see the same run
