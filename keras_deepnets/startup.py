@@ -99,15 +99,20 @@ def _import_tensorflow_quietly(level):
             sys.stderr.flush()
 
 
+def keras_home():
+    """Keras's own folder: $KERAS_HOME, else ~/.keras."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.abspath(os.path.expanduser(home))
+
+
 def keras_backend():
     """The backend Keras will start on, read as Keras reads it (KERAS_BACKEND, then the
     "backend" of $KERAS_HOME/keras.json, default tensorflow) without importing Keras, which
     would import TensorFlow."""
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     try:
-        with open(os.path.join(home, "keras.json")) as f:
+        with open(os.path.join(keras_home(), "keras.json")) as f:
             return json.load(f).get("backend", "tensorflow")
     except (OSError, ValueError, AttributeError):
         return "tensorflow"

@@ -18,17 +18,14 @@ The rounds alternate between the two; the table shows each one's best round. The
 
 import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
-import sys
 import time
 
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from keras_deepnets.data import augment, load  # noqa: E402
+from keras_deepnets.data import augment, load
 
 _DEFAULT_DATA = os.path.join(
     os.environ.get("KERAS_DEEPNETS_CACHE", os.path.expanduser("~/.cache/keras_deepnets")),

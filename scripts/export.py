@@ -13,16 +13,13 @@ agreement, file size and latency per image.
 """
 
 import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
-import os
 import sys
 
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from keras_deepnets import export  # noqa: E402
-from keras_deepnets.export import inputs  # noqa: E402
-from keras_deepnets.preprocessing import model_preprocessing  # noqa: E402
+from keras_deepnets import export
+from keras_deepnets.export import inputs
+from keras_deepnets.preprocessing import model_preprocessing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras file or a registry name (see list_models()).")

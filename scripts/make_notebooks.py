@@ -3,7 +3,8 @@
     python scripts/make_notebooks.py            # rewrites the three notebooks
 
 The notebooks are edited here, not in Jupyter, so that their diffs stay readable; the tests
-(tests/docs/test_notebooks.py) execute them and check that no committed notebook has outputs.
+(tests/docs/test_notebook_*.py, test_notebooks_clean.py) execute them and check that no
+committed notebook has outputs.
 Each notebook's first code cell is tagged "parameters" (papermill's convention): the tests, and
 a user, change the data location and the budget there.
 """

@@ -9,13 +9,11 @@ sub-folders. Shards already complete are skipped, so an interrupted run can be r
 
 import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
-import sys
 
 from absl import app, flags, logging
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from keras_deepnets.data import tfrecords  # noqa: E402
-from keras_deepnets.data.sources import has_splits  # noqa: E402
+from keras_deepnets.data import tfrecords
+from keras_deepnets.data.sources import has_splits
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data", None, "Image folder (class folders, or train/ val/ sub-folders).")

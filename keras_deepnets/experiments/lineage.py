@@ -92,15 +92,10 @@ def markdown(rows, header=True):
 def plot(rows, path):
     """Published top-1 against G multiply-adds for every row with a published top-1; the
     marker's area grows with the parameters (Canziani et al. 2016, Figure 2)."""
-    # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
-    # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
-    from matplotlib.figure import Figure
-
     points = [r for r in rows if r["top1"] is not None]  # at the published network's cost
     if not points:
         raise ValueError("No model of the table has a published ImageNet top-1 to plot.")
-    fig = Figure(figsize=report.PLOT_SIZE, dpi=report.PLOT_DPI)
-    ax = fig.subplots()
+    fig, ax = report.new_plot()
     for i, r in enumerate(points):
         lineage = lineage_order(r["name"])[0]
         ax.scatter(r["top1_mult_adds"] / 1e9, r["top1"], s=r["params"] / 2e5, alpha=0.5,

@@ -42,12 +42,7 @@ def _smooth(values):
 def plot(record, path):
     """ResNet paper Fig. 1 / Fig. 6 style: thin lines training error (per iteration), bold lines
     test error (at each epoch end), one colour per series; the mean over repeats."""
-    # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
-    # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
-    ax = fig.subplots()
+    fig, ax = new_plot()
     for i, (label, runs) in enumerate(by_series(record).items()):
         color = f"C{i}"
         xs, ys = _mean_curve(runs, "iteration", "train_error")
@@ -61,6 +56,16 @@ def plot(record, path):
            title=f"{record['title']}\n{record['source']}; budget {flags['budget']} epoch(s)"
                  f"{repeats}")
     return finish_plot(fig, ax, path)
+
+
+def new_plot():
+    """(figure, axes) of the experiments' size. A Figure of its own, not pyplot's:
+    matplotlib.use("Agg") would switch the whole process's backend (a notebook's inline plots
+    stop showing) and pyplot keeps every figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    return fig, fig.subplots()
 
 
 def finish_plot(fig, ax, path):

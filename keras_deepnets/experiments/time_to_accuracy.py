@@ -302,12 +302,7 @@ def write_table(record, output_dir):
 
 def plot(record, path):
     """Test error (bold) and training error (thin) against wall-clock minutes, per recipe."""
-    # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
-    # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=report.PLOT_SIZE, dpi=report.PLOT_DPI)
-    ax = fig.subplots()
+    fig, ax = report.new_plot()
     for i, r in enumerate(record["runs"]):
         minutes = [p["wall_seconds"] / 60 for p in r["curve"]]
         ax.plot(minutes, [100 * (1 - p["train_top1"]) for p in r["curve"]], color=f"C{i}",

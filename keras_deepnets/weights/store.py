@@ -37,6 +37,8 @@ import urllib.request
 import filelock
 import tqdm
 
+from keras_deepnets.startup import keras_home  # Keras's folder (loading.py uses it too)
+
 ENV_HOME = "KERAS_DEEPNETS_HOME"
 ENV_MIRROR = "KERAS_DEEPNETS_MIRROR"
 ENV_OFFLINE = "KERAS_DEEPNETS_OFFLINE"
@@ -52,12 +54,6 @@ class WeightsUnavailable(FileNotFoundError):
 class DownloadError(OSError):
     """A download that was cut off, or whose bytes do not match the published hash (nothing of
     it was kept)."""
-
-
-def keras_home():
-    """Keras's own folder: $KERAS_HOME, else ~/.keras."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.abspath(os.path.expanduser(home))
 
 
 def home():

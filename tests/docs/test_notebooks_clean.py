@@ -2,14 +2,13 @@
 same cells as scripts/make_notebooks.py writes, each linked from the README; and Jupyter's
 first cell shows no TensorFlow start-up lines unless TF_CPP_MIN_LOG_LEVEL=0 asks for them."""
 
-import sys
-
 import nbformat
 import pytest
-from notebook_helpers import CPP_LOG, NOTEBOOKS, REPO, execute, kernel_env, parameters_index
+from notebook_helpers import (CPP_LOG, NOTEBOOKS, REPO, execute, kernel_env, parameters_index,
+                              with_parameters)
 
-sys.path.insert(0, str(REPO / "scripts"))
-import make_notebooks  # noqa: E402
+import make_notebooks  # scripts/, which notebook_helpers has put on the path
+from run_notebook import parse_parameter
 
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
@@ -56,8 +55,6 @@ def test_jupyter_first_cell_is_quiet_unless_asked():
 
 
 def test_run_notebook_parameters_are_checked():
-    from run_notebook import parse_parameter, with_parameters
-
     assert parse_parameter("EPOCHS=2") == ("EPOCHS", 2)
     assert parse_parameter("DEPTHS=(8, 14)") == ("DEPTHS", (8, 14))
     for bad, words in (("EPOCHS", "NAME=VALUE"), ("DATA=cifar10", "quote strings"),

@@ -8,8 +8,7 @@ import sys
 import pytest
 from training_helpers import ENV, REPO
 
-sys.path.insert(0, str(REPO / "scripts"))
-import _quiet_tf  # noqa: E402  (a no-op here: pytest has imported TensorFlow already)
+from keras_deepnets import startup  # the filter scripts/_quiet_tf.py starts TensorFlow with
 
 # absl's C++ log prefix ("I0000 00:00:1796192029.687202    4964 port.cc:153] ").
 CPP_LOG = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\] ", re.M)
@@ -60,14 +59,14 @@ E0000 00:00:1796192034.786924    4964 other.cc:7] a real error
     (3, []),
 ])
 def test_lines_are_kept_by_severity_and_cuinit_goes_with_no_driver(level, kept):
-    out = _quiet_tf.filter_lines(TEXT, level)
+    out = startup.filter_lines(TEXT, level)
     assert [line for line in TEXT.splitlines() if line in out.splitlines()] == [
         line for line in TEXT.splitlines() if any(k in line for k in kept)]
 
 
 def test_a_failing_cuinit_is_kept_where_a_driver_was_found():
     text = TEXT.replace("Could not find cuda drivers on your machine", "loaded libcuda")
-    assert "failed call to cuInit" in _quiet_tf.filter_lines(text, 2)
+    assert "failed call to cuInit" in startup.filter_lines(text, 2)
 
 
 def test_python_log_handlers_made_during_the_quiet_import_still_write(tmp_path):
