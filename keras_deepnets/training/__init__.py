@@ -10,7 +10,8 @@ Example:
 
 from keras_deepnets.training.config import TrainConfig, make_config
 from keras_deepnets.training.evaluate import evaluate
-from keras_deepnets.training.actions import Action, RunView, Step, TrainingDiverged
+from keras_deepnets.training.actions import (Action, EpochEndView, RunContext, RunView, Step,
+                                             TrainingDiverged)
 from keras_deepnets.training.building import set_sync_bn
 from keras_deepnets.training.loop import plan_run, run_epochs, train
 from keras_deepnets.training.run import RunSpec, TrainingRun, TrainResult
@@ -28,5 +29,5 @@ __all__ = ["TrainConfig", "make_config", "train", "evaluate", "TrainResult", "Tr
            "configure_cpu_devices", "resolve_precision",
            "LearningRate", "Recipe", "recipe_for", "CIFAR", "IMAGENET", "VGG_IMAGENET",
            "decayed_kernels", "weight_decay_loss", "set_sync_bn", "StepFunctions", "TrainState",
-           "SGD", "TrainingRun", "RunSpec", "plan_run", "run_epochs", "Action", "RunView",
-           "Step"]
+           "SGD", "TrainingRun", "RunSpec", "plan_run", "run_epochs", "Action", "RunContext",
+           "RunView", "EpochEndView", "Step"]

@@ -6,10 +6,13 @@ A `TrainingRun` calls, in the order of its `actions` list:
     on_steps(run, steps)            after it, with the `Step`s whose loss was finite
     on_epoch_end(run, row)          after the epoch's row (training and validation figures)
     on_train_end(run)               once, when the run stops (also after an error)
-`run` is a `RunView`: a frozen snapshot of what an action may read, made for each call (not
-the TrainingRun). An action changes the run only through the objects it is handed (the model's
-weights, the `state` saved with the backups, the `records` it appends to, the `backup`, which
-keeps its own last good path, `Backup.latest`), so no action sets attributes other parts read.
+Each hook gets what it needs and nothing it could change under another part: `run` is a frozen
+view made for the call. All hooks see the `RunContext` (config, model, weight paths, log, the
+run's length); the hooks inside an epoch also see where it stands (`RunView`: steps, the
+epoch's sums so far, themselves frozen), and `on_epoch_end` whether the epoch set a new best
+(`EpochEndView`). Orbit's way with side jobs: the records and the backup are not in any view;
+the actions that write them are made with them (`StepRecords(records)`, `Backups(backup, ...)`)
+and are the only parts that change them, and the run keeps its own counters.
 
 Add a per-epoch action by subclassing `Action` and passing it in `train(..., actions=[...])`;
 add a metric to the step in steps.py. Order matters where files are involved: the weight
@@ -27,8 +30,7 @@ import keras
 
 from keras_deepnets.training import checkpoints, profiling
 from keras_deepnets.training.config import TrainConfig
-from keras_deepnets.training.records import Records, epoch_line
-from keras_deepnets.training.state import TrainState
+from keras_deepnets.training.records import epoch_line
 
 
 class TrainingDiverged(RuntimeError):
@@ -47,50 +49,54 @@ class Step(typing.NamedTuple):
     count: float  # examples in the global batch
 
 
-class EpochTotals:
-    """Sums of the epoch's finite steps (loss is summed per example, as in the step)."""
+class Totals(typing.NamedTuple):
+    """Sums of an epoch's finite steps (loss summed per example, as in the step). Immutable:
+    `plus` returns the new sums."""
 
-    def __init__(self):
-        self.loss = self.top1 = self.top5 = self.count = 0.0
+    loss: float = 0.0
+    top1: float = 0.0
+    top5: float = 0.0
+    count: float = 0.0
 
-    def add(self, step):
-        self.loss += step.loss * step.count
-        self.top1 += step.top1
-        self.top5 += step.top5
-        self.count += step.count
+    def plus(self, step):
+        return Totals(self.loss + step.loss * step.count, self.top1 + step.top1,
+                      self.top5 + step.top5, self.count + step.count)
 
     def mean(self, name):
         return getattr(self, name) / max(self.count, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
-class RunView:
-    """What an action reads of the run, as it stands when the hook is called."""
+class RunContext:
+    """What every hook may read: fixed for the whole run."""
 
     cfg: TrainConfig  # resolved
     chief: bool
     model: keras.Model
-    state: TrainState
-    records: Records
-    backup: checkpoints.Backup
     log: typing.Callable[..., None]  # prints on the chief when verbose
     best_path: str  # checkpoints/best.weights.h5
     last_path: str
     epochs: int  # the run's length
     total_steps: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunView(RunContext):
+    """What a hook inside an epoch gets: the context and where the epoch stands."""
+
     global_step: int
     step: int  # in the epoch
     n_steps: int  # the epoch's steps
     first: int  # the epoch's first step (after a resume, the backup's)
-    totals: EpochTotals  # the epoch's sums so far
-    input_seconds: float  # making the epoch's input
-    saves_started: float  # when the epoch-end jobs began
-    improved: bool  # this epoch set a new best score
+    totals: Totals  # the epoch's sums so far
 
-    @property
-    def last_good(self):
-        """The last backup restored or saved (None before the first)."""
-        return self.backup.latest
+
+@dataclasses.dataclass(frozen=True)
+class EpochEndView(RunView):
+    """What `on_epoch_end` gets besides the row."""
+
+    improved: bool  # this epoch set a new best score
+    saves_started: float  # when the epoch-end jobs began (time.time())
 
 
 class Action:
@@ -114,12 +120,15 @@ class Action:
 
 class DivergenceStop:
     """Drops non-finite steps before the actions see them; stops the run after `patience` in a
-    row (1 in float32; 10 with float16's loss scaler, which skips overflowing steps itself)."""
+    row (1 in float32; 10 with float16's loss scaler, which skips overflowing steps itself).
+    `flush` writes the step records kept so far; `backup` names the last good backup."""
 
-    def __init__(self, patience):
+    def __init__(self, patience, flush, backup, last_path):
         self.patience, self.bad = patience, 0
+        self.flush, self.backup, self.last_path = flush, backup, last_path
 
-    def finite(self, run, steps):
+    def finite(self, steps, step_in_epoch):
+        """The finite ones of `steps`; raises TrainingDiverged at the patience's end."""
         kept = []
         for s in steps:
             if math.isfinite(s.loss):
@@ -128,17 +137,16 @@ class DivergenceStop:
                 continue
             self.bad += 1
             if self.bad >= self.patience:
-                run.records.flush_steps()
-                raise TrainingDiverged(self.message(run, s))
+                self.flush()
+                raise TrainingDiverged(self.message(s, step_in_epoch))
         return kept
 
-    @staticmethod
-    def message(run, s):
-        last = os.path.exists(run.last_path)
-        return (f"Loss is {s.loss} at epoch {s.epoch}, step {run.step} (global step "
+    def message(self, s, step_in_epoch):
+        last = os.path.exists(self.last_path)
+        return (f"Loss is {s.loss} at epoch {s.epoch}, step {step_in_epoch} (global step "
                 f"{s.global_step}); training stopped. The last good checkpoint is kept: "
-                f"{run.last_good or 'none was saved yet'}"
-                f"{' and ' + run.last_path if last else ''}. Lower --lr or use a warm-up.")
+                f"{self.backup.latest or 'none was saved yet'}"
+                f"{' and ' + self.last_path if last else ''}. Lower --lr or use a warm-up.")
 
 
 class ProgressBar(Action):
@@ -162,25 +170,32 @@ class ProgressBar(Action):
 
 
 class StepRecords(Action):
-    """Per-step rows (train_steps.csv, TensorBoard) and the epoch rows (history.csv)."""
+    """Per-step rows (train_steps.csv, TensorBoard) and the epoch rows (history.csv): the one
+    writer of the run's `records`."""
+
+    def __init__(self, records):
+        self.records = records
 
     def on_steps(self, run, steps):
         for s in steps:
-            run.records.add_step(s.global_step, s.epoch, s.lr, s.loss,
-                                 1.0 - s.top1 / max(s.count, 1))
+            self.records.add_step(s.global_step, s.epoch, s.lr, s.loss,
+                                  1.0 - s.top1 / max(s.count, 1))
 
     def on_epoch_end(self, run, row):
-        run.records.add_epoch(row)
+        self.records.add_epoch(row)
 
 
 class WeightFiles(Action):
     """checkpoints/best.weights.h5 (the best score so far) and last.weights.h5 (chief only),
-    with the weights that were evaluated (the moving average when the recipe keeps one)."""
+    with the weights that were evaluated (`state`'s moving average when the recipe keeps one)."""
+
+    def __init__(self, state):
+        self.state = state
 
     def on_epoch_end(self, run, row):
         # Every worker swaps (the swap is a local assignment, and the workers' copies stay
         # equal); only the chief writes.
-        with run.state.evaluated_weights():
+        with self.state.evaluated_weights():
             if run.chief and run.improved:
                 checkpoints.save_weights(run.model, run.best_path)
             if run.chief:
@@ -188,17 +203,23 @@ class WeightFiles(Action):
 
 
 class Backups(Action):
-    """The resumable backup every `backup_steps` iterations inside an epoch and at its end."""
+    """The resumable backup every `backup_steps` iterations inside an epoch and at its end: the
+    one writer of the run's `backup` (which holds `state`; the step inside the epoch is set
+    here, just before a save). `flush` writes the step records first, as the module docstring
+    says."""
+
+    def __init__(self, backup, state, flush):
+        self.backup, self.state, self.flush = backup, state, flush
 
     def on_steps(self, run, steps):
         every = run.cfg.backup_steps
         if every and run.global_step % every == 0 and run.step < run.n_steps:
-            run.state.step_in_epoch.assign(run.step)
-            run.records.flush_steps()  # records first, as the module docstring says
-            run.backup.save(run.global_step)
+            self.state.step_in_epoch.assign(run.step)
+            self.flush()
+            self.backup.save(run.global_step)
 
     def on_epoch_end(self, run, row):
-        run.backup.save(run.global_step)
+        self.backup.save(run.global_step)
 
 
 class EpochLine(Action):
@@ -225,7 +246,8 @@ class Profile(Action):
         self.profiler.stop()
 
 
-def default_actions(cfg, chief, log):
+def default_actions(context, state, records, backup):
     """The side jobs every run has, in the order their files must be written."""
-    return [Profile(cfg, chief, log), WeightFiles(), StepRecords(), ProgressBar(), Backups(),
+    return [Profile(context.cfg, context.chief, context.log), WeightFiles(state),
+            StepRecords(records), ProgressBar(), Backups(backup, state, records.flush_steps),
             EpochLine()]

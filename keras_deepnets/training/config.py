@@ -6,6 +6,7 @@ Fields left at None take the paper's recipe for the model (recipes.py) when the 
 import dataclasses
 import json
 import os
+import warnings
 
 from keras_deepnets import registry
 from keras_deepnets.models.common import require_tensorflow_backend, variant_names
@@ -242,6 +243,8 @@ def make_config(config=None, **overrides):
     require_tensorflow_backend("The training core (training.train, evaluate, the scripts)",
                                ConfigError)
     cfg = _as_config(config, overrides)
+    if isinstance(config, (str, os.PathLike)):
+        warn_if_resolved_differently(config)
     try:
         registry.model_info(cfg.model)
     except ValueError as e:
@@ -299,11 +302,9 @@ def config_record(requested, resolved):
     return {"requested": requested.to_dict(), "resolved": resolved.to_dict()}
 
 
-def load_config(path):
-    """The settings a run's config.json recorded as requested (a dict of TrainConfig fields),
-    to run it again: with the same package `resolve` gives the same resolved settings, and a
-    changed setting (a flag, a keyword) is resolved as in a new run (a larger batch scales the
-    recipe's lr)."""
+def _read_record(path):
+    """A run's config.json (or a JSON object of fields), checked: the dict it holds and the
+    settings it requested."""
     accepted = ("the config.json a run writes in its model_dir, or a JSON object of "
                 "TrainConfig fields")
     try:
@@ -322,4 +323,42 @@ def load_config(path):
     if unknown:
         raise ConfigError(f"config {str(path)!r}: unknown field(s) {', '.join(unknown)}; "
                           f"accepted: {', '.join(sorted(FIELD_NAMES))}.")
-    return settings
+    return record, settings
+
+
+def load_config(path):
+    """The settings a run's config.json recorded as requested (a dict of TrainConfig fields),
+    to run it again: with the same package `resolve` gives the same resolved settings, and a
+    changed setting (a flag, a keyword) is resolved as in a new run (a larger batch scales the
+    recipe's lr). `resolved_differently` says where another version of the package differs."""
+    return _read_record(path)[1]
+
+
+class ReplayWarning(UserWarning):
+    """A replayed run's request resolves differently in this version of the package."""
+
+
+def resolved_differently(path):
+    """{field: (recorded, now)} for the settings a run's config.json recorded as resolved that
+    this package resolves differently from the same request (a recipe's value or the lr
+    scaling changed between versions); {} when they agree or the file records no `resolved`."""
+    record, settings = _read_record(path)
+    recorded = record.get("resolved")
+    if "requested" not in record or not isinstance(recorded, dict):
+        return {}
+    # Through JSON, as the file was written: tuples become lists on both sides.
+    now = json.loads(json.dumps(resolve(make_config(settings)).to_dict()))
+    return {name: (recorded[name], value) for name, value in now.items()
+            if name in recorded and recorded[name] != value}
+
+
+def warn_if_resolved_differently(path):
+    """A `ReplayWarning` naming each setting that a replay of `path` will not run as recorded."""
+    changed = resolved_differently(path)
+    if changed:
+        listed = "; ".join(f"{name} recorded {old!r}, now {new!r}"
+                           for name, (old, new) in sorted(changed.items()))
+        warnings.warn(f"config {str(path)!r}: this version of keras_deepnets resolves the "
+                      f"recorded request differently ({listed}). The replay uses the new "
+                      f"values; give the recorded ones as flags (or keywords) to run it as it "
+                      f"ran.", ReplayWarning, stacklevel=3)

@@ -189,6 +189,31 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches, epoch_
     return dataset_fn
 
 
+class TrainInput:
+    """A run's training iterator, made once, at its first epoch (`train_dataset_fn` with every
+    epoch left): deleting a distributed iterator waits for tf.data's autotuning thread (up to
+    60 s in TF 2.21), so a new one per epoch cost that at every epoch's end. Made again only
+    if an epoch is asked for out of order (a resumed run's first epoch starts at its step)."""
+
+    def __init__(self, strategy, cfg, info, plan_):
+        self.strategy, self.cfg, self.info, self.plan = strategy, cfg, info, plan_
+        self._iterator, self._at = None, None  # the iterator and the (epoch, step) it is at
+
+    def iterator(self, epoch, first, epoch_steps):
+        """The iterator at `epoch`'s step `first`, for an epoch that reads it to the epoch's
+        end; `epoch_steps`: the steps of `epoch` and of each epoch after it."""
+        if self._iterator is None or self._at != (epoch, first):
+            self._iterator = None  # the old one goes first
+            self._iterator = iter(self.strategy.distribute_datasets_from_function(
+                train_dataset_fn(self.cfg, self.info, self.plan, self.cfg.batch_size, epoch,
+                                 first, epoch_steps)))
+        self._at = (epoch + 1, 0)
+        return self._iterator
+
+    def close(self):
+        self._iterator = self._at = None
+
+
 def _epoch_maker(cfg, info, plan_, global_batch, input_context):
     """`make(epoch)`: one input pipeline's endless dataset for `epoch` (seed + epoch). The data
     source is resolved once here, not per epoch (listing a 50k-file folder takes ~0.2 s)."""

@@ -196,8 +196,10 @@ def epoch_line(row, epochs, eta_seconds, save_seconds=None):
 
 
 class Timer:
-    def __init__(self):
-        self.start = time.time()
+    """Wall seconds since it was made, plus `base` (a resumed run's wall time before)."""
+
+    def __init__(self, base=0.0):
+        self.start, self.base = time.time(), base
 
     def __call__(self):
-        return time.time() - self.start
+        return self.base + time.time() - self.start

@@ -11,9 +11,10 @@ the four calls a controller makes (`training.train` is that controller):
 Data flow: input (inputs.py) -> StepFunctions (steps.py) -> DivergenceStop -> epoch totals and
 actions (actions.py: records, progress bar, backups) -> end of epoch: evaluation, TrainState
 (state.py: score, best, plateau) -> actions (weight files, records, backup, epoch line).
-The actions get a `RunView` (a frozen snapshot of what they read), not the run, and set
-nothing on it: the controller tells `finish` whether it stopped early, and the backup keeps
-its own last good path.
+The run's counters are its own (`Position`, changed only here); the actions get frozen views
+(actions.py: the run's fixed `RunContext`, plus where the epoch stands) and change only what
+they were made with (the records, the backup, the weight files): the controller tells
+`finish` whether it stopped early, and the backup keeps its own last good path.
 """
 
 import dataclasses
@@ -54,50 +55,66 @@ class RunSpec:
     requested: typing.Optional[TrainConfig] = None  # as the user gave it (config.json)
 
 
+@dataclasses.dataclass
+class Position:
+    """Where a run stands: the TrainingRun's own counters, changed only by it (the actions get
+    frozen views of them, `actions.RunView`)."""
+
+    start_epoch: int = 0  # where this process began: the restored backup's epoch and step
+    start_step: int = 0
+    global_step: int = 0
+    first: int = 0  # the epoch in progress: its first step, its length, the step reached
+    n_steps: int = 0
+    step: int = 0
+    totals: actions_lib.Totals = actions_lib.Totals()  # its finite steps' sums
+    lr: typing.Optional[float] = None  # its last step's
+    input_seconds: float = 0.0  # its time split: making its input, the timed loop
+    epoch_seconds: float = 0.0
+    images: float = 0.0  # trained by this process, and in how long (its img/s)
+    seconds: float = 0.0
+
+
 class TrainingRun:
     """One run; see the module docstring for the calls and their order."""
 
     def __init__(self, spec, extra_actions=()):
-        self.spec, self.cfg, self.chief = spec, spec.cfg, spec.chief
-        self.steps_per_epoch, self.total_steps = spec.steps_per_epoch, spec.total_steps
-        self.epochs = spec.epochs
-        self.timer, self.base_wall = Timer(), 0.0
-        keras.utils.set_random_seed(self.cfg.seed)  # same initial weights on every worker
+        self.spec = spec
+        self.timer = Timer()
+        keras.utils.set_random_seed(spec.cfg.seed)  # same initial weights on every worker
         self._build()
-        self.records = Records(self.cfg.model_dir, self.chief, self.cfg.tensorboard)
-        ckpt_dir = os.path.join(self.cfg.model_dir, "checkpoints")
-        if self.chief:
-            os.makedirs(ckpt_dir, exist_ok=True)
-        self.best_path = os.path.join(ckpt_dir, "best.weights.h5")
-        self.last_path = os.path.join(ckpt_dir, "last.weights.h5")
-        self.actions = actions_lib.default_actions(self.cfg, self.chief, self.log) + list(
-            extra_actions)
-        self.divergence = actions_lib.DivergenceStop(10 if self.loss_scaled else 1)
+        self.records = Records(spec.cfg.model_dir, spec.chief, spec.cfg.tensorboard)
+        self.context = _context(spec, self.model, self.log)
+        self.actions = actions_lib.default_actions(self.context, self.state, self.records,
+                                                   self.backup) + list(extra_actions)
+        self.divergence = actions_lib.DivergenceStop(
+            10 if spec.policy == "mixed_float16" else 1, self.records.flush_steps, self.backup,
+            self.context.last_path)
         self.val_dist = self._validation()
+        self.input = inputs.TrainInput(spec.strategy, spec.cfg, spec.info, spec.plan)
+        self.at = Position()
         self.resumed_from = None
-        self.start_epoch = self.start_step = self.global_step = 0
-        self.images, self.seconds = 0.0, 0.0  # over the epochs this process trained
-        self.improved = False
-        self._input, self._input_at = None, None  # the run's training iterator (train_epoch)
-        # The epoch in progress (train_epoch): its first step, length, position, sums, lr.
-        self.first = self.n_steps = self.step = 0
-        self.totals, self.lr = actions_lib.EpochTotals(), None
-        self.input_seconds = self.saves_started = self.epoch_seconds = 0.0
+
+    # What the spec fixed, by the names the run's parts use.
+    cfg = property(lambda self: self.spec.cfg)
+    chief = property(lambda self: self.spec.chief)
+    epochs = property(lambda self: self.spec.epochs)
+    steps_per_epoch = property(lambda self: self.spec.steps_per_epoch)
+    total_steps = property(lambda self: self.spec.total_steps)
 
     def _build(self):
-        spec, cfg = self.spec, self.cfg
-        self.loss_scaled = spec.policy == "mixed_float16"
+        spec, cfg = self.spec, self.spec.cfg
+        loss_scaled = spec.policy == "mixed_float16"
         has_validation = bool(spec.plan.val_examples and cfg.eval_every)
         with spec.strategy.scope():
             self.model = build_model(spec)
             average = (ema.WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay
                        else None)
             self.state = TrainState(score_key(has_validation), average)
-            self.schedule = recipes.make_schedule(cfg, spec.recipe, self.steps_per_epoch,
-                                                  self.total_steps, self.state.plateau_drops)
+            self.schedule = recipes.make_schedule(cfg, spec.recipe, spec.steps_per_epoch,
+                                                  spec.total_steps, self.state.plateau_drops)
             optimizer = optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum,
                                        nesterov=bool(cfg.nesterov))
-            if self.loss_scaled:  # dynamic loss scaling: float16's range is too small
+            if loss_scaled:  # dynamic loss scaling: float16's range is too small
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
         self.optimizer = optimizer
@@ -105,7 +122,7 @@ class TrainingRun:
                                    global_batch=cfg.batch_size, classes=spec.plan.classes,
                                    weight_decay=cfg.weight_decay,
                                    label_smoothing=cfg.label_smoothing,
-                                   jit_compile=cfg.jit_compile, loss_scaled=self.loss_scaled,
+                                   jit_compile=cfg.jit_compile, loss_scaled=loss_scaled,
                                    average=average, eval_flip=cfg.eval_flip)
         self.backup = checkpoints.Backup(cfg.model_dir, spec.strategy, model=self.model,
                                          optimizer=optimizer, **self.state.trackables())
@@ -126,15 +143,17 @@ class TrainingRun:
     def restore(self):
         """Continues from the latest backup, if there is one (records cut to its step)."""
         self.resumed_from = self.backup.restore()
-        self.start_epoch = int(self.state.epoch.numpy())
-        self.start_step = int(self.state.step_in_epoch.numpy())
-        self.global_step = int(self.optimizer.iterations.numpy())
+        at = self.at
+        at.start_epoch = int(self.state.epoch.numpy())
+        at.start_step = int(self.state.step_in_epoch.numpy())
+        at.global_step = int(self.optimizer.iterations.numpy())
         if self.resumed_from:
-            self.records.restore(self.start_epoch, self.global_step)
-            self.base_wall = self.records.epochs[-1]["wall_seconds"] if self.records.epochs else 0.0
-            self.log(f"Resuming from backup {self.resumed_from}: epoch {self.start_epoch + 1}, "
-                     f"step {self.start_step}/{self.steps_per_epoch} of the epoch (global step "
-                     f"{self.global_step}).")
+            self.records.restore(at.start_epoch, at.global_step)
+            self.timer.base = (self.records.epochs[-1]["wall_seconds"] if self.records.epochs
+                               else 0.0)
+            self.log(f"Resuming from backup {self.resumed_from}: epoch {at.start_epoch + 1}, "
+                     f"step {at.start_step}/{self.steps_per_epoch} of the epoch (global step "
+                     f"{at.global_step}).")
         self.log(describe_run(self))
         self.records.write_flags(self.cfg.to_dict(), {
             "policy": self.spec.policy, "strategy": strategy_name(self.spec.strategy),
@@ -145,109 +164,86 @@ class TrainingRun:
         return self.resumed_from
 
     def epochs_left(self):
-        return range(self.start_epoch, self.epochs)
+        return range(self.at.start_epoch, self.epochs)
 
     def train_epoch(self, epoch):
         """Runs the epoch's remaining steps (after a resume, from the backup's step)."""
-        started = time.time()
-        self.first = self.start_step if epoch == self.start_epoch else 0
-        self.n_steps = self._epoch_steps(epoch)
-        self.step, self.totals, self.lr = self.first, actions_lib.EpochTotals(), None
-        iterator = self._input_iterator(epoch)
-        self._each("on_epoch_begin", epoch)
+        started, at = time.time(), self.at
+        at.first = at.start_step if epoch == at.start_epoch else 0
+        at.n_steps = self._epoch_steps(epoch)
+        at.step, at.totals, at.lr = at.first, actions_lib.Totals(), None
+        iterator = self.input.iterator(
+            epoch, at.first, [self._epoch_steps(e) for e in range(epoch, self.epochs)])
+        self._each("on_epoch_begin", self.view(), epoch)
         t0 = time.time()
-        self.input_seconds = t0 - started
-        while self.step < self.n_steps:
+        at.input_seconds = t0 - started
+        while at.step < at.n_steps:
             n = self._chunk()
-            self._each("before_steps", n)
-            rows = self._steps(epoch, self.steps.run(iterator, n))
-            steps = self.divergence.finite(self.view(), rows)
+            self._each("before_steps", self.view(), n)
+            steps = self.divergence.finite(self._steps(epoch, self.steps.run(iterator, n)),
+                                           at.step)
             for s in steps:
-                self.totals.add(s)
-            self._each("on_steps", steps)
-        self.epoch_seconds = time.time() - t0
-        self._input_at = (epoch + 1, 0)  # where the run's iterator now stands
+                at.totals = at.totals.plus(s)
+            self._each("on_steps", self.view(), steps)
+        at.epoch_seconds = time.time() - t0
 
     def _epoch_steps(self, epoch):
         return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
 
-    def _input_iterator(self, epoch):
-        """The run's training iterator, made once, at its first epoch (`inputs.train_dataset_fn`
-        with every epoch left): deleting a distributed iterator waits for tf.data's autotuning
-        thread (up to 60 s in TF 2.21), so a new one per epoch cost that at every epoch's end.
-        Made again only if an epoch is asked for out of order."""
-        if self._input is None or self._input_at != (epoch, self.first):
-            self._input = None  # the old one goes first
-            steps = [self._epoch_steps(e) for e in range(epoch, self.epochs)]
-            self._input = iter(self.spec.strategy.distribute_datasets_from_function(
-                inputs.train_dataset_fn(self.cfg, self.spec.info, self.spec.plan,
-                                        self.cfg.batch_size, epoch, self.first, steps)))
-        return self._input
-
     def _chunk(self):
         """Steps in the next call: `steps_per_loop`, cut where the epoch ends and at backup
         steps (so backups stay where they are without loops)."""
-        n = min(self.cfg.steps_per_loop, self.n_steps - self.step)
+        at = self.at
+        n = min(self.cfg.steps_per_loop, at.n_steps - at.step)
         if self.cfg.backup_steps:
-            n = min(n, self.cfg.backup_steps - self.global_step % self.cfg.backup_steps)
+            n = min(n, self.cfg.backup_steps - at.global_step % self.cfg.backup_steps)
         return n
 
     def _steps(self, epoch, rows):
-        out = []
+        out, at = [], self.at
         for loss_sum, top1, top5, count in rows:
-            self.step += 1
-            self.global_step += 1
-            self.lr = float(self.schedule(self.global_step - 1))
-            out.append(actions_lib.Step(self.global_step, epoch + 1, self.lr,
+            at.step += 1
+            at.global_step += 1
+            at.lr = float(self.schedule(at.global_step - 1))
+            out.append(actions_lib.Step(at.global_step, epoch + 1, at.lr,
                                         loss_sum / max(count, 1), top1, top5, count))
         return out
 
     def end_epoch(self, epoch):
         """Evaluates (every `eval_every` epochs and the last), scores the epoch, updates the
         state and runs the actions' epoch-end jobs; returns the epoch's row."""
-        t = self.totals
-        row = {"epoch": epoch + 1, "step": self.global_step, "lr": self.lr,
+        at, t = self.at, self.at.totals
+        row = {"epoch": epoch + 1, "step": at.global_step, "lr": at.lr,
                "loss": t.mean("loss"), "top1": t.mean("top1"), "top5": t.mean("top5"),
-               "images_per_sec": t.count / max(self.epoch_seconds, 1e-9),
-               "epoch_seconds": self.epoch_seconds}
-        self.images += t.count
-        self.seconds += self.epoch_seconds
-        last = epoch + 1 == self.epochs
+               "images_per_sec": t.count / max(at.epoch_seconds, 1e-9),
+               "epoch_seconds": at.epoch_seconds}
+        at.images += t.count
+        at.seconds += at.epoch_seconds
         t0 = time.time()
-        if self.val_dist is not None and ((epoch + 1) % self.cfg.eval_every == 0 or last):
+        if self.val_dist is not None and ((epoch + 1) % self.cfg.eval_every == 0
+                                          or epoch + 1 == self.epochs):
             with self.state.evaluated_weights():  # the average, when the recipe keeps one
                 row.update(self.steps.evaluate(self.val_dist))
-        row["input_seconds"], row["eval_seconds"] = self.input_seconds, time.time() - t0
-        row["wall_seconds"] = self.base_wall + self.timer()
+        row["input_seconds"], row["eval_seconds"] = at.input_seconds, time.time() - t0
+        row["wall_seconds"] = self.timer()
         score = self.state.score(row)
         if self.schedule.schedule == "plateau" and self.state.plateaued(score, self.records.epochs):
             self.state.plateau_drops.assign(self.state.plateau_drops + 1)
         self.state.end_epoch(epoch + 1)
-        self.improved = self.state.update_best(score)
-        self.saves_started = time.time()
-        self._each("on_epoch_end", row)
+        saves_started = time.time()
+        self._each("on_epoch_end", self.view(improved=self.state.update_best(score),
+                                             saves_started=saves_started), row)
         # After this row's wall_seconds: on disk with the next epoch's row (or at the end).
-        row["save_seconds"] = time.time() - self.saves_started
+        row["save_seconds"] = time.time() - saves_started
         return row
 
     def finish(self, stopped_early=False):
         """Ends the side jobs, writes the summary and curves, exports; returns the
         `TrainResult`. `stopped_early`: the controller stopped before the last epoch."""
-        self._each("on_train_end")
+        self._each("on_train_end", self.context)
         if self.state.average is not None:  # the result and the export hold the average
             self.state.average.copy_to_model()
-        history, key = self.records.epochs, self.state.score_key
-        scored = [r for r in history if r.get(key) is not None]
-        best = max(scored, key=lambda r: r[key]) if scored else {}
-        wall = self.base_wall + self.timer()
-        summary = {"model": self.spec.info.name, "epochs": len(history),
-                   "steps": int(history[-1]["step"]) if history else 0,
-                   "best_epoch": int(best["epoch"]) if best else None,
-                   "best_top1": best.get(key),
-                   "best_top5": best.get(key.replace("top1", "top5")), "metric": key,
-                   "final": history[-1] if history else {}, "wall_seconds": wall,
-                   "images_per_sec": self.images / self.seconds if self.seconds else None,
-                   "stopped_early": stopped_early, "best_weights": self.best_path}
+        summary, best = self._summary(stopped_early)
         self.records.flush_epochs()  # the last epoch's save_seconds
         curves = self.records.plot(f"{self.spec.info.name}: top-1 error")
         self.records.write_summary(summary)
@@ -256,25 +252,59 @@ class TrainingRun:
         if self.cfg.export_dir and self.chief:
             exported = exporting.export_trained(self.model, self.spec.info, self.cfg)
         self.log(done_line(summary, curves, exported and self.cfg.export_dir))
-        return TrainResult(history=history, steps=self.records.steps, best=best,
-                           summary=summary, model=self.model, model_dir=self.cfg.model_dir,
-                           curves_png=curves, export=exported, resumed_from=self.resumed_from)
+        return TrainResult(history=self.records.epochs, steps=self.records.steps,
+                           best=best, summary=summary, model=self.model,
+                           model_dir=self.cfg.model_dir, curves_png=curves, export=exported,
+                           resumed_from=self.resumed_from)
+    def _summary(self, stopped_early):
+        """summary.json's figures, and the best epoch's row."""
+        history, key = self.records.epochs, self.state.score_key
+        scored = [r for r in history if r.get(key) is not None]
+        best = max(scored, key=lambda r: r[key]) if scored else {}
+        summary = {"model": self.spec.info.name, "epochs": len(history),
+                   "steps": int(history[-1]["step"]) if history else 0,
+                   "best_epoch": int(best["epoch"]) if best else None,
+                   "best_top1": best.get(key),
+                   "best_top5": best.get(key.replace("top1", "top5")), "metric": key,
+                   "final": history[-1] if history else {}, "wall_seconds": self.timer(),
+                   "images_per_sec": (self.at.images / self.at.seconds if self.at.seconds
+                                      else None),
+                   "stopped_early": stopped_early, "best_weights": self.context.best_path}
+        return summary, best
 
     def end_train(self):
         """The side jobs' end without a summary (the run stopped on an error)."""
-        self._input = None
-        self._each("on_train_end")
+        self.input.close()
+        self._each("on_train_end", self.context)
 
-    def view(self):
-        """What the actions read (`actions.RunView`), as the run stands now."""
-        # Each field is the run's attribute of the same name: a field added to RunView is seen.
-        return actions_lib.RunView(**{f.name: getattr(self, f.name)
-                                      for f in dataclasses.fields(actions_lib.RunView)})
+    def view(self, **epoch_end):
+        """The frozen view the actions get, as the run stands now: `actions.RunView`, or with
+        `epoch_end`'s fields (improved, saves_started) an `actions.EpochEndView`."""
+        at = self.at
+        view = actions_lib.EpochEndView if epoch_end else actions_lib.RunView
+        return view(**_fields(self.context), global_step=at.global_step, step=at.step,
+                    n_steps=at.n_steps, first=at.first, totals=at.totals, **epoch_end)
 
-    def _each(self, hook, *args):
-        view = self.view()  # one snapshot: the actions of one hook see the same run
-        for action in self.actions:
+    def _each(self, hook, view, *args):
+        for action in self.actions:  # all of one hook see the same view
             getattr(action, hook)(view, *args)
+
+
+def _fields(frozen):
+    """A dataclass's fields by name, not copied (dataclasses.asdict would copy the model)."""
+    return {f.name: getattr(frozen, f.name) for f in dataclasses.fields(frozen)}
+
+
+def _context(spec, model, log):
+    """The actions' `RunContext`; makes the weight files' folder (chief)."""
+    ckpt_dir = os.path.join(spec.cfg.model_dir, "checkpoints")
+    if spec.chief:
+        os.makedirs(ckpt_dir, exist_ok=True)
+    return actions_lib.RunContext(
+        cfg=spec.cfg, chief=spec.chief, model=model, log=log,
+        best_path=os.path.join(ckpt_dir, "best.weights.h5"),
+        last_path=os.path.join(ckpt_dir, "last.weights.h5"), epochs=spec.epochs,
+        total_steps=spec.total_steps)
 
 
 @dataclasses.dataclass

@@ -3,13 +3,15 @@ into a frozen object the run records in config.json, and a run replayed from tha
 
 import dataclasses
 import json
+import warnings
 
 import pytest
 from absl import flags
 
 from keras_deepnets import training
 from keras_deepnets.training import cli
-from keras_deepnets.training.config import TrainConfig, load_config, resolve
+from keras_deepnets.training.config import (ReplayWarning, TrainConfig, config_record,
+                                            load_config, resolve)
 
 FIELDS = dataclasses.fields(TrainConfig)
 
@@ -97,3 +99,22 @@ def test_a_run_replayed_from_its_config_json_has_the_same_first_epoch_loss(tmp_p
                           "--seed=4")
     assert cli.config_from_flags(values) == training.make_config(
         record["requested"], seed=4)
+
+
+def test_a_replay_warns_where_this_package_resolves_the_request_differently(tmp_path):
+    """A config.json as an older version would have written it (its recipe had another
+    momentum, its lr was not scaled by batch): the replay names both fields, with the recorded
+    and the new value. The file as this version writes it replays without a warning."""
+    requested = training.make_config(model="resnet20", batch_size=256, model_dir=str(tmp_path))
+    record = config_record(requested, resolve(requested))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(record))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert training.make_config(str(path)) == requested
+    record["resolved"].update(momentum=0.95, lr=0.1)
+    path.write_text(json.dumps(record))
+    with pytest.warns(ReplayWarning, match=r"resolves the recorded request differently \(lr "
+                                           r"recorded 0.1, now 0.2; momentum recorded 0.95, "
+                                           r"now 0.9\)\. The replay uses the new values"):
+        training.make_config(str(path), seed=5)
