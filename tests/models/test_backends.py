@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -73,9 +74,12 @@ assert sys.stdin.readline().strip() == "written"
 
 
 def check(name, got, expected):
+    # float32 on both sides, summed in another order (oneDNN against XLA's CPU kernels): up to
+    # ~1.2e-5 of the largest output was seen for the small ResNeXt; a layout or grouping bug
+    # is off by a large fraction of it.
     diff = float(np.abs(got - expected).max() / max(1.0, np.abs(expected).max()))
     print(name, diff)
-    assert diff < 1e-5, (name, diff)
+    assert diff < 5e-5, (name, diff)
 
 
 for name, (builder, weights, inputs, expected, kwargs) in cases.items():
@@ -131,6 +135,7 @@ def test_other_backends_match_tensorflow(backend, tmp_path):
                               json.dumps(CHANNELS_FIRST)], env=env, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)  # the same initial weights on every run
     try:
         photos = np.load(PHOTOS)["images_nhwc"][:2]
         for name, (builder, kwargs) in all_cases.items():
