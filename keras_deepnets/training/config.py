@@ -218,10 +218,8 @@ def _check_optimizer_fields(cfg):
 
 
 def _as_config(config, overrides):
-    """A TrainConfig of `config` (a TrainConfig, a dict, a config.json path, or None) with
-    `overrides` on top."""
-    if isinstance(config, (str, os.PathLike)):
-        config = load_config(config)
+    """A TrainConfig of `config` (a TrainConfig, a dict of fields, or None) with `overrides`
+    on top."""
     if config is None:
         config = {}
     elif isinstance(config, TrainConfig):
@@ -242,9 +240,12 @@ def make_config(config=None, **overrides):
     the default folders; the recipe's values are filled in later, by `resolve`."""
     require_tensorflow_backend("The training core (training.train, evaluate, the scripts)",
                                ConfigError)
-    cfg = _as_config(config, overrides)
+    path, record = None, None
     if isinstance(config, (str, os.PathLike)):
-        warn_if_resolved_differently(config)
+        path, (record, config) = config, _read_record(config)
+    cfg = _as_config(config, overrides)
+    if record is not None:
+        _warn_if_resolved_differently(path, record, config)
     try:
         registry.model_info(cfg.model)
     except ValueError as e:
@@ -338,11 +339,11 @@ class ReplayWarning(UserWarning):
     """A replayed run's request resolves differently in this version of the package."""
 
 
-def resolved_differently(path):
-    """{field: (recorded, now)} for the settings a run's config.json recorded as resolved that
-    this package resolves differently from the same request (a recipe's value or the lr
-    scaling changed between versions); {} when they agree or the file records no `resolved`."""
-    record, settings = _read_record(path)
+def resolved_differently(record, settings):
+    """{field: (recorded, now)} for the settings a run's config.json `record` holds as
+    resolved that this package resolves differently from its requested `settings` (a recipe's
+    value or the lr scaling changed between versions); {} when they agree or the file records
+    no `resolved`."""
     recorded = record.get("resolved")
     if "requested" not in record or not isinstance(recorded, dict):
         return {}
@@ -352,9 +353,9 @@ def resolved_differently(path):
             if name in recorded and recorded[name] != value}
 
 
-def warn_if_resolved_differently(path):
+def _warn_if_resolved_differently(path, record, settings):
     """A `ReplayWarning` naming each setting that a replay of `path` will not run as recorded."""
-    changed = resolved_differently(path)
+    changed = resolved_differently(record, settings)
     if changed:
         listed = "; ".join(f"{name} recorded {old!r}, now {new!r}"
                            for name, (old, new) in sorted(changed.items()))
