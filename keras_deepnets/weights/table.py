@@ -173,7 +173,7 @@ def _torchvision(file, model, top1, top5, size_mb, tag="IMAGENET1K_V1", default=
                       model_kwargs=tuple(sorted(model_kwargs.items())))
 
 
-# torchvision's bottleneck ResNets are "v1.5" (stride on the 3x3).
+# torchvision's bottleneck ResNets and ResNeXts are "v1.5" (stride on the 3x3).
 _V15 = {"stride_in_1x1": False}
 _V2 = {"tag": "IMAGENET1K_V2", "default": True}
 _VGG = {"bn_epsilon": None, "default": True}
@@ -210,14 +210,16 @@ SOURCES = (
     _torchvision("resnet101-cd907fc2.pth", "resnet101", 81.886, 95.780, 170.53, **_V2, **_V15),
     _torchvision("resnet152-394f9c45.pth", "resnet152", 78.312, 94.046, 230.434, **_V15),
     _torchvision("resnet152-f82ba261.pth", "resnet152", 82.284, 96.002, 230.474, **_V2, **_V15),
-    _torchvision("resnext50_32x4d-7cdf4587.pth", "resnext50_32x4d", 77.618, 93.698, 95.789),
+    _torchvision("resnext50_32x4d-7cdf4587.pth", "resnext50_32x4d", 77.618, 93.698, 95.789,
+                 **_V15),
     _torchvision("resnext50_32x4d-1a0047aa.pth", "resnext50_32x4d", 81.198, 95.340, 95.833,
-                 **_V2),
-    _torchvision("resnext101_32x8d-8ba56ff5.pth", "resnext101_32x8d", 79.312, 94.526, 339.586),
+                 **_V2, **_V15),
+    _torchvision("resnext101_32x8d-8ba56ff5.pth", "resnext101_32x8d", 79.312, 94.526, 339.586,
+                 **_V15),
     _torchvision("resnext101_32x8d-110c445d.pth", "resnext101_32x8d", 82.834, 96.228, 339.673,
-                 **_V2),
+                 **_V2, **_V15),
     _torchvision("resnext101_64x4d-173b62eb.pth", "resnext101_64x4d", 83.246, 96.454, 319.318,
-                 default=True, resize=232),
+                 default=True, resize=232, **_V15),
     _torchvision("vgg11-8a719046.pth", "vgg11", 69.020, 88.628, 506.84, **_VGG),
     _torchvision("vgg11_bn-6002323d.pth", "vgg11_bn", 70.370, 89.810, 506.881, default=True),
     _torchvision("vgg13-19584684.pth", "vgg13", 69.928, 89.246, 507.545, **_VGG),
@@ -367,6 +369,34 @@ def list_weights(model=None):
     return rows_of(registry.model_info(model).name)
 
 
+def torch_layout(model):
+    """(registry name, constructor arguments) that a torchvision-layout checkpoint (.pth,
+    .safetensors, .npz) of `model` is loaded into: torchvision's own variant, as
+    `from_torchvision` builds it. Its tensors' shapes cannot tell it from the paper's (the
+    bottleneck's stride on the 3x3, "v1.5"; AlexNet's and GoogLeNet's torchvision variants), so
+    it is read off torchvision's rows of this table; the BN epsilon is left to the row."""
+    for name in (model, f"{model}_torchvision"):
+        rows = [r for r in SOURCES if r.model == name and r.publisher == TORCHVISION]
+        if rows:
+            return name, {k: v for k, v in rows[0].model_kwargs if k != "bn_epsilon"}
+    return model, {}
+
+
+def _torch_build(model, model_kwargs, file):
+    """The registry name and constructor arguments of a registered torchvision-layout file;
+    arguments that contradict the layout are an error (shapes would not catch them)."""
+    name, needs = torch_layout(model)
+    fixed = {**registry.model_info(name).kwargs, **needs}
+    for key, value in model_kwargs.items():
+        if key in fixed and fixed[key] != value:
+            raise WeightsError(
+                f"register_weights: {file} is a torchvision-layout file, which holds "
+                f"torchvision's {name} ({key}={fixed[key]!r}); model_kwargs has {key}={value!r}. "
+                f"Leave {key} out, or save the weights with model.save_weights() (.weights.h5) "
+                "to keep another variant.")
+    return name, {**needs, **model_kwargs}
+
+
 def _check_registration(tag, model, url, sha256, preprocessing):
     if not isinstance(tag, str) or not is_tag(tag) or is_hub_tag(tag) or tag in RESERVED_TAGS:
         raise WeightsError(f"register_weights: tag must be a name that is not a path, "
@@ -419,19 +449,28 @@ def register_weights(tag, *, model, url, sha256, preprocessing="torch", classes=
     if unknown:
         raise WeightsError(f"register_weights: unknown field(s) {unknown}; see "
                            "keras_deepnets.weights.table.Pretrained.")
+    model_kwargs = dict(model_kwargs or {})
+    if fmt == TORCH_STATE_DICT:  # the file decides the variant, as from_torchvision's does
+        name, model_kwargs = _torch_build(name, model_kwargs, file)
     row = Pretrained(model=name, tag=tag, publisher=facts.pop("publisher", USER),
                      architecture=facts.pop("architecture", name), file=file,
                      url=url[: len(url) - len(file)], format=fmt, file_hash=sha256.lower(),
                      preprocessing=preprocessing, classes=int(classes),
-                     model_kwargs=tuple(sorted((model_kwargs or {}).items())), **facts)
+                     model_kwargs=tuple(sorted(model_kwargs.items())), **facts)
     _REGISTERED.append(row)
     return row
 
 
-def unregister_weights(model, tag):
-    """Removes a row `register_weights` added (False if there was none)."""
+def unregister_weights(tag, legacy_tag=None, *, model=None):
+    """Removes the rows `register_weights` added under `tag` (only `model`'s when given, a
+    registry name); False if there was none. `unregister_weights(model, tag)`, the older
+    order, still works."""
+    if legacy_tag is not None:
+        model, tag = tag, legacy_tag
+    name = None if model is None else registry.model_info(model).name
     before = len(_REGISTERED)
-    _REGISTERED[:] = [r for r in _REGISTERED if (r.model, r.tag) != (model, tag)]
+    _REGISTERED[:] = [r for r in _REGISTERED
+                      if not (r.tag == tag and name in (None, r.model, torch_layout(name)[0]))]
     return len(_REGISTERED) < before
 
 

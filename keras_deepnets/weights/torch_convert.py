@@ -324,6 +324,11 @@ def load_into(model, path, row):
     if layout.name != row.model:
         raise CheckpointError(f"{where}: the file holds a {layout.name}, not the {row.model} "
                               "its row says; the row's URL or model is wrong.")
+    config = model.get_config()
+    for key, value in layout.kwargs.items():  # what the shapes cannot tell (the stride's place)
+        if key != "bn_epsilon" and key in config and config[key] != value:
+            raise CheckpointError(f"{where}: the file holds torchvision's {layout.name} "
+                                  f"({key}={value!r}); the row builds {key}={config[key]!r}.")
     load_layout(model, state, where, layout, fresh_classifier=False)
 
 

@@ -173,3 +173,36 @@ def test_torchvision_files_say_which_weights_set_they_are():
     assert table.find_file("my_resnet.pth") is None
     assert table.published_top1("resnet50") == 80.858  # the best of three files
     assert table.published_top1("resnet20") is None
+
+
+@pytest.mark.parametrize("model, url, built, kwargs", [
+    ("resnet152", "http://h/r152.pth", "resnet152", {"stride_in_1x1": False}),
+    ("resnext50_32x4d", "http://h/x.safetensors", "resnext50_32x4d", {"stride_in_1x1": False}),
+    ("resnet18", "http://h/r18.npz", "resnet18", {}),
+    ("alexnet", "http://h/a.pth", "alexnet_torchvision", {}),
+    ("googlenet", "http://h/g.pth", "googlenet_torchvision", {}),
+    ("vgg16", "http://h/v.pth", "vgg16", {}),
+    ("resnet152", "http://h/r152.weights.h5", "resnet152", {}),  # our own file: as it is
+])
+def test_a_registered_torchvision_file_builds_torchvisions_variant(model, url, built, kwargs,
+                                                                   kd_home):
+    row = kd.register_weights("t", model=model, url=url, sha256="ab" * 32)
+    try:
+        assert (row.model, dict(row.model_kwargs)) == (built, kwargs)
+    finally:
+        assert kd.unregister_weights("t")
+
+
+@pytest.mark.parametrize("model, model_kwargs, message", [
+    ("resnet152", {"stride_in_1x1": True}, r"r\.pth is a torchvision-layout file, which holds "
+     r"torchvision's resnet152 \(stride_in_1x1=False\); model_kwargs has stride_in_1x1=True"),
+    ("alexnet", {"variant": "paper"}, r"holds torchvision's alexnet_torchvision "
+     r"\(variant='torchvision'\); model_kwargs has variant='paper'"),
+])
+def test_constructor_arguments_that_contradict_the_file_are_refused(model, model_kwargs,
+                                                                    message, kd_home):
+    with pytest.raises(table.WeightsError, match=message) as info:
+        kd.register_weights("t", model=model, url="http://h/r.pth", sha256="ab" * 32,
+                            model_kwargs=model_kwargs)
+    assert len(str(info.value).splitlines()) == 1
+    assert all(row.tag != "t" for row in kd.list_weights())

@@ -15,6 +15,8 @@ from safetensors.numpy import save_file
 import keras_deepnets as kd
 from keras_deepnets import data, export
 from keras_deepnets.data import sources
+from keras_deepnets.weights import loading, store
+from keras_deepnets.weights.table import Pretrained
 from keras_deepnets.weights.torch_convert import from_torchvision
 from keras_deepnets.weights.torch_files import CheckpointError
 
@@ -30,10 +32,16 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
                                        ("vgg11", False), ("vgg11_bn", False),
                                        ("vgg16_bn", False), ("alexnet", False),
                                        ("googlenet", False)])
-def test_safetensors_file_gives_torchvisions_logits(name, v15, images, tmp_path):
+def test_a_torchvision_file_gives_torchvisions_logits(name, v15, images, tmp_path, server,
+                                                      kd_home):
+    """One file, both ways in: converted by `from_torchvision`, and registered by URL with no
+    model_kwargs, then loaded by tag through the constructor. Either way the file decides the
+    architecture (torchvision's variant: its shapes cannot tell the stride's place)."""
     state, fixture = load_fixture(name)
-    save_file(state, str(tmp_path / f"{name}.safetensors"))
-    model = from_torchvision(tmp_path / f"{name}.safetensors", classifier_activation=None)
+    path = tmp_path / f"{name}.safetensors"
+    save_file(state, str(path))
+    del state  # a VGG state_dict is ~0.5 GB
+    model = from_torchvision(path, classifier_activation=None)
     assert model.name == (f"{name}_torchvision" if name in ("alexnet", "googlenet") else name)
     if name.startswith(("vgg", "alexnet")):  # fc1 reads torchvision's CHW flatten, reordered
         side, channels = (6, 256) if name == "alexnet" else (7, 512)
@@ -41,11 +49,24 @@ def test_safetensors_file_gives_torchvisions_logits(name, v15, images, tmp_path)
     # torchvision's count (GoogLeNet's fixture holds the aux heads: 6,624,904 without them)
     expected = 6_624_904 if name == "googlenet" else fixture["num_params"]
     assert kd.model_stats(model).trainable_params == expected
+    _check_logits(model, fixture, images)
+    del model
+    server.files[path.name] = path.read_bytes()
+    row = kd.register_weights(f"team-{name}", model=name, url=server.url(path.name),
+                              sha256=store.file_digest(str(path)))
+    try:
+        model = kd.get_model(name, weights=row.tag, classifier_activation=None)
+    finally:
+        kd.unregister_weights(row.tag)
     if v15:  # torchvision's ResNet-50/101/152: stride on the 3x3
         assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)
         assert model.get_layer("conv3_block1_1_conv").strides == (1, 1)
     _check_logits(model, fixture, images)
-    del state, model  # a VGG state_dict is ~0.5 GB
+    if v15:  # a row that builds the paper's variant for this file: refused, not loaded
+        paper = Pretrained(**{**row.as_dict(), "tag": "paper", "model_kwargs": ()})
+        with pytest.raises(CheckpointError, match=r"torchvision's resnet\d+ \(stride_in_1x1="
+                                                  r"False\); the row builds stride_in_1x1=True"):
+            loading.load_row(kd.get_model(name, weights=None), paper, verbose=False)
 
 
 @pytest.fixture(scope="module")
