@@ -1,8 +1,8 @@
 """Import layering (issue 13): every module imports first in a fresh process, and no function body
 imports the package — an import inside a function is how an import circle gets patched over.
 
-The layers, bottom up: registry, startup, weights/torch_files (leaves) -> weights/table ->
-weights/store, weights/hub -> weights/loading -> models (they register into the registry) ->
+The layers, bottom up: registry, startup, weights/torch_files (leaves) -> weights/store ->
+weights/table -> weights/hub -> weights/loading -> models (they register into the registry) ->
 preprocessing, stats, weights/torch_convert, weights/keras_applications -> the package -> data ->
 export -> training -> tuning, experiments, diagnostics (the top layers, which nothing imports).
 """
@@ -106,9 +106,10 @@ LOW_LAYERS = {
     "weights/__init__.py": set(),  # imports nothing: the low modules below must not pull in
     # the converters above the models when the models import them
     "weights/torch_files.py": set(),  # reads files into numpy; knows nothing of the models
-    "weights/table.py": {"keras_deepnets.registry"},
     # files and folders (Keras's folder from startup); the rows it is given say what to fetch
     "weights/store.py": {"keras_deepnets.startup"},
+    # the registered rows are kept in the store's folder
+    "weights/table.py": {"keras_deepnets.registry", "keras_deepnets.weights.store"},
     "weights/hub.py": {"keras_deepnets.weights.table"},
     "weights/loading.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
                            "keras_deepnets.weights.store", "keras_deepnets.weights.hub"},

@@ -266,7 +266,18 @@ def save_converted(model, path, row):
             os.remove(part)
     meta = {"sha256": digest, "model": row.model, "tag": row.tag, "publisher": row.publisher,
             "source": row.url + row.file}
-    tmp = _meta_path(path) + f".{os.getpid()}.part"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=1)
-    os.replace(tmp, _meta_path(path))
+    write_json(_meta_path(path), meta)
+
+
+def write_json(path, data):
+    """Writes `data` as JSON at `path` atomically: into a temporary file, renamed into place,
+    so a reader (another process) sees the old file or the new one, never half of it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.part"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

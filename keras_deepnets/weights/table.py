@@ -3,8 +3,8 @@
 Every fact about a published weights file lives here and nowhere else: which of our models it
 fits, its tag, who published it, its address and hash, the preprocessing, evaluation transform
 and BN epsilon it was trained with, and its published accuracy (timm's `default_cfgs` keeps a
-model's pretrained facts the same way). A leaf: it imports nothing of the package, so every
-other module may import it.
+model's pretrained facts the same way). It imports only the registry and the store (whose
+cache folder keeps the registered rows), so every other module may import it.
 
 Tags (the constructors' `weights=` argument), resolved per model by `resolve`:
 - "imagenet": keras.applications' file where keras.applications has the model (its contract),
@@ -25,11 +25,13 @@ Example:
 """
 
 import dataclasses
+import json
 import math
 import os
 import re
 
 from keras_deepnets import registry
+from keras_deepnets.weights import store
 
 KERAS_APPLICATIONS = "keras.applications"
 TORCHVISION = "torchvision"
@@ -234,8 +236,10 @@ SOURCES = (
     _torchvision("googlenet-1378be20.pth", "googlenet_torchvision", 69.778, 89.530, 49.731,
                  default=True, preprocessing="tf", bn_epsilon=1e-3),
 )
-# Rows the user adds (`register_weights`), kept apart from the published ones.
-_REGISTERED = []
+# Rows the user adds (`register_weights`), kept apart from the published ones in this file of
+# the cache folder, so that every process sharing the folder sees them.
+REGISTERED_FILE = "registered_weights.json"
+_READ = {}  # path -> (the file's (inode, mtime, size), its rows): read again when it changes
 # Tags that mean something for every model; a registered tag may not take them.
 RESERVED_TAGS = ("imagenet", "DEFAULT")
 # Suffixes of the weights files `weights=` also takes (a path, not a tag).
@@ -245,7 +249,57 @@ _CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".npz")
 
 def all_rows():
     """The published rows, then the registered ones."""
-    return SOURCES + tuple(_REGISTERED)
+    return SOURCES + registered_rows()
+
+
+def registered_path():
+    """The file that keeps the registered rows: `<cache folder>/registered_weights.json`."""
+    return os.path.join(store.home(), REGISTERED_FILE)
+
+
+def registered_rows():
+    """The rows `register_weights` added, in this process or any other sharing the cache
+    folder (read again only when the file changed)."""
+    path = registered_path()
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return ()
+    key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if path not in _READ or _READ[path][0] != key:
+        _READ[path] = (key, _read_rows(path))
+    return _READ[path][1]
+
+
+def _frozen(value):
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def _read_rows(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            rows = json.load(f)["rows"]
+        return tuple(Pretrained(**{**row, "model_kwargs": tuple(
+            (k, _frozen(v)) for k, v in sorted(row["model_kwargs"].items()))}) for row in rows)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise WeightsError(f"{path} does not hold registered weights rows ({type(error).__name__}"
+                           f": {error}); delete it and register the weights again.") from None
+
+
+def _update_registered(change):
+    """Applies `change` (old rows -> new rows) to the registered rows under the file's lock
+    and writes them atomically: a reader sees the old file or the new one, never half."""
+    path = registered_path()
+    with store.lock(path):
+        rows = _read_rows(path) if os.path.exists(path) else ()
+        new = tuple(change(rows))
+        try:
+            store.write_json(path, {"rows": [row.as_dict() for row in new]})
+        except (OSError, TypeError) as error:
+            raise WeightsError(f"register_weights: cannot write {path} ({error}); set "
+                               f"{store.ENV_HOME} to a writable folder, and model_kwargs to "
+                               "JSON values.") from None
+    return len(rows) - len(new)
 
 
 def is_hub_tag(weights):
@@ -402,9 +456,11 @@ def _check_registration(tag, model, url, sha256, preprocessing):
         raise WeightsError(f"register_weights: tag must be a name that is not a path, "
                            f"{HUB_PREFIX}... or one of {RESERVED_TAGS}; got {tag!r}.")
     info = registry.model_info(model)  # ValueError listing the names when unknown
-    if find(info.name, tag) is not None and find(info.name, tag).tag == tag:
+    published = [r for r in SOURCES if r.tag == tag and r.model in (info.name,
+                                                                    torch_layout(info.name)[0])]
+    if published:
         raise WeightsError(f"register_weights: {info.name} already has weights tagged {tag!r} "
-                           f"({find(info.name, tag).url}); choose another tag.")
+                           f"({published[0].url}); choose another tag.")
     if not isinstance(url, str) or not url.startswith(("http://", "https://", "file://")):
         raise WeightsError(f"register_weights: url must start with http://, https:// or "
                            f"file://; got {url!r}.")
@@ -417,10 +473,41 @@ def _check_registration(tag, model, url, sha256, preprocessing):
     return info.name
 
 
+def _format_of(url, file):
+    if file.lower().endswith(".weights.h5"):
+        return KERAS_WEIGHTS
+    if file.lower().endswith(_CHECKPOINT_SUFFIXES):
+        return TORCH_STATE_DICT
+    raise WeightsError(f"register_weights: {url!r} must end in .weights.h5 (our model's "
+                       f"save_weights) or one of {', '.join(_CHECKPOINT_SUFFIXES)}.")
+
+
+def _replace_registered(row, overwrite):
+    """The registered rows with `row` in place of the one of its model and tag: the same file
+    again (its hash) updates the row; another file needs `overwrite`."""
+    def change(rows):
+        for old in rows:
+            if (old.model, old.tag) == (row.model, row.tag) and old.file_hash != row.file_hash \
+                    and not overwrite:
+                raise WeightsError(
+                    f"register_weights: {row.model} already has weights tagged {row.tag!r}, "
+                    f"another file ({old.url}{old.file}, sha256 {old.file_hash}); pass "
+                    "overwrite=True to replace them, or choose another tag.")
+        return [r for r in rows if (r.model, r.tag) != (row.model, row.tag)] + [row]
+    _update_registered(change)
+
+
 def register_weights(tag, *, model, url, sha256, preprocessing="torch", classes=1000,
-                     model_kwargs=None, **facts):
+                     model_kwargs=None, overwrite=False, **facts):
     """Adds a weights file of your own (a team's fine-tuned weights on an internal server),
     used exactly like the published ones: `kd.get_model(model, weights=tag)`.
+
+    The row is kept in the cache folder ($KERAS_DEEPNETS_HOME/registered_weights.json), so
+    every process sharing that folder (a script, a second worker, tomorrow's notebook) loads
+    the tag without registering it again; `unregister_weights(tag)` removes it. Registering
+    the same file (its hash) again updates the row; another file under a taken tag is an
+    error unless `overwrite=True`. A torchvision-layout file builds torchvision's variant, as
+    `from_torchvision` does (ResNet-50/101/152 and ResNeXts: stride on the 3x3).
 
     Args:
         tag: the name `weights=` will take.
@@ -430,7 +517,8 @@ def register_weights(tag, *, model, url, sha256, preprocessing="torch", classes=
         sha256: the file's full SHA-256 (checked after every download).
         preprocessing: the `preprocess_input` mode the weights expect.
         classes: the classifier's width.
-        model_kwargs: constructor arguments the weights need (e.g. {"stride_in_1x1": False}).
+        model_kwargs: constructor arguments the weights need (JSON values).
+        overwrite: replace another file registered under this model and tag.
         facts: other `Pretrained` fields (top1, top5, resize, crop, interpolation, licence,
             bn_epsilon).
 
@@ -438,13 +526,7 @@ def register_weights(tag, *, model, url, sha256, preprocessing="torch", classes=
     """
     name = _check_registration(tag, model, url, sha256, preprocessing)
     file = url.rstrip("/").rsplit("/", 1)[-1]
-    if file.lower().endswith(".weights.h5"):
-        fmt = KERAS_WEIGHTS
-    elif file.lower().endswith(_CHECKPOINT_SUFFIXES):
-        fmt = TORCH_STATE_DICT
-    else:
-        raise WeightsError(f"register_weights: {url!r} must end in .weights.h5 (our model's "
-                           f"save_weights) or one of {', '.join(_CHECKPOINT_SUFFIXES)}.")
+    fmt = _format_of(url, file)
     unknown = sorted(set(facts) - {f.name for f in dataclasses.fields(Pretrained)})
     if unknown:
         raise WeightsError(f"register_weights: unknown field(s) {unknown}; see "
@@ -457,7 +539,7 @@ def register_weights(tag, *, model, url, sha256, preprocessing="torch", classes=
                      url=url[: len(url) - len(file)], format=fmt, file_hash=sha256.lower(),
                      preprocessing=preprocessing, classes=int(classes),
                      model_kwargs=tuple(sorted(model_kwargs.items())), **facts)
-    _REGISTERED.append(row)
+    _replace_registered(row, overwrite)
     return row
 
 
@@ -467,11 +549,12 @@ def unregister_weights(tag, legacy_tag=None, *, model=None):
     order, still works."""
     if legacy_tag is not None:
         model, tag = tag, legacy_tag
-    name = None if model is None else registry.model_info(model).name
-    before = len(_REGISTERED)
-    _REGISTERED[:] = [r for r in _REGISTERED
-                      if not (r.tag == tag and name in (None, r.model, torch_layout(name)[0]))]
-    return len(_REGISTERED) < before
+    names = (None,) if model is None else (registry.model_info(model).name,
+                                           torch_layout(registry.model_info(model).name)[0])
+    if not os.path.exists(registered_path()):
+        return False
+    return _update_registered(lambda rows: [r for r in rows if not (
+        r.tag == tag and (names == (None,) or r.model in names))]) > 0
 
 
 def markdown(rows):

@@ -204,6 +204,23 @@ def test_two_processes_at_once_share_one_download(team_row, server, kd_home):
     assert len(_files(kd_home, "converted")) == 2
 
 
+def test_a_tag_registered_by_one_process_is_loaded_by_another(team_row, resnet18_file,
+                                                              kd_home):
+    """The parent registers; a worker sharing the cache folder loads the tag without
+    registering it, until the parent unregisters it."""
+    rows = json.loads((kd_home / table.REGISTERED_FILE).read_text())["rows"]
+    assert [(r["model"], r["tag"], r["file_hash"]) for r in rows] == [
+        ("resnet18", "team", team_row.file_hash)]
+    out, err = _worker("team").communicate(timeout=300)
+    assert json.loads(out.strip().splitlines()[-1])["sum"] == pytest.approx(
+        float(resnet18_file[2]["logits"].astype("float64").sum()), rel=1e-4, abs=1e-2), err
+    assert kd.unregister_weights("team")
+    proc = _worker("team")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0 and "resnet18 has no weights tagged 'team'" in err
+    assert json.loads((kd_home / table.REGISTERED_FILE).read_text()) == {"rows": []}
+
+
 def _hub_cache(root, repo, files, commit="0123456789abcdef0123456789abcdef01234567"):
     """A Hugging Face cache holding `files` of `repo` as huggingface_hub lays it out."""
     folder = root / "hub" / ("models--" + repo.replace("/", "--"))

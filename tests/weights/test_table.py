@@ -91,7 +91,7 @@ def test_unknown_tags_list_the_models_tags(model, tag, message):
         table.resolve(model, tag)
 
 
-def test_list_and_register_weights():
+def test_list_and_register_weights(kd_home):
     assert [row.tag for row in kd.list_weights("resnet50")] == [
         "imagenet", "IMAGENET1K_V1", "IMAGENET1K_V2"]
     assert len(kd.list_weights()) == 28
@@ -104,11 +104,23 @@ def test_list_and_register_weights():
     try:
         assert (row.model, row.format, row.url, row.file) == (
             "resnet50", table.KERAS_WEIGHTS, "http://h/x/", "r50.weights.h5")
-        assert table.resolve("resnet50", "team-v3") is row and row in kd.list_weights("resnet50")
-        with pytest.raises(table.WeightsError, match="already has weights tagged 'team-v3'"):
-            kd.register_weights("team-v3", model="resnet50", url="http://h/a.pth", sha256=sha)
+        assert table.resolve("resnet50", "team-v3") == row and row in kd.list_weights("resnet50")
+        other = {"model": "resnet50", "url": "http://h/a.pth", "sha256": "cd" * 32}
+        with pytest.raises(table.WeightsError, match=r"resnet50 already has weights tagged "
+                           r"'team-v3', another file \(http://h/x/r50\.weights\.h5, sha256 abab"):
+            kd.register_weights("team-v3", **other)
+        with pytest.raises(table.WeightsError, match="already has weights tagged 'IMAGENET1K_V1'"):
+            kd.register_weights("IMAGENET1K_V1", **other, overwrite=True)  # published: never
+        assert kd.register_weights("team-v3", **other, overwrite=True) == table.resolve(
+            "resnet50", "team-v3")
+        assert [(r.file, r.model_kwargs) for r in kd.list_weights("resnet50")[3:]] == [
+            ("a.pth", (("stride_in_1x1", False),))]
+        # the same file again (a script that registers at every start): the row is updated
+        kd.register_weights("team-v3", **other, top1=80.5)
+        assert table.resolve("resnet50", "team-v3").top1 == 80.5
     finally:
-        assert table.unregister_weights("resnet50", "team-v3")
+        assert table.unregister_weights("resnet50", "team-v3")  # the older argument order
+    assert not kd.unregister_weights("team-v3") and len(kd.list_weights()) == 28
     for kwargs, message in [
         ({"tag": "imagenet"}, "tag must be a name"),
         ({"url": "ftp://h/a.pth"}, "url must start with"),
