@@ -58,9 +58,7 @@ def convert_checkpoint(weights, expected, **kwargs):
     return _converter("path")(weights, expected=expected, **kwargs)
 
 
-def keras_cache_dir():
-    """Where keras.utils.get_file keeps downloaded files (`$KERAS_HOME/models`)."""
-    return os.path.join(store.keras_home(), "models")
+keras_cache_dir = store.keras_cache_dir  # (preprocessing reads Keras's class index there)
 
 
 def named_row(models, weights):

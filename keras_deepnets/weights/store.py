@@ -37,7 +37,7 @@ import urllib.request
 import filelock
 import tqdm
 
-from keras_deepnets.startup import keras_home  # Keras's folder (loading.py uses it too)
+from keras_deepnets.startup import keras_home  # Keras's folder
 
 ENV_HOME = "KERAS_DEEPNETS_HOME"
 ENV_MIRROR = "KERAS_DEEPNETS_MIRROR"
@@ -62,6 +62,11 @@ def home():
     if explicit:
         return os.path.abspath(os.path.expanduser(explicit))
     return os.path.join(keras_home(), "keras_deepnets")
+
+
+def keras_cache_dir():
+    """Where keras.utils.get_file keeps downloaded files (`$KERAS_HOME/models`)."""
+    return os.path.join(keras_home(), "models")
 
 
 def offline():

@@ -25,6 +25,7 @@ Example:
 """
 
 import dataclasses
+import html
 import json
 import math
 import os
@@ -409,18 +410,67 @@ def rows_from(publisher):
     return {row.model: row for row in all_rows() if row.publisher == publisher}
 
 
+def is_cached(row):
+    """Whether the row's file (with or without the classifier) is on disk already: in the
+    cache folder's downloads/, or keras.applications' own cache for its files (a listing: the
+    hash is checked when the file is used)."""
+    folders = [os.path.join(store.home(), "downloads")]
+    if row.publisher == KERAS_APPLICATIONS:
+        folders.append(store.keras_cache_dir())
+    return any(os.path.isfile(os.path.join(folder, row.file_name(top)))
+               for folder in folders for top in (True, False))
+
+
+class WeightsTable(list):
+    """Weights rows (a list of frozen `Pretrained`, indexable and iterable as data) that show as
+    a table: in a terminal (`repr`, `str`) and in a notebook (`_repr_html_`), one line per file
+    with its tag, publisher, published top-1, size, preprocessing and whether it is cached."""
+
+    def cells(self):
+        """(header, rows of strings); a model column when the rows are of several models."""
+        several = len({row.model for row in self}) > 1
+        header = ("model",) * several + ("tag", "publisher", "top-1 %", "MB", "preprocessing",
+                                         "cached")
+        body = [(row.model,) * several + (
+            row.tag + (" (DEFAULT)" if row.default else ""), row.publisher,
+            "-" if row.top1 is None else f"{row.top1:g}",
+            "-" if row.size_mb is None else f"{row.size_mb:.1f}", row.preprocessing,
+            "yes" if is_cached(row) else "no") for row in self]
+        return header, body
+
+    def __repr__(self):
+        if not self:
+            return "(no weights rows)"
+        header, body = self.cells()
+        widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+        lines = [header, tuple("-" * w for w in widths), *body]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
+                         for line in lines)
+
+    __str__ = __repr__
+
+    def _repr_html_(self):
+        header, body = self.cells()
+        def row_html(cells, tag):
+            return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+        return ("<table><thead>" + row_html(header, "th") + "</thead><tbody>"
+                + "".join(row_html(cells, "td") for cells in body) + "</tbody></table>")
+
+
 def list_weights(model=None):
-    """Every weights row (published and registered), or only `model`'s (a registry name):
-    frozen `Pretrained` rows with model, tag, publisher, url, hash, size, top-1/top-5,
-    evaluation resize/crop/interpolation, preprocessing and licence (`row.as_dict()`).
+    """Every weights row (published and registered), or only `model`'s (a registry name), as
+    a `WeightsTable`: it prints as a table (tag, publisher, top-1, size, preprocessing, cached)
+    in a terminal and a notebook, and is a list of frozen `Pretrained` rows with model, tag,
+    publisher, url, hash, size, top-1/top-5, evaluation resize/crop/interpolation,
+    preprocessing and licence (`row.as_dict()`).
 
     Example:
         >>> [row.tag for row in kd.list_weights("resnet50")]
         ['imagenet', 'IMAGENET1K_V1', 'IMAGENET1K_V2']
     """
     if model is None:
-        return list(all_rows())
-    return rows_of(registry.model_info(model).name)
+        return WeightsTable(all_rows())
+    return WeightsTable(rows_of(registry.model_info(model).name))
 
 
 def torch_layout(model):

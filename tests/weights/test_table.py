@@ -218,3 +218,27 @@ def test_constructor_arguments_that_contradict_the_file_are_refused(model, model
                             model_kwargs=model_kwargs)
     assert len(str(info.value).splitlines()) == 1
     assert all(row.tag != "t" for row in kd.list_weights())
+
+
+def test_list_weights_shows_a_table_and_stays_a_list_of_rows(kd_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    rows = kd.list_weights("resnet50")
+    assert rows == [table.find("resnet50", t) for t in ("imagenet", "IMAGENET1K_V1",
+                                                         "IMAGENET1K_V2")]
+    assert rows[-1].file == "resnet50-11ad3fa6.pth" and isinstance(rows[0], table.Pretrained)
+    lines = repr(rows).splitlines()
+    assert lines[0].split() == ["tag", "publisher", "top-1", "%", "MB", "preprocessing", "cached"]
+    assert lines[4].split() == ["IMAGENET1K_V2", "(DEFAULT)", "torchvision", "80.858", "97.8",
+                                "torch", "no"]
+    assert str(rows) == repr(rows) and len(lines) == 2 + len(rows)
+    # cached: the downloaded file (torchvision's) or keras.applications' own cache
+    (kd_home / "downloads").mkdir(parents=True)
+    (kd_home / "downloads" / "resnet50-11ad3fa6.pth").write_bytes(b"")
+    (tmp_path / "keras_home" / "models").mkdir(parents=True)
+    (tmp_path / "keras_home" / "models" / rows[0].file_notop).write_bytes(b"")
+    assert [line.split()[-1] for line in repr(rows).splitlines()[2:]] == ["yes", "no", "yes"]
+    html = kd.list_weights("resnet50")._repr_html_()
+    assert html.count("<tr>") == 4 and "<td>IMAGENET1K_V1</td><td>torchvision</td>" in html
+    everything = repr(kd.list_weights()).splitlines()
+    assert everything[0].split()[:2] == ["model", "tag"] and len(everything) == 2 + 28
+    assert repr(table.WeightsTable()) == "(no weights rows)"
