@@ -9,8 +9,13 @@ interpolation; the row made from it is what the model records.
 
 import json
 import math
+import os
+import re
+import socket
+import urllib.parse
 
 import huggingface_hub
+from huggingface_hub import constants as hub_constants
 from huggingface_hub import errors as hub_errors
 
 from keras_deepnets.weights import table
@@ -32,20 +37,41 @@ TIMM_ARCHITECTURES = {
 _MODES = {((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)): "torch",
           ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)): "tf"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+PROBE_SECONDS = 3  # a Hub that does not answer a TCP connection in this long is unreachable
+_PROXIES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def repo_of(tag):
-    """"hf://timm/resnet50.a1_in1k" -> "timm/resnet50.a1_in1k"."""
-    repo = tag[len(table.HUB_PREFIX):].strip("/")
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise table.WeightsError(f"weights={tag!r}: a Hub tag is hf://<owner>/<repository>, e.g. "
-                                 "hf://timm/resnet50.a1_in1k.")
-    return repo
+    """"hf://timm/resnet50.a1_in1k@<revision>" -> ("timm/resnet50.a1_in1k", "<revision>"); the
+    revision (a commit hash, branch or tag of the repository) is None when not given."""
+    repo, _, revision = tag[len(table.HUB_PREFIX):].strip("/").partition("@")
+    if repo.count("/") != 1 or not all(repo.split("/")) or (_ and not revision):
+        raise table.WeightsError(f"weights={tag!r}: a Hub tag is hf://<owner>/<repository>"
+                                 "[@<revision>], e.g. hf://timm/resnet50.a1_in1k.")
+    return repo, revision or None
 
 
-def _download(repo, filename, tag):
+def _reachable():
+    """Whether the Hub's endpoint takes a TCP connection (with a proxy set: assumed, the proxy
+    decides). huggingface_hub itself retries a refused connection five times over ~23 s,
+    printing each retry, before it says the file is not cached."""
+    if any(os.environ.get(name) for name in _PROXIES):
+        return True
+    url = urllib.parse.urlsplit(hub_constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        return huggingface_hub.hf_hub_download(repo, filename)
+        socket.create_connection((url.hostname, port), timeout=PROBE_SECONDS).close()
+    except OSError:
+        return False
+    return True
+
+
+def _download(repo, filename, tag, revision=None):
+    local = hub_constants.HF_HUB_OFFLINE or not _reachable()
+    try:
+        return huggingface_hub.hf_hub_download(repo, filename, revision=revision,
+                                               local_files_only=local)
     except hub_errors.LocalEntryNotFoundError:
         raise FileNotFoundError(
             f"weights={tag!r}: {filename} of {repo} is not in the Hugging Face cache and the "
@@ -72,10 +98,13 @@ def _preprocessing(cfg, tag):
 
 
 def row_for(tag):
-    """The weights row of a Hub tag, from the repository's config.json."""
-    repo = repo_of(tag)
-    with open(_download(repo, "config.json", tag), encoding="utf-8") as f:
+    """The weights row of a Hub tag, from the repository's config.json; its `revision` is the
+    commit the config came from (the weights are fetched at that same commit)."""
+    repo, revision = repo_of(tag)
+    path = _download(repo, "config.json", tag, revision)
+    with open(path, encoding="utf-8") as f:
         config = json.load(f)
+    commit = os.path.basename(os.path.dirname(path))  # the cache's snapshots/<commit>/
     arch = config.get("architecture")
     if arch not in TIMM_ARCHITECTURES:
         raise table.WeightsError(f"weights={tag!r} is timm's {arch!r}; supported timm "
@@ -90,16 +119,17 @@ def row_for(tag):
         resize=int(math.floor(crop / float(cfg.get("crop_pct", 0.875)))),
         interpolation=cfg.get("interpolation", "bilinear"),
         classes=int(config.get("num_classes", cfg.get("num_classes", 1000))),
-        licence=config.get("license") or "see the model card on the Hub", model_kwargs=kwargs)
+        licence=config.get("license") or "see the model card on the Hub", model_kwargs=kwargs,
+        revision=commit if _COMMIT.match(commit) else revision)
 
 
 def fetch(row):
     """The local path of a Hub row's weights (safetensors, else pytorch_model.bin)."""
-    repo = repo_of(row.tag)
+    repo, _ = repo_of(row.tag)
     try:
-        return _download(repo, WEIGHT_FILES[0], row.tag)
+        return _download(repo, WEIGHT_FILES[0], row.tag, row.revision)
     except FileNotFoundError as first:
         try:
-            return _download(repo, WEIGHT_FILES[1], row.tag)
+            return _download(repo, WEIGHT_FILES[1], row.tag, row.revision)
         except FileNotFoundError:
             raise first from None

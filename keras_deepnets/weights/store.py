@@ -218,6 +218,8 @@ def converted_path(row, model):
     include_top = model.get_config().get("include_top", True)
     source = [row.publisher, row.tag, row.url, row.file_name(include_top),
               row.hash_for(include_top), signature(model)]
+    if row.revision:  # a Hub file: another commit is other weights
+        source.append(row.revision)
     key = hashlib.sha256(json.dumps(source).encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", row.tag).strip("_")
     return os.path.join(home(), "converted", f"{row.model}-{slug}-{key}{_H5}")

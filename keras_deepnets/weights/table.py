@@ -84,6 +84,8 @@ class Pretrained:
         model_kwargs: constructor arguments the weights need, as sorted (name, value) pairs
             (torchvision's ResNet-50 is "v1.5": `stride_in_1x1=False`).
         default: torchvision's DEFAULT weights of the model (its best).
+        revision: for a Hub row, the repository's commit the files are fetched at (from the
+            tag's `@revision`, else the commit the Hub served when the row was made).
     """
 
     model: str
@@ -108,6 +110,7 @@ class Pretrained:
     classes: int = 1000
     model_kwargs: tuple = ()
     default: bool = False
+    revision: str | None = None
 
     def file_name(self, include_top):
         """The file to download for a model with or without the classifier."""

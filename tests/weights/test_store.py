@@ -255,3 +255,47 @@ def test_timm_weights_from_the_hub_cache(resnet18_file, tmp_path, kd_home):
     done = subprocess.run([sys.executable, str(WORKER), "hf://timm/resnet18.tv_in1k"], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "is not in the Hugging Face cache" in done.stderr
+
+
+def _closed_port():
+    with socket.socket() as s:  # a port nothing listens on: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_HUB_LOAD = """
+import sys, keras_deepnets as kd
+try:
+    model = kd.ResNet18(weights=sys.argv[1])
+except FileNotFoundError as error:
+    print("ERROR", error)
+else:
+    print("LOADED", model.preprocessing)
+"""
+
+
+@pytest.mark.parametrize("tag, expected", [
+    ("hf://timm/resnet18.a1_in1k", "LOADED torch"),  # in the cache: used without the Hub
+    ("hf://timm/resnet18.a1_in1k@" + "0123456789abcdef" * 2 + "01234567", "LOADED torch"),
+    ("hf://timm/resnet18.a1_in1k@" + "f" * 40, "ERROR weights='hf://timm/resnet18.a1_in1k@fff"),
+    ("hf://timm/resnet18.tv_in1k", "ERROR weights='hf://timm/resnet18.tv_in1k': config.json "
+     "of timm/resnet18.tv_in1k is not in the Hugging Face cache and the Hub cannot be reached"),
+])
+def test_a_hub_that_cannot_be_reached_is_said_at_once(tag, expected, resnet18_file, tmp_path,
+                                                      kd_home):
+    """No network and no HF_HUB_OFFLINE (the Hub's address a closed port on 127.0.0.1): a
+    pinned or unpinned tag in the Hugging Face cache loads from it, one that is not is a
+    one-line error, without huggingface_hub's five retries and their lines."""
+    config = {"architecture": "resnet18", "num_classes": 1000, "pretrained_cfg": {}}
+    _hub_cache(tmp_path / "hf", "timm/resnet18.a1_in1k",
+               {"config.json": json.dumps(config).encode(), "model.safetensors": resnet18_file[0]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and "proxy" not in
+           k.lower()}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", _HUB_LOAD, tag], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1].startswith(expected)
+    assert len(done.stdout.strip().splitlines()) == 1
+    assert "Retry" not in done.stderr and "thrown while requesting" not in done.stderr
