@@ -11,7 +11,6 @@ import time
 import numpy as np
 
 TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
-ENV = ("KERAS_DEEPNETS_HOME", "KERAS_DEEPNETS_MIRROR", "KERAS_DEEPNETS_OFFLINE")
 
 
 class WeightsServer:
