@@ -1,7 +1,8 @@
 """Weights by name end to end, against a real HTTP server on 127.0.0.1 (conftest.py): download,
-verify, convert once, cache; the mirror and offline switches; and each fault a user meets (404,
-refused connection, a download cut off or killed half-way, bytes that do not match, a damaged
-cache, two processes at once). Only 127.0.0.1 is contacted (tests/hermetic.py fails a test that
+verify, convert once, cache; the mirror and offline switches; and each fault a user meets (HTTP
+404, 403 and 5xx, a refused connection, redirects and a redirect loop, a stall, no
+Content-Length, a captive portal's page, a download cut off or killed half-way, a conversion
+killed, bytes that do not match, a damaged cache, two processes at once). Only 127.0.0.1 is contacted (tests/hermetic.py fails a test that
 reaches further), so the tests behave the same on a machine with internet and without."""
 
 import json
