@@ -2,8 +2,9 @@
 verify, convert once, cache; the mirror and offline switches; and each fault a user meets (HTTP
 404, 403 and 5xx, a refused connection, redirects and a redirect loop, a stall, no
 Content-Length, a captive portal's page, a download cut off or killed half-way, a conversion
-killed, bytes that do not match, a damaged cache, two processes at once). Only 127.0.0.1 is contacted (tests/hermetic.py fails a test that
-reaches further), so the tests behave the same on a machine with internet and without."""
+killed, bytes that do not match, a damaged cache, two processes at once). Only 127.0.0.1 is
+contacted (tests/hermetic.py fails a test that reaches further), so the tests behave the same on a
+machine with internet and without."""
 
 import json
 import os
