@@ -1,4 +1,6 @@
-"""Shared fixtures: the real images of ../shared/data, extracted once to a cache folder.
+"""Shared fixtures: the real images of ../shared/data, extracted once to a cache folder; and the
+suite's isolation from the machine it runs on (hermetic.py: its own Keras and Hugging Face
+folders, no proxy, no socket to anything but loopback).
 
 Set KERAS_DEEPNETS_SHARED to another folder holding the archives, and KERAS_DEEPNETS_CACHE to move
 the cache (default ~/.cache/keras_deepnets). The archives are checked against SHA256SUMS first.
@@ -8,11 +10,17 @@ import fcntl
 import hashlib
 import os
 import pathlib
+import sys
 import tarfile
 
 import pytest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for `import hermetic`
+import hermetic  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before any test module imports Keras or huggingface_hub: both read their folders once, at import.
+hermetic.isolate_environment()
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = pathlib.Path(os.environ.get("KERAS_DEEPNETS_SHARED", REPO.parent / "shared" / "data"))
@@ -103,3 +111,18 @@ def _randomise_bn(model, seed, biases=False):
 def randomise_bn():
     """`randomise_bn(model, seed, biases=False)`: see `_randomise_bn`."""
     return _randomise_bn
+
+
+@pytest.fixture(autouse=True)
+def hermetic_test(tmp_path_factory, monkeypatch):
+    """Every test: an empty Keras folder of its own (keras.applications' cache and ours inside
+    it), no proxy or HF_*/KERAS_DEEPNETS_* variable from the machine, and the loopback-only
+    socket guard (hermetic.py says what it covers). Yields the guard."""
+    hermetic.clear_machine_variables(monkeypatch.delenv, monkeypatch.setenv)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
+    guard = hermetic.LoopbackOnly()
+    guard.install(monkeypatch.setattr)
+    yield guard
+    if guard.violations:
+        pytest.fail("the test reached beyond 127.0.0.1/::1: " + "; ".join(guard.violations),
+                    pytrace=False)

@@ -11,6 +11,16 @@ Environment:
   from its publisher (an internal server holding a copy of `downloads/`).
 - `KERAS_DEEPNETS_OFFLINE=1`: never touch the network; a file not in the folder is an error
   that says which file to put where.
+- `KERAS_DEEPNETS_TIMEOUT=<seconds>` (default 60): how long a connection or a download may wait
+  for the server's next bytes before it fails (a stalled server fails instead of hanging).
+
+What a user sees when a download goes wrong is one line, and nothing of the file is kept: an HTTP
+error (404, 403, 5xx) or an unreachable server names the URL and the ways round it (the mirror,
+the offline switch); a redirect loop says so; a stall names the timeout; a cut-off download the
+bytes received; an HTML page served in place of the file (a captive portal or a proxy's login
+page) says it is one; any other bytes show both hashes. Redirects are followed and the file
+is checked against its hash wherever it came from; a response without Content-Length is read
+to its end and then checked the same way.
 
 Nothing half-written is ever used: a download streams into a `.part` file beside its target,
 hashed as it goes, and is renamed into place only when the whole file arrived and its hash
@@ -27,6 +37,7 @@ import hashlib
 import http.client
 import importlib.util
 import json
+import math
 import os
 import re
 import socket
@@ -42,7 +53,8 @@ from keras_deepnets.startup import keras_home  # Keras's folder
 ENV_HOME = "KERAS_DEEPNETS_HOME"
 ENV_MIRROR = "KERAS_DEEPNETS_MIRROR"
 ENV_OFFLINE = "KERAS_DEEPNETS_OFFLINE"
-TIMEOUT_SECONDS = 60  # per socket operation: a stalled server fails instead of hanging
+ENV_TIMEOUT = "KERAS_DEEPNETS_TIMEOUT"
+TIMEOUT_SECONDS = 60  # per socket operation, unless KERAS_DEEPNETS_TIMEOUT says otherwise
 _CHUNK = 1 << 20
 _H5 = ".weights.h5"
 
@@ -72,6 +84,20 @@ def keras_cache_dir():
 def offline():
     """Whether KERAS_DEEPNETS_OFFLINE forbids the network."""
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def timeout():
+    """Seconds a socket operation of a download may wait: $KERAS_DEEPNETS_TIMEOUT, else 60."""
+    text = os.environ.get(ENV_TIMEOUT, "").strip()
+    if not text:
+        return TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{ENV_TIMEOUT}={text!r}: expected a positive number of seconds.")
+    return seconds
 
 
 def url_of(row, include_top=True):
@@ -123,6 +149,7 @@ def fetch(row, include_top=True, verbose=True, elsewhere=()):
     (keras.applications' own cache), used in place when its hash matches."""
     target = download_path(row, include_top)
     expected = row.hash_for(include_top)
+    timeout()  # a bad KERAS_DEEPNETS_TIMEOUT is an error before any work
     for folder in elsewhere:
         path = os.path.join(folder, row.file_name(include_top))
         if expected and os.path.isfile(path) and _matches(
@@ -151,29 +178,54 @@ def _remove_parts(target):
 
 def _download(row, include_top, target, expected, verbose):
     url, part = url_of(row, include_top), f"{target}.{os.getpid()}.part"
-    received = [0, 0]  # bytes received, bytes announced
+    received = {"bytes": 0, "length": 0, "type": ""}
     try:
         digest = _stream(url, part, expected, received, verbose)
         if expected and not _matches(digest, expected):
-            raise DownloadError(
-                f"{url}: the downloaded bytes do not match the published hash: expected "
-                f"{_algorithm(expected)} {expected}, got {digest}. The file was deleted; if the "
-                "server holds another file under this name, fix the server or the table row.")
+            raise DownloadError(_mismatch(url, part, received["type"], expected, digest))
         os.replace(part, target)
     except urllib.error.HTTPError as error:
-        raise WeightsUnavailable(f"{row.describe()}: {url} answered HTTP {error.code} "
-                                 f"({error.reason})." + _hint(row, include_top, target)) from None
+        # urllib follows up to 10 redirects, then raises the last one's code with this text
+        said = ("redirects in a loop (or more than 10 times)" if "infinite loop" in
+                str(error.reason) else f"answered HTTP {error.code} ({_first_line(error.reason)})")
+        raise WeightsUnavailable(f"{row.describe()}: {url} {said}."
+                                 + _hint(row, include_top, target)) from None
     except urllib.error.URLError as error:
         raise WeightsUnavailable(f"{row.describe()}: {url} could not be reached "
-                                 f"({error.reason})." + _hint(row, include_top, target)) from None
-    except (http.client.HTTPException, ConnectionError, socket.timeout) as error:
+                                 f"({_first_line(error.reason)})."
+                                 + _hint(row, include_top, target)) from None
+    except socket.timeout:
+        of = f" of {received['length']:,}" if received["length"] else ""
         raise DownloadError(
-            f"{url}: the download was cut off after {received[0]:,} of {received[1]:,} bytes "
-            f"({type(error).__name__}). Nothing was kept; call again to download it anew."
-        ) from None
+            f"{url}: the server stalled: nothing arrived for {timeout():g} s after "
+            f"{received['bytes']:,}{of} bytes ({ENV_TIMEOUT} sets the wait). Nothing was kept; "
+            "call again to download it anew.") from None
+    except (http.client.HTTPException, ConnectionError) as error:
+        raise DownloadError(
+            f"{url}: the download was cut off after {received['bytes']:,} of "
+            f"{received['length']:,} bytes ({type(error).__name__}). Nothing was kept; call "
+            "again to download it anew.") from None
     finally:
         if os.path.exists(part):
             os.remove(part)
+
+
+def _first_line(reason):
+    return str(reason).strip().splitlines()[0] if str(reason).strip() else "no reason given"
+
+
+def _mismatch(url, part, content_type, expected, digest):
+    """The error of a download whose bytes are not the published file's: an HTML page (what a
+    captive portal or a proxy's login page serves with 200) is named as one."""
+    with open(part, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
+        return (f"{url}: the server answered with an HTML page, not the weights file (a captive "
+                "portal or a proxy's login page?). Nothing was kept; open the network's login "
+                "page, or fetch the file where the network is open.")
+    return (f"{url}: the downloaded bytes do not match the published hash: expected "
+            f"{_algorithm(expected)} {expected}, got {digest}. The file was deleted; if the "
+            "server holds another file under this name, fix the server or the table row.")
 
 
 def progress_bar():
@@ -191,19 +243,20 @@ def progress_bar():
 def _stream(url, part, expected, received, verbose):
     """Copies `url` into `part`, hashing as it goes; returns the hex digest."""
     digest = hashlib.new(_algorithm(expected) if expected else "sha256")
-    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, \
+    with urllib.request.urlopen(url, timeout=timeout()) as response, \
             open(part, "wb") as out:
-        received[1] = int(response.headers.get("Content-Length") or 0)
-        with progress_bar()(total=received[1] or None, unit="B", unit_scale=True,
+        received["length"] = int(response.headers.get("Content-Length") or 0)
+        received["type"] = response.headers.get("Content-Type") or ""
+        with progress_bar()(total=received["length"] or None, unit="B", unit_scale=True,
                        unit_divisor=1024, desc=f"Downloading {url}", disable=not verbose,
                        file=sys.stderr) as bar:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
                 digest.update(chunk)
-                received[0] += len(chunk)
+                received["bytes"] += len(chunk)
                 bar.update(len(chunk))
-    if received[1] and received[0] != received[1]:
-        raise http.client.IncompleteRead(b"", received[1] - received[0])
+    if received["length"] and received["bytes"] != received["length"]:
+        raise http.client.IncompleteRead(b"", received["length"] - received["bytes"])
     return digest.hexdigest()
 
 

@@ -73,8 +73,13 @@ def test_the_probe_is_bounded_and_sees_a_listening_port():
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
         assert not tfds_prepare.reachable(f"http://127.0.0.1:{closed.getsockname()[1]}/x")
-    start = time.monotonic()
-    assert not tfds_prepare.reachable("https://no-such-host.invalid/x", timeout=1.0)
+    with socket.socket() as full, socket.socket() as first:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)  # one pending connection fills its queue: the next one hangs, unanswered
+        first.connect(full.getsockname())
+        start = time.monotonic()
+        assert not tfds_prepare.reachable(f"http://127.0.0.1:{full.getsockname()[1]}/x",
+                                          timeout=1.0)
     assert time.monotonic() - start < 1.5
 
 

@@ -1,5 +1,7 @@
 """keras.applications' argument contract: shapes for every combination, clear errors otherwise."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -80,7 +82,8 @@ BAD = [
     (lambda: kd.ResNet50(weights="imagenet", shortcut="C"), "no pretrained weights"),
     (lambda: kd.ResNet50(weights="IMAGENET1K_V2", stride_in_1x1=True),
      "needs stride_in_1x1=False"),
-    # torchvision's rows: checked before anything is downloaded
+    # torchvision's rows: checked before anything is downloaded (test_clear_value_errors: no
+    # socket beyond loopback -- tests/hermetic.py's guard -- and the empty cache stays empty)
     (lambda: kd.ResNet34(weights="imagenet", classes=10), "include_top=False.*fine-tune"),
     (lambda: kd.VGG11(weights="IMAGENET1K_V1", input_shape=(160, 160, 3)),
      r"\(224, 224, 3\)"),
@@ -105,6 +108,7 @@ BAD = [
 def test_clear_value_errors(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+    assert os.listdir(os.environ["KERAS_HOME"]) == []  # nothing fetched, not even a lock file
 
 
 def test_cifar_depth_must_be_6n_plus_2():

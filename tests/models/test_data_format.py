@@ -4,6 +4,7 @@ channels_last twin and computes the same function, on the shared photos; keras.a
 contract cases hold in channels_first; torchvision's weights convert into it."""
 
 import functools
+import os
 import pathlib
 import sys
 
@@ -84,8 +85,9 @@ def test_channels_first_errors_name_the_format(channels_first):
     with pytest.raises(ValueError, match=r"\(channels, height, width\) for data_format "
                                          "'channels_first'"):
         kd.ResNet18(input_shape=(224, 224))
-    with pytest.raises(ValueError, match="needs 3 input channels"):
+    with pytest.raises(ValueError, match="needs 3 input channels"):  # before any download:
         kd.ResNet50(weights="imagenet", include_top=False, input_shape=(1, 224, 224))
+    assert os.listdir(os.environ["KERAS_HOME"]) == []  # (and no socket: tests/hermetic.py)
     with pytest.raises(ValueError, match="data_format must be None, 'channels_last' or"):
         kd.ResNet18(data_format="NCHW")
 

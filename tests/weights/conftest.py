@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for `import weights_helpers`
-from weights_helpers import ENV, TORCHVISION, WeightsServer  # noqa: E402
+from weights_helpers import TORCHVISION, WeightsServer  # noqa: E402
 
 sys.path.insert(0, str(TORCHVISION))
 from seeded_weights import load_fixture  # noqa: E402  (the shared folder's numpy-only rebuild)
@@ -26,9 +26,8 @@ def server():
 
 @pytest.fixture
 def kd_home(tmp_path, monkeypatch):
-    """An empty cache folder, no mirror, online (only 127.0.0.1 and .invalid are reached)."""
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
+    """An empty cache folder, online (tests/hermetic.py removed any mirror or offline switch and
+    lets nothing but loopback be reached)."""
     home = tmp_path / "kd_home"
     monkeypatch.setenv("KERAS_DEEPNETS_HOME", str(home))
     return home

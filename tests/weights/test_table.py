@@ -1,13 +1,20 @@
-"""The pretrained-weights table (weights/table.py): its rows, tags and their resolution, and what
-a model built for pretrained weights takes from it: the BN epsilon the weights were trained with
-(a conflicting explicit one is an error). keras.applications' files cannot be served here (their
-published MD5s), so the epsilon tests replace the row loader; every other loading test
-(test_store.py) downloads from a real server."""
+"""The pretrained-weights table (weights/table.py): its rows, checked against what the publishers
+publish (keras.applications' own hashes and URLs, read from Keras's modules; torchvision's weights
+enums, written down below), tags and their resolution, and what a model built for pretrained
+weights takes from it: the BN epsilon the weights were trained with (a conflicting explicit one
+is an error). keras.applications' files cannot be served here (their published MD5s), so the
+epsilon tests replace the row loader; every other loading test (test_store.py) downloads from a
+real server."""
 
 import dataclasses
+import inspect
+import re
 
 import keras
 import pytest
+from keras.src.applications import resnet as keras_resnet
+from keras.src.applications import vgg16 as keras_vgg16
+from keras.src.applications import vgg19 as keras_vgg19
 
 import keras_deepnets as kd
 from keras_deepnets.weights import table
@@ -34,19 +41,99 @@ def test_table_rows_are_frozen_and_complete():
     assert table.models_with("imagenet") == sorted(
         {row.model for row in table.SOURCES})  # every ImageNet model with published weights
     assert len(table.models_with("imagenet")) == 18
-    ka = [row for row in table.SOURCES if row.publisher == table.KERAS_APPLICATIONS]
-    assert sorted(row.model for row in ka) == ["resnet101", "resnet152", "resnet50", "vgg16",
-                                               "vgg19"]
-    for row in ka:
+    for row in (r for r in table.SOURCES if r.publisher == table.KERAS_APPLICATIONS):
         assert row.tag == "imagenet" and table.resolve(row.model, "imagenet") is row
         assert callable(getattr(keras.applications, row.architecture))
         assert row.preprocessing == "caffe" and 70 < row.top1 < 80
-        assert row.file_name(False).endswith("_notop.h5") and row.url.startswith("https://")
-        assert len(row.file_hash) == len(row.file_notop_hash) == 32  # keras' published MD5s
         assert row.bn_epsilon == (KA_EPSILON if row.model.startswith("resnet") else None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         table.find("resnet50", "imagenet").bn_epsilon = 1e-5
     assert table.find("resnet20", "imagenet") is None
+
+
+def _keras_vgg_files(module):
+    """(URL of the file, its MD5) with and without the classifier, as keras/src/applications/
+    vgg{16,19}.py publish them: the WEIGHTS_PATH constants and the file_hash of get_file."""
+    hashes = re.findall(r'file_hash="([0-9a-f]{32})"', inspect.getsource(module))
+    return [(module.WEIGHTS_PATH, hashes[0]), (module.WEIGHTS_PATH_NO_TOP, hashes[1])]
+
+
+def _keras_resnet_files(model):
+    """The same for keras/src/applications/resnet.py: BASE_WEIGHTS_PATH, the file names
+    f"{weights_name}<suffix>" it downloads, and WEIGHTS_HASHES."""
+    suffixes = re.findall(r'f"\{weights_name\}([^"]+\.h5)"', inspect.getsource(keras_resnet))
+    return [(keras_resnet.BASE_WEIGHTS_PATH + model + suffix, md5)
+            for suffix, md5 in zip(suffixes, keras_resnet.WEIGHTS_HASHES[model])]
+
+
+def test_keras_applications_rows_are_the_files_keras_publishes():
+    """Each row's URLs and MD5s (with and without the classifier) are Keras's own."""
+    published = {"vgg16": _keras_vgg_files(keras_vgg16), "vgg19": _keras_vgg_files(keras_vgg19),
+                 **{m: _keras_resnet_files(m) for m in ("resnet50", "resnet101", "resnet152")}}
+    rows = {r.model: r for r in table.SOURCES if r.publisher == table.KERAS_APPLICATIONS}
+    assert sorted(rows) == sorted(published)
+    for model, row in rows.items():
+        ours = [(row.url + row.file_name(top), row.hash_for(top)) for top in (True, False)]
+        assert ours == published[model], model
+        assert row.file_name(False).endswith("_notop.h5")
+
+
+# torchvision's weights enums, as torchvision/models/{resnet,vgg,alexnet,googlenet}.py publish
+# them: enum member, file (its name carries the first 8 hex digits of its SHA-256), acc@1,
+# acc@5, the ImageClassification transform's resize_size (crop_size is 224 for every one;
+# resize 256 and bilinear interpolation are ImageClassification's defaults), _file_size (MB).
+# Each enum's DEFAULT is its V2 where it has one, else its V1. Our registry name first.
+TORCHVISION_ENUMS = [
+    ("resnet18", "IMAGENET1K_V1", "resnet18-f37072fd.pth", 69.758, 89.078, 256, 44.661),
+    ("resnet34", "IMAGENET1K_V1", "resnet34-b627a593.pth", 73.314, 91.420, 256, 83.275),
+    ("resnet50", "IMAGENET1K_V1", "resnet50-0676ba61.pth", 76.130, 92.862, 256, 97.781),
+    ("resnet50", "IMAGENET1K_V2", "resnet50-11ad3fa6.pth", 80.858, 95.434, 232, 97.79),
+    ("resnet101", "IMAGENET1K_V1", "resnet101-63fe2227.pth", 77.374, 93.546, 256, 170.511),
+    ("resnet101", "IMAGENET1K_V2", "resnet101-cd907fc2.pth", 81.886, 95.780, 232, 170.53),
+    ("resnet152", "IMAGENET1K_V1", "resnet152-394f9c45.pth", 78.312, 94.046, 256, 230.434),
+    ("resnet152", "IMAGENET1K_V2", "resnet152-f82ba261.pth", 82.284, 96.002, 232, 230.474),
+    ("resnext50_32x4d", "IMAGENET1K_V1", "resnext50_32x4d-7cdf4587.pth", 77.618, 93.698, 256,
+     95.789),
+    ("resnext50_32x4d", "IMAGENET1K_V2", "resnext50_32x4d-1a0047aa.pth", 81.198, 95.340, 232,
+     95.833),
+    ("resnext101_32x8d", "IMAGENET1K_V1", "resnext101_32x8d-8ba56ff5.pth", 79.312, 94.526, 256,
+     339.586),
+    ("resnext101_32x8d", "IMAGENET1K_V2", "resnext101_32x8d-110c445d.pth", 82.834, 96.228, 232,
+     339.673),
+    ("resnext101_64x4d", "IMAGENET1K_V1", "resnext101_64x4d-173b62eb.pth", 83.246, 96.454, 232,
+     319.318),
+    ("vgg11", "IMAGENET1K_V1", "vgg11-8a719046.pth", 69.020, 88.628, 256, 506.84),
+    ("vgg11_bn", "IMAGENET1K_V1", "vgg11_bn-6002323d.pth", 70.370, 89.810, 256, 506.881),
+    ("vgg13", "IMAGENET1K_V1", "vgg13-19584684.pth", 69.928, 89.246, 256, 507.545),
+    ("vgg13_bn", "IMAGENET1K_V1", "vgg13_bn-abd245e5.pth", 71.586, 90.374, 256, 507.59),
+    ("vgg16", "IMAGENET1K_V1", "vgg16-397923af.pth", 71.592, 90.382, 256, 527.796),
+    ("vgg16_bn", "IMAGENET1K_V1", "vgg16_bn-6c64b313.pth", 73.360, 91.516, 256, 527.866),
+    ("vgg19", "IMAGENET1K_V1", "vgg19-dcbb9e9d.pth", 72.376, 90.876, 256, 548.051),
+    ("vgg19_bn", "IMAGENET1K_V1", "vgg19_bn-c79401a0.pth", 74.218, 91.842, 256, 548.143),
+    ("alexnet_torchvision", "IMAGENET1K_V1", "alexnet-owt-7be5be79.pth", 56.522, 79.066, 256,
+     233.087),
+    ("googlenet_torchvision", "IMAGENET1K_V1", "googlenet-1378be20.pth", 69.778, 89.530, 256,
+     49.731),
+]
+
+
+def test_torchvision_rows_are_torchvisions_enums():
+    rows = {r.file: r for r in table.SOURCES if r.publisher == table.TORCHVISION}
+    assert sorted(rows) == sorted(e[2] for e in TORCHVISION_ENUMS)
+    for model, member, file, top1, top5, resize, size_mb in TORCHVISION_ENUMS:
+        row = rows[file]
+        assert (row.model, row.tag, row.top1, row.top5, row.size_mb) == (
+            model, member, top1, top5, size_mb), file
+        assert (row.resize, row.crop, row.interpolation) == (resize, 224, "bilinear"), file
+        assert row.url + row.file == "https://download.pytorch.org/models/" + file
+        assert row.file_hash == re.search(r"-([0-9a-f]{8})\.pth$", file).group(1)
+        assert table.find_file(f"/cache/{file}") is row
+    for model in {e[0] for e in TORCHVISION_ENUMS}:  # DEFAULT: the V2 file, else the V1
+        members = {e[1]: e[2] for e in TORCHVISION_ENUMS if e[0] == model}
+        default = members.get("IMAGENET1K_V2", members["IMAGENET1K_V1"])
+        assert table.resolve(model, "DEFAULT").file == default, model
+        assert [r.file for r in rows.values() if r.model == model and r.default] == [default]
+    assert all(row.model in kd.list_models() for row in rows.values())
 
 
 @pytest.mark.parametrize("model, tag, file", [
@@ -62,23 +149,6 @@ def test_table_rows_are_frozen_and_complete():
 ])
 def test_tags_resolve_as_torchvision_and_keras_applications_spell_them(model, tag, file):
     assert table.resolve(model, tag).file == file
-
-
-def test_every_torchvision_row_has_its_enum_facts():
-    rows = [row for row in table.SOURCES if row.publisher == table.TORCHVISION]
-    assert len({row.file for row in rows}) == len(rows) == 23
-    assert all(row.model in kd.list_models() for row in rows)
-    for row in rows:  # the hash prefix is the file name's (torch.hub's check_hash)
-        assert row.file_hash in row.file and len(row.file_hash) == 8
-        assert row.url + row.file == f"https://download.pytorch.org/models/{row.file}"
-        assert row.resize == (232 if row.tag == "IMAGENET1K_V2" or row.model ==
-                              "resnext101_64x4d" else 256)
-        assert row.crop == 224 and row.size_mb > 40 and row.licence
-    # exactly one DEFAULT per model, the best published top-1
-    for model in {row.model for row in rows}:
-        defaults = [r for r in rows if r.model == model and r.default]
-        assert defaults == [table.best_row(model)] or model in ("vgg16", "vgg19")
-    assert table.resolve("vgg16", "DEFAULT").publisher == table.TORCHVISION
 
 
 @pytest.mark.parametrize("model, tag, message", [

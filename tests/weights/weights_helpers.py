@@ -11,16 +11,24 @@ import time
 import numpy as np
 
 TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
-ENV = ("KERAS_DEEPNETS_HOME", "KERAS_DEEPNETS_MIRROR", "KERAS_DEEPNETS_OFFLINE")
+# What a captive portal (a hotel's or an airport's network before login) serves for any URL.
+PORTAL_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Welcome</title></head><body><form>"
+               b"Accept the terms to use this network</form></body></html>\n")
 
 
 class WeightsServer:
-    """`files[name] = bytes` serves /name; `faults[name]` = "cut" (announces the whole length,
-    sends half, closes) or "slow" (sends 256 KiB every 20 ms); `requests[name]` counts GETs."""
+    """`files[name] = bytes` serves /name; `redirects[name] = other` answers /name with a 302 to
+    /other; `faults[name]` makes /name fail as servers do: an HTTP status (403, 500, 503), or a
+    string naming one or more of "cut" (sends half the file, then closes), "slow" (256 KiB
+    every 20 ms), "stall" (sends half, then nothing until the server closes), "no-length" (no
+    Content-Length header; the end of the file is the end of the connection), "html" (a captive
+    portal's login page with 200, as text/html) and "html-as-octets" (the same page, sent as
+    application/octet-stream). `requests[name]` counts GETs."""
 
     def __init__(self):
-        self.files, self.faults = {}, {}
+        self.files, self.faults, self.redirects = {}, {}, {}
         self.requests = collections.Counter()
+        self.closing = threading.Event()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever,
@@ -40,21 +48,43 @@ class WeightsServer:
             def do_GET(self):
                 name = self.path.lstrip("/")
                 server.requests[name] += 1
-                if name not in server.files:
+                fault = server.faults.get(name, "")
+                if name in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.url(server.redirects[name]))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif isinstance(fault, int):
+                    self.send_error(fault)
+                elif "html" in fault:
+                    server.send_page(self, fault)
+                elif name not in server.files:
                     self.send_error(404, "Not Found")
-                    return
-                server.send(self, name)
+                else:
+                    server.send(self, name)
 
         return Handler
 
-    def send(self, handler, name):
-        data, fault = self.files[name], self.faults.get(name)
+    def send_page(self, handler, fault):
         handler.send_response(200)
-        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("Content-Type", "application/octet-stream"
+                            if fault == "html-as-octets" else "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(PORTAL_PAGE)))
+        handler.end_headers()
+        handler.wfile.write(PORTAL_PAGE)
+
+    def send(self, handler, name):
+        data, fault = self.files[name], self.faults.get(name, "")
+        handler.send_response(200)
+        if "no-length" not in fault:
+            handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.close_connection = True
-        if fault == "cut":
+        if "cut" in fault or "stall" in fault:
             handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            if "stall" in fault:  # the connection stays open, silent
+                self.closing.wait(120)
             return
         step = 256 * 1024
         for start in range(0, len(data), step):
@@ -62,10 +92,11 @@ class WeightsServer:
                 handler.wfile.write(data[start:start + step])
             except (BrokenPipeError, ConnectionResetError):
                 return  # the client went away (killed): nothing more to send
-            if fault == "slow":
+            if "slow" in fault:
                 time.sleep(0.02)
 
     def close(self):
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=10)
