@@ -29,6 +29,7 @@ import urllib.request
 
 import huggingface_hub
 import keras
+import numpy as np
 from huggingface_hub import errors as hub_errors
 
 from keras_deepnets import registry
@@ -56,18 +57,42 @@ def _json(value):
     return json.loads(json.dumps(value))
 
 
+# The constructor arguments a registry name fixes (the others are options of that network).
+STRUCTURE = ("block", "stage_depths", "stage_filters", "stem", "stem_filters", "groups",
+             "width_per_group", "config", "variant", "batch_norm")
+
+
+def _name_of(model):
+    """`model.name`, or the most specific registered variant of it whose defaults its config
+    holds ("lenet5" built with variant="modern" is "lenet5_modern")."""
+    config = _json(model.get_config())
+    names = [n for n in registry.list_models() if n == model.name
+             or n.startswith(model.name + "_")]
+    fits = [(len(registry.model_info(n).kwargs), n) for n in names
+            if all(config.get(k) == v for k, v in _json(registry.model_info(n).kwargs).items())]
+    return max(fits)[1] if fits else model.name
+
+
 def registry_name(model, model_name=None):
-    """The registry name of `model`: `model_name` when given, else its name when that is
-    registered and the registered defaults (variant, batch_norm, ...) agree with its config."""
-    name = model_name or model.name
+    """The registry name of `model`: `model_name` when given, else its name; checked against
+    the network that name builds (its structure, or for a plain functional model every
+    weight's shape), so that a preset never holds one network under another's name."""
+    name = model_name or _name_of(model)
     if name not in registry.list_models():
         raise PresetError(f"save_preset: {name!r} is not a registered model name; pass "
                           "model_name=<a name of kd.list_models()> that builds this network.")
-    config = model.get_config()
-    for key, value in registry.model_info(name).kwargs.items():
-        if key in config and _json(config[key]) != _json(value):
-            raise PresetError(f"save_preset: the model has {key}={config[key]!r} but {name!r} "
-                              f"builds {key}={value!r}; pass model_name= for the right name.")
+    if hasattr(model, "_arch"):  # our models: compare the arguments the name fixes
+        config = _json(model.get_config())
+        reference = _json(registry.get_model(name, include_top=False, weights=None).get_config())
+        differ = [f"{k}: {config.get(k)!r}, {name} has {reference.get(k)!r}" for k in STRUCTURE
+                  if config.get(k) != reference.get(k)]
+    else:
+        reference = registry.get_model(name, classes=int(model.output_shape[-1]))
+        differ = ([] if store.signature(reference) == store.signature(model)
+                  else [f"its weights' shapes are not {name}'s"])
+    if differ:
+        raise PresetError(f"save_preset: the model is no {name} ({differ[0]}); pass "
+                          "model_name= for the registry name that builds it.")
     return name
 
 
@@ -100,15 +125,18 @@ def training_config_path(training):
                           "(pass the model_dir training.train wrote, or its config.json).")
     try:
         with open(path, encoding="utf-8") as f:
-            json.load(f)
+            record = json.load(f)
     except ValueError:
-        raise PresetError(f"training={path!r} is not a JSON file (a run's config.json).") \
-            from None
+        record = None
+    if not isinstance(record, dict):
+        raise PresetError(f"training={path!r} is not a run's config.json (a JSON object).")
     return path
 
 
 def describe(model, name, classes, class_names, top1, top1_data, licence):
     """The facts `config.json` records about `model` (all JSON)."""
+    statistics = sum(int(np.prod(w.shape)) for w in model.weights
+                     if w.path.endswith(("moving_mean", "moving_variance")))
     return {
         "format": FORMAT, "version": VERSION, "model": name,
         "keras": _json(keras.saving.serialize_keras_object(model)),
@@ -116,7 +144,9 @@ def describe(model, name, classes, class_names, top1, top1_data, licence):
         "preprocessing": getattr(model, "preprocessing", None),
         "evaluation": getattr(model, "evaluation", None),
         "top1": top1, "top1_data": top1_data, "licence": licence,
-        "parameters": int(model.count_params()),
+        # the papers' and torchvision's count: without BN's moving statistics
+        "parameters": int(model.count_params()) - statistics,
+        "statistics": statistics,
         "input_shape": _json(model.input_shape[1:]),
         "keras_version": keras.__version__}
 
@@ -144,8 +174,11 @@ def save_preset(model, path, *, model_name=None, class_names=None, top1=None, to
     facts["training_config"] = TRAINING if training_path else None
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.part")
-    shutil.rmtree(tmp, ignore_errors=True)
+    stem = f".{os.path.basename(path)}."
+    for entry in os.listdir(parent):  # what a killed save left
+        if entry.startswith(stem) and entry.endswith((".part", ".part.old")):
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+    tmp = os.path.join(parent, f"{stem}{os.getpid()}.part")
     try:
         _write(model, tmp, facts, training_path, description)
         _replace(tmp, path)
@@ -201,7 +234,9 @@ def _card_rows(facts):
         ("Architecture", f"`{facts['keras']['class_name']}`" + "".join(
             f", {k}={config[k]}" for k in ("stage_depths", "shortcut", "stride_in_1x1",
                                             "variant", "batch_norm") if k in config)),
-        ("Parameters", f"{facts['parameters']:,}"),
+        ("Parameters", f"{facts['parameters']:,}" + (
+            f" (and {facts['statistics']:,} BN moving statistics)" if facts["statistics"]
+            else "")),
         ("Input", " x ".join("any" if d is None else str(d) for d in facts["input_shape"])),
         ("Preprocessing", f"`{facts['preprocessing'] or 'caffe'}` (`kd.preprocess_input(x, "
                           "model=model)`)"),
@@ -242,9 +277,11 @@ def model_card(facts, hashes, training=None, description=None):
               f"model = kd.get_model({facts['model']!r}, weights=PRESET)",
               *_constructor_call(facts["model"]), "```", ""]
     if training is not None:
-        lines += ["## Training", "", "The `training.train` settings of the run "
-                  f"(`{TRAINING}`):", "", "| setting | value |", "|---|---|"]
-        lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in sorted(training.items())
+        # a run's config.json: the settings as requested (and as resolved by the recipe)
+        settings = training.get("requested", training)
+        lines += ["## Training", "", "The `training.train` settings the run was given (all of "
+                  f"them, as resolved, in `{TRAINING}`):", "", "| setting | value |", "|---|---|"]
+        lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in sorted(settings.items())
                   if v not in (None, [], {}, "")]
         lines.append("")
     lines += ["## Files", "", "`manifest.json` holds the SHA-256 of every file; loading checks "
@@ -258,9 +295,10 @@ def read(folder, source=None):
     manifest.json. `source` names it in errors (the `weights=` value)."""
     source = source or folder
     manifest_path = os.path.join(folder, MANIFEST)
-    if not os.path.isfile(os.path.join(folder, CONFIG)) or not os.path.isfile(manifest_path):
+    if not os.path.isfile(manifest_path):
         raise PresetError(f"weights={source!r} is a folder but no preset: it has no "
-                          f"{CONFIG} and {MANIFEST} (kd.save_preset writes them).")
+                          f"{MANIFEST} (kd.save_preset writes it, with {CONFIG} and "
+                          f"{WEIGHTS}).")
     try:
         with open(manifest_path, encoding="utf-8") as f:
             hashes = json.load(f)["sha256"]
