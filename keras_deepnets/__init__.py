@@ -17,5 +17,6 @@ from keras_deepnets.preprocessing import decode_predictions, preprocess_input
 from keras_deepnets.registry import get_model, list_models, model_info, register_model
 from keras_deepnets.stats import ModelStats, model_stats
 from keras_deepnets.weights.keras_applications import from_keras_applications
+from keras_deepnets.weights.presets import load_preset, save_preset
 from keras_deepnets.weights.table import list_weights, register_weights, unregister_weights
 from keras_deepnets.weights.torch_convert import from_torchvision

@@ -2,7 +2,8 @@
 imports the package — an import inside a function is how an import circle gets patched over.
 
 The layers, bottom up: registry, startup, weights/torch_files (leaves) -> weights/store ->
-weights/table -> weights/hub -> weights/loading -> models (they register into the registry) ->
+weights/table -> weights/hub -> weights/loading -> weights/presets -> models (they register into
+the registry) ->
 preprocessing, stats, weights/torch_convert, weights/keras_applications -> the package -> data ->
 export -> training -> tuning, experiments, diagnostics (the top layers, which nothing imports).
 """
@@ -113,8 +114,12 @@ LOW_LAYERS = {
     "weights/hub.py": {"keras_deepnets.weights.table"},
     "weights/loading.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
                            "keras_deepnets.weights.store", "keras_deepnets.weights.hub"},
+    # presets rebuild models through Keras's serialization, never by importing them
+    "weights/presets.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
+                           "keras_deepnets.weights.store", "keras_deepnets.weights.loading"},
     "models/": {"keras_deepnets.registry", "keras_deepnets.weights.table",
-                "keras_deepnets.weights.loading", "keras_deepnets.models"},
+                "keras_deepnets.weights.loading", "keras_deepnets.weights.presets",
+                "keras_deepnets.models"},
 }
 
 

@@ -9,7 +9,7 @@ import keras
 
 from keras_deepnets import registry
 from keras_deepnets.models.layers import image_shape, resolve_data_format, split_shape
-from keras_deepnets.weights import loading, table
+from keras_deepnets.weights import loading, presets, table
 
 POOLINGS = (None, "avg", "max")
 
@@ -186,13 +186,38 @@ def finish(model, weights, pretrained_weights):
         loading.load_weights_file(model, weights)
 
 
+def loads_presets(expected_names):
+    """Decorates a constructor so that `weights=` takes a preset (a folder `kd.save_preset`
+    wrote, `file://` of it, or `hf://owner/repo[@revision]` of one on the Hub): rebuilt from
+    its config after checking that it holds the architecture `expected_names(kwargs)` names
+    (`presets.load_folder`). Anything else goes to the constructor."""
+    def decorate(constructor):
+        @functools.wraps(constructor)
+        def wrapper(*args, **kwargs):
+            folder = presets.find(kwargs.get("weights"))
+            if folder is None:
+                return constructor(*args, **kwargs)
+            return preset_model(folder, expected_names(kwargs), kwargs)
+        return wrapper
+    return decorate
+
+
+def preset_model(folder, names, kwargs):
+    """The model of the preset in `folder` (`kwargs["weights"]` named it), which must hold one
+    of the registry names `names`; the other `kwargs` as `presets.load_folder` takes them."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    kwargs = dict(kwargs)
+    return presets.load_folder(folder, kwargs.pop("weights"), names, **kwargs)
+
+
 def accepts_pretrained(expected_names):
     """Decorates a named constructor so that `weights=` takes every pretrained source:
     a tag of the weights table ("imagenet", "IMAGENET1K_V2", "DEFAULT", a registered tag) or
     a Hub tag ("hf://timm/resnet50.a1_in1k"), built for the weights and loaded through the
-    cache (`loading.pretrained_model`); a PyTorch-side file (.pth, .safetensors, .npz),
-    converted after checking that it holds this constructor's architecture. keras.applications'
-    rows, None and `.weights.h5` files go to the constructor itself.
+    cache (`loading.pretrained_model`); a preset (`loads_presets`); a PyTorch-side file
+    (.pth, .safetensors, .npz), converted after checking that it holds this constructor's
+    architecture.
+    keras.applications' rows, None and `.weights.h5` files go to the constructor itself.
 
     `expected_names(kwargs)` is the registry name it builds with these arguments, or several
     (AlexNet's "alexnet", "alexnet_torchvision": the weights decide the variant)."""
@@ -202,6 +227,9 @@ def accepts_pretrained(expected_names):
             names = expected_names(kwargs)
             names = (names,) if isinstance(names, str) else tuple(names)
             weights = kwargs.get("weights")
+            folder = presets.find(weights)
+            if folder is not None:
+                return preset_model(folder, names, kwargs)
             if loading.is_torch_checkpoint(weights):
                 return loading.convert_checkpoint(kwargs.pop("weights"), names[0], **kwargs)
             row = loading.named_row(names, weights)

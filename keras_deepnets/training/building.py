@@ -6,9 +6,10 @@ import os
 import keras
 
 from keras_deepnets import registry
-from keras_deepnets.training.inputs import init_row
+from keras_deepnets.models.common import variant_names
+from keras_deepnets.training.inputs import init_preset, init_row
 from keras_deepnets.training.strategy import ConfigError
-from keras_deepnets.weights import loading
+from keras_deepnets.weights import loading, presets
 
 
 def set_sync_bn(model, synchronized):
@@ -49,9 +50,12 @@ def build_model(spec):
     cfg = spec.cfg
     kwargs = model_kwargs(cfg, spec.info, spec.plan)
     try:
-        row = init_row(cfg)
+        row, preset = init_row(cfg), init_preset(cfg)
         if row is not None:
             model = pretrained_start(row, kwargs)
+        elif preset is not None:  # rebuilt as saved, carried over to the data's classifier
+            model = presets.load_folder(preset[0], cfg.init_weights,
+                                        variant_names(cfg.model), **kwargs)
         else:
             if cfg.init_weights:  # a checkpoint converts with a fresh classifier for these classes
                 kwargs["weights"] = os.path.expanduser(cfg.init_weights)

@@ -12,7 +12,7 @@ from keras_deepnets import registry
 from keras_deepnets.models.common import require_tensorflow_backend, variant_names
 from keras_deepnets.training.recipes import RECIPES, SCHEDULES, recipe_for
 from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
-from keras_deepnets.weights import table
+from keras_deepnets.weights import presets, table
 
 
 BOUNDARY_UNITS = ("epochs", "steps")  # what --lr_boundaries count in
@@ -40,9 +40,10 @@ class TrainConfig:
     init_weights: str = setting(
         None, "Fine-tune from these weights: a tag of published weights (imagenet, "
         "IMAGENET1K_V2, DEFAULT, hf://timm/...; downloaded and cached), a torchvision / timm "
-        "checkpoint (.pth, .safetensors, .npz; converted) or a .weights.h5 of the same network. "
-        "A fresh classifier for the data's classes; the data preprocessed and evaluated as the "
-        "weights expect.")
+        "checkpoint (.pth, .safetensors, .npz; converted), a .weights.h5 of the same network, "
+        "or a preset (a folder kd.save_preset wrote, file://<folder>, "
+        "hf://<owner>/<repo>[@<revision>]). A fresh classifier for the data's classes; the "
+        "data preprocessed and evaluated as the weights expect.")
     # First parts of layer names: a stage's weights and its BN statistics stay as loaded.
     freeze: tuple = setting(
         (), "With --init_weights: stages kept as loaded (weights and BN statistics), e.g. "
@@ -117,9 +118,10 @@ class TrainConfig:
     seed: int = setting(0, "Random seed.")
     # Evaluation only.
     eval_only: bool = setting(False, "Only evaluate the trained weights.")
-    weights: str = setting(None, "--eval_only: a weights file (default model_dir's best) or a "
-                           "tag of published weights (IMAGENET1K_V2, imagenet, hf://...), "
-                           "evaluated with their published transform.")
+    weights: str = setting(None, "--eval_only: a weights file (default model_dir's best), a "
+                           "tag of published weights (IMAGENET1K_V2, imagenet, hf://...) or a "
+                           "preset (folder, file://, hf://owner/repo[@revision]), evaluated "
+                           "with their published transform.")
     eval_crops: int = setting(1, "1 or 10 crops (--eval_only).")
     eval_scales: tuple = setting(None, "Shorter sides to average over (--eval_only).")
 
@@ -145,13 +147,35 @@ def _as_tuple(value, cast):
     return tuple(cast(v) for v in str(value).replace(" ", "").split(",") if v)
 
 
+def _check_preset(cfg, field):
+    """The local preset `field` (init_weights or weights) names, checked (its files' SHA-256s
+    and its architecture against the run's model) before anything is built; None when the
+    field names no local preset (a Hub preset is checked when it is downloaded)."""
+    value = getattr(cfg, field)
+    try:
+        folder = None if table.is_tag(value) else presets.find(value)
+        if folder is None:
+            return None
+        facts = presets.read(folder, value)
+    except presets.PresetError as e:
+        raise ConfigError(f"{field}: {e}") from None
+    if facts["model"] not in variant_names(cfg.model):
+        raise ConfigError(f"{field}={value!r} is a preset of {facts['model']}, not of "
+                          f"model={cfg.model!r}; pass --model={facts['model']}.")
+    return folder
+
+
 def _check_fine_tuning_fields(cfg):
     if (cfg.init_weights is not None and not table.is_tag(cfg.init_weights)
-            and not os.path.isfile(os.path.expanduser(str(cfg.init_weights)))):
+            and not os.path.isfile(os.path.expanduser(str(cfg.init_weights)))
+            and _check_preset(cfg, "init_weights") is None):
         raise ConfigError(f"init_weights={cfg.init_weights!r}: no such file (a torchvision / "
-                          "timm checkpoint: .pth, .pt, .safetensors, .npz; or a .weights.h5) "
-                          "and not a tag of published weights ('imagenet', 'IMAGENET1K_V2', "
-                          "'hf://timm/...': kd.list_weights(model) lists them).")
+                          "timm checkpoint: .pth, .pt, .safetensors, .npz; or a .weights.h5), "
+                          "no preset folder, and not a tag of published weights ('imagenet', "
+                          "'IMAGENET1K_V2', 'hf://timm/...': kd.list_weights(model) lists "
+                          "them).")
+    if cfg.weights is not None:
+        _check_preset(cfg, "weights")
     if table.is_tag(cfg.init_weights):
         try:  # an unknown tag fails here, before anything is built or downloaded
             table.resolve(variant_names(cfg.model), cfg.init_weights)

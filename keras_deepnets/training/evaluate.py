@@ -19,7 +19,7 @@ from keras_deepnets.training.building import model_kwargs
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.steps import flip_averaged
 from keras_deepnets.training.strategy import ConfigError
-from keras_deepnets.weights import loading, table
+from keras_deepnets.weights import loading, presets, table
 
 
 def find_weights(cfg):
@@ -64,7 +64,15 @@ def _centre_crop_accuracy(model, cfg, info, plan):
 
 def _trained_model(cfg, info, plan):
     """The model `--weights` names: pretrained weights by tag (`IMAGENET1K_V2`, `imagenet`,
-    `hf://...`), a `.keras` file, or a `.weights.h5` (default: model_dir's best)."""
+    `hf://...`), a preset (folder, `file://`, `hf://owner/repo[@revision]`), a `.keras` file,
+    or a `.weights.h5` (default: model_dir's best)."""
+    try:
+        folder = presets.find(cfg.weights)
+        if folder is not None:
+            return presets.load_folder(folder, cfg.weights, variant_names(cfg.model),
+                                       **model_kwargs(cfg, info, plan))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if table.is_tag(cfg.weights):
         try:
             row = loading.named_row(variant_names(cfg.model), cfg.weights)

@@ -10,6 +10,7 @@ import dataclasses
 from keras_deepnets import data
 from keras_deepnets.data import sources
 from keras_deepnets.weights import loading, table
+from keras_deepnets.weights import presets as model_presets  # `presets` here: the data's
 from keras_deepnets.data.digits import is_digits
 from keras_deepnets.models.common import variant_names
 from keras_deepnets.training.strategy import ConfigError
@@ -42,21 +43,32 @@ def presets(model_name, family):
             "imagenet_eval")
 
 
+def init_preset(cfg):
+    """(folder, facts) of the preset `init_weights` names (a folder, file://, a Hub
+    repository holding a preset), else None."""
+    folder = model_presets.find(cfg.init_weights)
+    return None if folder is None else (folder, model_presets.read(folder, cfg.init_weights))
+
+
 def init_row(cfg):
     """The weights-table row of `init_weights` when it is a tag ("imagenet", "IMAGENET1K_V2",
-    "hf://timm/..."), else None."""
-    if not table.is_tag(cfg.init_weights):
+    "hf://timm/..."), else None (a preset's `hf://` included)."""
+    if not table.is_tag(cfg.init_weights) or (table.is_hub_tag(cfg.init_weights)
+                                              and init_preset(cfg) is not None):
         return None
     return loading.named_row(variant_names(cfg.model), cfg.init_weights)
 
 
 def preprocessing_mode(cfg):
     """What the ImageNet presets normalise with: the `init_weights`' preprocessing (a tag's
-    row; a torchvision file's, by the weights table; "torch" for other PyTorch-side
-    checkpoints), else "caffe", the papers' mean subtraction."""
+    row; a preset's; a torchvision file's, by the weights table; "torch" for other
+    PyTorch-side checkpoints), else "caffe", the papers' mean subtraction."""
     row = init_row(cfg)
     if row is not None:
         return row.preprocessing
+    preset = init_preset(cfg)
+    if preset is not None:
+        return preset[1]["preprocessing"] or "caffe"
     if cfg.init_weights and loading.is_torch_checkpoint(cfg.init_weights):
         row = table.find_file(cfg.init_weights)
         return row.preprocessing if row is not None else "torch"
@@ -77,6 +89,8 @@ def eval_preset_options(cfg, info, image_size, model=None):
     resize (scaled to this crop size), interpolation, antialias."""
     options = preset_options(cfg, info, model)
     published = getattr(model, "evaluation", None)
+    if not published and init_preset(cfg) is not None:
+        published = init_preset(cfg)[1]["evaluation"]
     row = None if published else init_row(cfg)
     if row is not None and row.resize and row.crop:
         published = {"resize": row.resize, "crop": row.crop,

@@ -11,6 +11,9 @@ Bottom up (each imports only those above it in this list, and `registry`):
 - `torch_files`: torch / safetensors / npz checkpoints read as numpy, without torch.
 - `loading`: weights into built models (`load_row`, `.weights.h5`, keras.applications' files);
   the model constructors load through it.
+- `presets`: a folder (`save_preset`) holding a model's weights, config, classes, transforms,
+  measured accuracy, model card and SHA-256s; `weights=` loads it by path, `file://` or
+  `hf://owner/repo[@revision]`.
 - above the models: `torch_convert` (torchvision / timm state_dicts -> our models,
   `from_torchvision`; it registers its converters with `loading`) and `keras_applications`
   (`from_keras_applications`).

@@ -21,6 +21,7 @@ from keras_deepnets.weights import table
 TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
 sys.path.insert(0, str(TORCHVISION))
 from seeded_weights import load_fixture  # noqa: E402  (the shared folder's numpy-only rebuild)
+from training_helpers import run_script  # noqa: E402
 
 
 def _weights(model, prefixes):
@@ -113,3 +114,27 @@ def test_eval_only_takes_pretrained_weights_by_tag(team_weights, imagenet_sample
     assert result["num_examples"] == 16 and 0.0 <= result["top1"] <= result["top5"] <= 1.0
     with pytest.raises(ConfigError, match="resnet34 has no weights tagged 'team-r18'"):
         training.evaluate(model="resnet34", data=str(tmp_path / "imagenet"), weights="team-r18")
+
+
+def test_train_imagenet_starts_from_and_evaluates_a_preset(tmp_path):
+    """scripts/train_imagenet.py --init_weights=<preset> (a frozen stage stays the preset's),
+    and a preset of another network refused before any work;
+    then the run's model saved as a preset with its config.json."""
+    start = kd.ResNet18(weights=None, preprocessing="torch")
+    preset = kd.save_preset(start, tmp_path / "p")
+    flags = ["--model=resnet18", "--train_steps=1", "--batch_size=4", "--synthetic_examples=8",
+             "--image_size=64", f"--model_dir={tmp_path}/run", "--export_dir="]
+    done = run_script("train_imagenet.py", f"--init_weights={preset}", "--freeze=conv1", *flags)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = kd.ResNet18(input_shape=(64, 64, 3))
+    model.load_weights(tmp_path / "run" / "checkpoints" / "last.weights.h5")
+    np.testing.assert_array_equal(model.get_layer("conv1_conv").get_weights()[0],
+                                  start.get_layer("conv1_conv").get_weights()[0])
+    other = kd.save_preset(kd.get_model("resnet20"), tmp_path / "p20")
+    done = run_script("train_imagenet.py", f"--init_weights={other}", *flags)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "is a preset of resnet20, not of model='resnet18'; pass --model=resnet20.")
+    path = kd.save_preset(model, tmp_path / "run_preset", training=tmp_path / "run")
+    assert (pathlib.Path(path) / "training_config.json").read_bytes() == \
+        (tmp_path / "run" / "config.json").read_bytes()
