@@ -70,7 +70,8 @@ def test_image_size():
 
 
 def test_export_model_rejects_bad_modes(tmp_path):
-    with pytest.raises(export.ExportError, match="Unknown format 'pytorch'; use one of saved_model, tflite, onnx"):
+    with pytest.raises(export.ExportError, match="Unknown format 'pytorch'; use one of "
+                       "saved_model, tflite, onnx"):
         export.export_model("resnet20", tmp_path, formats=["pytorch"])
     with pytest.raises(export.ExportError, match="Unknown quantization 'int4'"):
         export.export_model("resnet20", tmp_path, formats=["tflite"], quantize=["int4"])
