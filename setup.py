@@ -39,7 +39,15 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "jax>=0.4.30", "pillow>=10",
+        # ONNX export (keras_deepnets.export.export_onnx, scripts/export.py --format=onnx):
+        # Keras's model.export(format="onnx") converts through tf2onnx; onnxruntime runs the
+        # files and quantizes int8 statically; onnxconverter-common makes the float16 file.
+        # Optional: the converters pin protobuf/onnx versions nobody needs for training.
+        "export": ["onnx>=1.17", "tf2onnx>=1.16", "onnxruntime>=1.20",
+                   "onnxconverter-common>=1.14"],
+        "test": ["onnx>=1.17", "tf2onnx>=1.16", "onnxruntime>=1.20",
+                 "onnxconverter-common>=1.14",  # the ONNX export tests (as the export extra)
+                 "pytest>=7", "jax>=0.4.30", "pillow>=10",
                  "importlib_resources>=6",  # TFDS download_and_prepare needs it (data tests)
                  # `ruff check` runs before the tests (.ci/run, the README); a minor release can
                  # add rules, so the minor version is pinned.

@@ -1,11 +1,13 @@
-"""Exports a model to a TF Serving SavedModel and/or TFLite, optionally printing a fidelity table.
+"""Exports a model to a TF Serving SavedModel, TFLite and/or ONNX, optionally printing a fidelity
+table.
 
     python scripts/export.py --model=resnet20 --weights=w.weights.h5 --format=saved_model,tflite \
         --quantize=none,float16,dynamic,int8 --representative_data=/path/to/cifar10 --verify
 
 --model: a .keras file or a registry name (with --weights). Output: --output_dir (default
 saved_models/<name>/) gets the SavedModel in a numbered version folder (TF Serving's layout) and
-<name>_<float32|float16|dynamic|int8>.tflite. --representative_data, --verify_data and
+<name>_<float32|float16|dynamic|int8>.tflite and <name>_<float32|float16|int8>.onnx (ONNX takes
+none, float16 and int8). --representative_data, --verify_data and
 --preprocessing_data take what the training scripts' --data takes (TFDS name, folder, TFRecord
 pattern). --verify runs every export on real images (--verify_data, default the evaluation
 split of the representative data) and prints max |difference| from the Keras model, top-1
@@ -25,8 +27,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras file or a registry name (see list_models()).")
 flags.DEFINE_string("weights", None, "Weights for a registry name: a .weights.h5 file or "
                     "'imagenet'.")
-flags.DEFINE_list("format", ["saved_model"], "saved_model and/or tflite (comma-separated).")
-flags.DEFINE_list("quantize", ["none"], "TFLite modes: none (float32), float16, dynamic, int8.")
+flags.DEFINE_list("format", ["saved_model"], "saved_model, tflite and/or onnx "
+                  "(comma-separated).")
+flags.DEFINE_list("quantize", ["none"], "Modes of the TFLite and ONNX files: none (float32), "
+                  "float16, dynamic (TFLite only), int8.")
 flags.DEFINE_string("representative_data", None, "Calibration images for int8, as --data of "
                     "the training scripts (its training split is used).")
 flags.DEFINE_integer("num_calibration", 200, "Images that calibrate int8.")

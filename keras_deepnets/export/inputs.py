@@ -4,13 +4,15 @@ calibration data and the training pipeline's evaluation path are one and the sam
 """
 
 import logging
+import os
 
 import numpy as np
 import tensorflow as tf
 
 from keras_deepnets import data as data_lib
 from keras_deepnets.data import sources
-from keras_deepnets.export.source import ExportError
+from keras_deepnets.export.source import ExportError, input_channels
+from keras_deepnets.preprocessing import model_preprocessing
 
 logger = logging.getLogger("keras_deepnets.export")
 
@@ -97,6 +99,21 @@ def load_images(data, preset, *, split, max_examples, batch_size=64, seed=0):
                              shuffle=False, seed=seed, max_examples=max_examples)
     except (ValueError, FileNotFoundError) as error:
         raise ExportError(f"Cannot read images from {data!r}: {error}") from None
+
+
+def calibration_data(representative_data, model, image_size, preprocessing, count):
+    """`representative_data` as images: a dataset spec (TFDS name, folder, TFRecord pattern) is
+    read from its training split through the evaluation preset (`eval_preset`) for `model`
+    (None: a SavedModel source, nothing known of its weights); anything else is returned as
+    given (arrays, datasets, iterables of batches)."""
+    if not isinstance(representative_data, (str, os.PathLike)):
+        return representative_data
+    channels = 3 if model is None else input_channels(model)
+    preset = eval_preset(preprocessing, image_size, data=representative_data,
+                         mode=model_preprocessing(model), channels=channels,
+                         pretrained=is_pretrained(model))
+    return load_images(representative_data, preset, split="train", max_examples=count,
+                       batch_size=count)
 
 
 def image_batches(images, batch_size=64):

@@ -18,7 +18,6 @@ import tensorflow as tf
 
 from keras_deepnets.export import inputs, saved_model
 from keras_deepnets.export.source import ExportError, load_model
-from keras_deepnets.preprocessing import model_preprocessing
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 # The file name suffix of each mode; "none" is float32.
@@ -101,13 +100,8 @@ def export_tflite(model_or_saved_model, output_path, *, quantize="none", represe
                 model, os.path.join(tmp, "saved_model"), image_size=image_size,
                 preprocessing=None)
             size = saved_model.signature_image_size(saved_model.load_signature(saved_model_dir))
-        if isinstance(representative_data, (str, os.PathLike)):
-            preset = inputs.eval_preset(preprocessing, size, data=representative_data,
-                                        mode=model_preprocessing(model),
-                                        pretrained=inputs.is_pretrained(model))
-            representative_data = inputs.load_images(
-                representative_data, preset, split="train", max_examples=num_calibration,
-                batch_size=num_calibration)
+        representative_data = inputs.calibration_data(representative_data, model, size,
+                                                      preprocessing, num_calibration)
         converter = _converter(saved_model_dir, quantize, representative_data, num_calibration,
                                int8_io)
         content = converter.convert()

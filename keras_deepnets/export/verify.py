@@ -7,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_deepnets.export import saved_model, tflite
+from keras_deepnets.export import onnx_export, saved_model, tflite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,8 @@ def _row(label, path, reference, outputs, latency):
 def verify(model, exports, images, latency_images=50, num_threads=None):
     """Fidelity rows: the Keras model itself, then each export.
 
-    `exports`: {label: path} of SavedModel folders and `.tflite` files; `images`: the model's
+    `exports`: {label: path} of SavedModel folders, `.tflite` and `.onnx` files (run on
+    LiteRT and ONNX Runtime); `images`: the model's
     preprocessed float input [n, size, size, 3] (real images); latency is the median of
     single-image calls over the first `latency_images`.
     """
@@ -79,6 +80,10 @@ def verify(model, exports, images, latency_images=50, num_threads=None):
             outputs = saved_model.predict_saved_model(function, images)
             # Called right away; the default binds this iteration's signature.
             latency = tflite.median_latency_ms(lambda x, fn=function: fn(images=x), timed)
+        elif os.fspath(path).endswith(".onnx"):
+            runner = onnx_export.OnnxModel(path, num_threads=num_threads)
+            outputs = runner.predict(images)
+            latency = tflite.median_latency_ms(runner.run, timed)
         else:
             runner = tflite.LiteRTModel(path, num_threads=num_threads)
             outputs = runner.predict(images)

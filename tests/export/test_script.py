@@ -23,6 +23,9 @@ def _run(*args, timeout=300):
     (["--model=resnet20", "--format=tflite", "--quantize=int4"], "Unknown quantization 'int4'"),
     (["--model=resnet20", "--format=tflite", "--quantize=int8"],
      "int8 quantization needs representative data"),
+    (["--model=resnet20", "--format=onnx", "--quantize=int8"],
+     "int8 quantization needs representative data"),
+    (["--model=resnet20", "--format=onnx,pt"], "Unknown format 'pt'"),
 ])
 def test_user_errors_are_one_line(args, message):
     result = _run(*args)
@@ -64,3 +67,20 @@ def test_greyscale_lenet_exports_and_verifies_on_the_digits(tmp_path):
     assert bad.returncode == 2 and "a greyscale (1-channel) model has no bytes signature" in (
         bad.stderr)
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_verify_covers_onnx(trained_resnet20, cifar10_dir, tmp_path):
+    """--format=onnx writes the float32 and int8 files and --verify runs them on ONNX Runtime."""
+    model_path = tmp_path / "resnet20_brief.keras"
+    trained_resnet20.save(model_path)
+    out = tmp_path / "out"
+    result = _run(f"--model={model_path}", "--format=onnx", "--quantize=none,int8",
+                  f"--representative_data={cifar10_dir}", f"--output_dir={out}", "--verify",
+                  "--verify_examples=500", "--latency_images=20", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    print(result.stdout)
+    for name in ("float32", "int8"):
+        assert (out / f"resnet20_brief_{name}.onnx").is_file()
+        assert f"| onnx_{name}" in result.stdout
+    assert not (out / "1").exists()  # no SavedModel asked for

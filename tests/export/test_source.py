@@ -70,8 +70,9 @@ def test_image_size():
 
 
 def test_export_model_rejects_bad_modes(tmp_path):
-    with pytest.raises(export.ExportError, match="Unknown format 'onnx'"):
-        export.export_model("resnet20", tmp_path, formats=["onnx"])
+    with pytest.raises(export.ExportError, match="Unknown format 'pytorch'; use one of "
+                       "saved_model, tflite, onnx"):
+        export.export_model("resnet20", tmp_path, formats=["pytorch"])
     with pytest.raises(export.ExportError, match="Unknown quantization 'int4'"):
         export.export_model("resnet20", tmp_path, formats=["tflite"], quantize=["int4"])
     with pytest.raises(export.ExportError, match="needs representative data"):
