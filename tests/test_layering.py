@@ -116,7 +116,8 @@ LOW_LAYERS = {
                            "keras_deepnets.weights.store", "keras_deepnets.weights.hub"},
     # presets rebuild models through Keras's serialization, never by importing them
     "weights/presets.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
-                           "keras_deepnets.weights.store", "keras_deepnets.weights.loading"},
+                           "keras_deepnets.weights.store", "keras_deepnets.weights.hub",
+                           "keras_deepnets.weights.loading"},
     "models/": {"keras_deepnets.registry", "keras_deepnets.weights.table",
                 "keras_deepnets.weights.loading", "keras_deepnets.weights.presets",
                 "keras_deepnets.models"},

@@ -67,8 +67,14 @@ def _reachable():
     return True
 
 
+def local_only():
+    """Whether Hub files must come from the Hugging Face cache alone: HF_HUB_OFFLINE, or an
+    endpoint that takes no connection (said at once instead of after five retries)."""
+    return hub_constants.HF_HUB_OFFLINE or not _reachable()
+
+
 def _download(repo, filename, tag, revision=None):
-    local = hub_constants.HF_HUB_OFFLINE or not _reachable()
+    local = local_only()
     try:
         return huggingface_hub.hf_hub_download(repo, filename, revision=revision,
                                                local_files_only=local)

@@ -33,7 +33,7 @@ import numpy as np
 from huggingface_hub import errors as hub_errors
 
 from keras_deepnets import registry
-from keras_deepnets.weights import loading, store, table
+from keras_deepnets.weights import hub, loading, store, table
 
 FORMAT = "keras_deepnets.preset"  # config.json's "format": what tells a preset from timm's repo
 VERSION = 1
@@ -355,8 +355,9 @@ def _hub_folder(tag):
     """The local folder of the Hub preset `tag` (downloaded), or None when the repository holds
     something else (timm's weights, which `weights.hub` loads)."""
     repo, revision = hub_parts(tag)
+    local = hub.local_only()
     config = _from_hub(lambda: huggingface_hub.hf_hub_download(
-        repo, CONFIG, revision=revision), tag, f"{CONFIG} of {repo}")
+        repo, CONFIG, revision=revision, local_files_only=local), tag, f"{CONFIG} of {repo}")
     try:
         with open(config, encoding="utf-8") as f:
             is_preset = json.load(f).get("format") == FORMAT
@@ -364,7 +365,8 @@ def _hub_folder(tag):
         is_preset = False
     if not is_preset:
         return None
-    return _from_hub(lambda: huggingface_hub.snapshot_download(repo, revision=revision), tag,
+    return _from_hub(lambda: huggingface_hub.snapshot_download(
+        repo, revision=revision, local_files_only=local), tag,
                      f"the preset {repo}" + (f" at revision {revision}" if revision else ""))
 
 

@@ -18,6 +18,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from huggingface_hub import constants as hub_constants
 from safetensors.numpy import save_file
 
 import keras_deepnets as kd
@@ -240,8 +241,9 @@ def test_a_hub_preset_is_read_at_the_revision_asked_for(r18, preset, tmp_path, m
     v1, head = "1" * 40, "2" * 40
     cache = _hub_cache(tmp_path / "hf", "team/r18", {v1: preset, head: other},
                        {"v1": v1, "main": head})
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads its variables once, at import (tests/hermetic.py sets them first)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     x = np.random.default_rng(0).uniform(-2, 2, (1, 224, 224, 3)).astype("float32")
     expected = np.asarray(model(x))
     for tag in ("hf://team/r18@v1", f"hf://team/r18@{v1}"):
