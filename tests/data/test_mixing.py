@@ -106,8 +106,8 @@ def test_erase_fills_the_box_as_torchvision(batch):
     """Given boxes: torchvision's F.erase, img[..., i:i + h, j:j + w] = v, per image."""
     x, _ = batch
     x = (x - 120.0) / 60.0  # normalised, with negative values that must survive
-    tops, lefts, hs, ws = np.array([0, 5, 10, 3, 0, 20, 7, 1]), np.array([0, 9, 2, 20, 3, 0, 7, 1]), \
-        np.array([5, 12, 3, 9, 31, 4, 1, 20]), np.array([7, 4, 20, 11, 2, 31, 1, 8])
+    tops, lefts, hs, ws = np.array([[0, 5, 10, 3, 0, 20, 7, 1], [0, 9, 2, 20, 3, 0, 7, 1],
+                                    [5, 12, 3, 9, 31, 4, 1, 20], [7, 4, 20, 11, 2, 31, 1, 8]])
     apply = np.array([True, True, False, True, True, True, True, False])
     got = mixing.erase(x, (tops, tops + hs, lefts, lefts + ws), apply, 0.0).numpy()
     want = x.copy()
