@@ -24,6 +24,7 @@ which apply them:
 All draws are stateless: the same `seed` gives the same batch, every run.
 """
 
+import functools
 import math
 
 import keras
@@ -31,6 +32,15 @@ import tensorflow as tf
 
 TORCHVISION_MIXUP_ALPHA = 0.2
 TORCHVISION_CUTMIX_ALPHA = 1.0
+
+
+@functools.cache
+def _applier(cls, **kwargs):
+    """One Keras layer of `cls` per process, built eagerly: its constructor makes a seed variable
+    (unused here: the layer only applies given transformations), which a tf.data map function
+    or a tf.function cannot create."""
+    with tf.init_scope():
+        return cls(**kwargs)
 
 
 def beta_sample(alpha, seed):
@@ -47,7 +57,7 @@ def rolled_pairs(batch_size):
 def mixup(images, labels, lam):
     """torchvision's MixUp with a given lambda: x' = lam x + (1 - lam) x.roll(1, 0), labels
     (one-hot or soft) likewise; applied by `keras.layers.MixUp`."""
-    layer = keras.layers.MixUp()
+    layer = _applier(keras.layers.MixUp)
     batch = tf.shape(images)[0]
     transformation = {"mix_weight": tf.fill([batch], tf.cast(lam, layer.compute_dtype)),
                       "permutation_order": rolled_pairs(batch)}
@@ -83,7 +93,7 @@ def box_mask(shape, box):
 def cutmix(images, labels, box, lam_adjusted):
     """torchvision's CutMix with a given box: the box of image i comes from image i - 1, labels
     mixed with the re-adjusted lambda; applied by `keras.layers.CutMix`."""
-    layer = keras.layers.CutMix()
+    layer = _applier(keras.layers.CutMix)
     shape = tf.shape(images)
     transformation = {"permutation_order": rolled_pairs(shape[0]),
                       "batch_masks": box_mask(shape, box),
@@ -147,7 +157,7 @@ def erase(images, box, apply, value=0.0):
     """Fills each image's box with `value` where `apply` ([B] bool) holds; applied by
     `keras.layers.RandomErasing`. The value range is left open so that normalised images
     (negative values) are not clipped."""
-    layer = keras.layers.RandomErasing(value_range=(-math.inf, math.inf))
+    layer = _applier(keras.layers.RandomErasing, value_range=(-math.inf, math.inf))
     shape = tf.shape(images)
     transformation = {"batch_masks": box_mask(shape, box), "apply_erasing": apply,
                       "fill_value": tf.fill(shape, tf.cast(value, layer.compute_dtype))}

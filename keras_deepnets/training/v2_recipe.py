@@ -52,7 +52,7 @@ class V2Settings:
         return self.lr * batch_size / self.batch_size
 
 
-TORCHVISION_V2 = V2Settings()
+SETTINGS = V2Settings()
 
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")
@@ -129,7 +129,7 @@ def no_weight_decay(model, biases=False):
     return excluded
 
 
-def v2_optimizer(model, learning_rate, settings=TORCHVISION_V2):
+def v2_optimizer(model, learning_rate, settings=SETTINGS):
     """The recipe's optimizer for `model`: SGD, momentum 0.9, PyTorch's weight decay 2e-5 on all
     but the norms (and the biases when `settings.bias_weight_decay == 0`)."""
     optimizer = CoupledDecaySGD(learning_rate, momentum=settings.momentum,
@@ -139,7 +139,7 @@ def v2_optimizer(model, learning_rate, settings=TORCHVISION_V2):
     return optimizer
 
 
-def v2_loss(settings=TORCHVISION_V2, from_logits=False):
+def v2_loss(settings=SETTINGS, from_logits=False):
     """Cross-entropy on the mixed (soft) labels with label smoothing 0.1, as
     `torch.nn.CrossEntropyLoss(label_smoothing=0.1)` on probability targets. The package's
     models end in a softmax, hence `from_logits=False` by default."""
@@ -147,7 +147,7 @@ def v2_loss(settings=TORCHVISION_V2, from_logits=False):
                                                 from_logits=from_logits)
 
 
-def ema_decay_per_step(settings=TORCHVISION_V2, batch_size=None, epochs=None):
+def ema_decay_per_step(settings=SETTINGS, batch_size=None, epochs=None):
     """The per-step decay with the time constant of torchvision's weight average.
 
     torchvision averages every `ema_steps` iterations with decay 1 - alpha, where
@@ -161,7 +161,7 @@ def ema_decay_per_step(settings=TORCHVISION_V2, batch_size=None, epochs=None):
     return (1.0 - alpha) ** (1.0 / settings.ema_steps)
 
 
-def v2_presets(settings=TORCHVISION_V2, mode="torch"):
+def v2_presets(settings=SETTINGS, mode="torch"):
     """The recipe's input presets (torchvision's ClassificationPresetTrain/Eval): training,
     random-resized crop at 176 (area 8-100 %, aspect 3/4-4/3, bilinear) and flip; evaluation,
     shorter side 232 (bilinear, antialias) and the centre 224 crop. `mode="torch"` is
