@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import keras_deepnets as kd
 from keras_deepnets.data import augment
-from keras_deepnets.training import v2_recipe
+from keras_deepnets.training import recipes, v2_recipe
 from keras_deepnets.weights import table, torch_convert
 
 TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
@@ -189,3 +189,14 @@ def test_presets_are_torchvisions_v2_inputs(imagenet_sample_dir):
                                    antialias=True)
     np.testing.assert_array_equal(evaluation(tf.constant(photo), tf.constant([0, 0])),
                                   published(tf.constant(photo), tf.constant([0, 0])))
+
+
+def test_recipe_row_for_the_imagenet_resnets():
+    row = recipes.recipe_for("resnet50", "imagenet", "torchvision_v2")
+    assert (row.batch_size, row.lr, row.weight_decay, row.momentum, row.epochs) == (
+        1024, 0.5, 2e-5, 0.9, 600)
+    assert (row.lr_schedule, row.warmup_epochs, row.label_smoothing) == ("cosine", 5, 0.1)
+    assert row.ema_decay == v2_recipe.ema_decay_per_step()
+    with pytest.raises(ValueError, match="torchvision_v2 recipe is for the ImageNet ResNets; "
+                                         "vgg16 is not one"):
+        recipes.recipe_for("vgg16", "imagenet", "torchvision_v2")
