@@ -17,8 +17,13 @@ import math
 import keras
 import tensorflow as tf
 
+from keras_deepnets.training import v2_recipe
+
 SCHEDULES = ("step", "cosine", "linear", "constant", "plateau")
 RECIPES = ("paper", "fast")
+# torchvision's V2 recipe (v2_recipe.py): train() does not apply its mixing, erasing and
+# norm-only weight decay yet, so it is not among the names train() accepts (RECIPES).
+V2_RECIPES = ("torchvision_v2",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,11 +95,30 @@ FAST_CIFAR = Recipe(batch_size=256, lr=0.2, weight_decay=5e-4, momentum=0.9,
                     name="fast")
 
 
+# torchvision's V2 recipe for its ImageNet ResNets (v2_recipe.py holds the parts a Recipe has
+# no field for: mixup/cutmix, random erasing, the norm-only decay, the per-epoch schedule with
+# its 0.01 start factor, the 176/232/224 inputs). The EMA decay is the per-step decay with
+# torchvision's time constant (it averages every 32 steps).
+_V2 = v2_recipe.SETTINGS
+TORCHVISION_V2 = Recipe(batch_size=_V2.batch_size, lr=_V2.lr, weight_decay=_V2.weight_decay,
+                        momentum=_V2.momentum, lr_schedule="cosine", boundaries=(),
+                        boundaries_in="epochs", epochs=_V2.epochs,
+                        warmup_epochs=_V2.warmup_epochs, label_smoothing=_V2.label_smoothing,
+                        ema_decay=v2_recipe.ema_decay_per_step(), name="torchvision_v2")
+
+
 def recipe_for(model_name, family, name="paper"):
-    """The recipe a registry model was trained with in its paper (`name="paper"`), or the
-    time-to-accuracy recipe (`name="fast"`, CIFAR models only)."""
-    if name not in RECIPES:
-        raise ValueError(f"recipe must be one of {', '.join(RECIPES)}; got {name!r}.")
+    """The recipe a registry model was trained with in its paper (`name="paper"`), the
+    time-to-accuracy recipe (`name="fast"`, CIFAR models only), or torchvision's V2 recipe
+    (`name="torchvision_v2"`, ImageNet ResNets)."""
+    if name not in RECIPES + V2_RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(RECIPES + V2_RECIPES)}; got "
+                         f"{name!r}.")
+    if name == "torchvision_v2":
+        if family != "imagenet" or not model_name.lower().startswith("resne"):
+            raise ValueError(f"The torchvision_v2 recipe is for the ImageNet ResNets; "
+                             f"{model_name} is not one.")
+        return TORCHVISION_V2
     if name == "fast":
         if family != "cifar":
             raise ValueError(f"The fast recipe is for the CIFAR models; {model_name} is an "
