@@ -432,6 +432,34 @@ print(f"LiteRT int8 ({litert.size_bytes / 1e6:.1f} MB) against Keras float32 on 
 for i, (k, t) in enumerate(zip(keras_probs, lite_probs)):
     print(f"photo {i}: Keras class {k.argmax()} ({k.max():.3f}), LiteRT class {t.argmax()} "
           f"({t.max():.3f})")"""),
+    ("md", """\
+## Share it: a preset that any process loads
+
+`kd.save_preset` writes a folder with the weights, the constructor arguments, the classes, the
+preprocessing, the run's config and a model card, each file's SHA-256 in a manifest.
+`weights=<folder>` (or `file://`, or `hf://owner/repo@revision` once published with
+`scripts/push_weights.py`) rebuilds the same model anywhere; here a fresh Python process does."""),
+    ("code", """\
+import subprocess
+import sys
+
+preset = kd.save_preset(tuned.model, os.path.join(OUTPUT_DIR, "preset"), model_name=MODEL,
+                        training=os.path.join(OUTPUT_DIR, "finetune"), overwrite=True)
+print(f"preset {preset}: {sorted(os.listdir(preset))}")
+np.save(os.path.join(OUTPUT_DIR, "preset_images.npy"), images)
+fresh_out = os.path.join(OUTPUT_DIR, "preset_probs.npy")
+loader = ("import sys, numpy as np, keras_deepnets as kd; "
+          "m = kd.get_model(sys.argv[1], weights=sys.argv[2]); "
+          "np.save(sys.argv[4], m.predict(np.load(sys.argv[3]), verbose=0))")
+# TensorFlow's C++ start-up lines of the child stay out of the cell; its error, if any, shows
+loaded = subprocess.run([sys.executable, "-c", loader, MODEL, preset,
+                         os.path.join(OUTPUT_DIR, "preset_images.npy"), fresh_out],
+                        capture_output=True, text=True)
+if loaded.returncode:
+    raise RuntimeError(f"the fresh process failed: {loaded.stderr[-2000:]}")
+fresh_probs = np.load(fresh_out)
+print(f"a fresh process loaded the preset: max |probability difference| against this "
+      f"process {np.abs(fresh_probs - keras_probs).max():.2e}")"""),
 ]
 
 DEPTH_SEARCH = [

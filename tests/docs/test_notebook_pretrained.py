@@ -72,4 +72,10 @@ def test_pretrained_notebook(served_resnet18, imagenet_sample_dir, cifar10_small
     # int8 against float32 on 4 photos of a net fine-tuned for 2 steps (near-uniform
     # outputs): the probabilities stay close; the export tests bound agreement on more images.
     assert float(match.group(2)) < 0.1
+    # Saved as a preset and loaded back by a fresh process: the same model.
+    assert (out / "preset" / "manifest.json").is_file()
+    assert (out / "preset" / "training_config.json").is_file()
+    fresh = re.search(r"a fresh process loaded the preset: max \|probability difference\| "
+                      r"against this process ([\d.e+-]+)", stdout)
+    assert fresh and float(fresh.group(1)) < 1e-5, stdout[-3000:]
     assert png_count(nb) == 3  # photos, feature maps, fine-tuning curves
