@@ -112,6 +112,12 @@ def test_eval_only_takes_pretrained_weights_by_tag(team_weights, imagenet_sample
     result = training.evaluate(model="resnet18", data=str(tmp_path / "imagenet"),
                                weights="team-r18", max_val_examples=16, batch_size=8)
     assert result["num_examples"] == 16 and 0.0 <= result["top1"] <= result["top5"] <= 1.0
+    # `--weights=<preset>`: the same weights saved as a preset score the same, with the
+    # transform and preprocessing the preset recorded.
+    preset = kd.save_preset(kd.ResNet18(weights="team-r18"), tmp_path / "preset")
+    again = training.evaluate(model="resnet18", data=str(tmp_path / "imagenet"),
+                              weights=str(preset), max_val_examples=16, batch_size=8)
+    assert (again["top1"], again["top5"]) == (result["top1"], result["top5"])
     with pytest.raises(ConfigError, match="resnet34 has no weights tagged 'team-r18'"):
         training.evaluate(model="resnet34", data=str(tmp_path / "imagenet"), weights="team-r18")
 
