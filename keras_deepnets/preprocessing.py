@@ -16,7 +16,7 @@ import os
 import numpy as np
 from keras.applications import imagenet_utils
 
-from keras_deepnets.weights.loading import keras_cache_dir
+from keras_deepnets.weights.store import keras_cache_dir
 
 MODES = ("caffe", "torch", "tf")
 

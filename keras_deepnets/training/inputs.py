@@ -89,8 +89,9 @@ def eval_preset_options(cfg, info, image_size, model=None):
     resize (scaled to this crop size), interpolation, antialias."""
     options = preset_options(cfg, info, model)
     published = getattr(model, "evaluation", None)
-    if not published and init_preset(cfg) is not None:
-        published = init_preset(cfg)[1]["evaluation"]
+    preset = None if published else init_preset(cfg)
+    if preset is not None:
+        published = preset[1]["evaluation"]
     row = None if published else init_row(cfg)
     if row is not None and row.resize and row.crop:
         published = {"resize": row.resize, "crop": row.crop,

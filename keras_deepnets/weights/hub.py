@@ -73,24 +73,32 @@ def local_only():
     return hub_constants.HF_HUB_OFFLINE or not _reachable()
 
 
-def _download(repo, filename, tag, revision=None):
-    local = local_only()
+def call(fetch, tag, what, repo):
+    """`fetch()` (a huggingface_hub download of `what`, e.g. "config.json of owner/repo") with
+    the Hub's faults as one-line errors that say what to do. Presets use it too."""
     try:
-        return huggingface_hub.hf_hub_download(repo, filename, revision=revision,
-                                               local_files_only=local)
+        return fetch()
     except hub_errors.LocalEntryNotFoundError:
         raise FileNotFoundError(
-            f"weights={tag!r}: {filename} of {repo} is not in the Hugging Face cache and the "
+            f"weights={tag!r}: {what} is not in the Hugging Face cache and the "
             "Hub cannot be reached (HF_HUB_OFFLINE set, or no network). Fetch it where the Hub "
             f"is reachable (huggingface-cli download {repo}) and copy the cache (HF_HOME), or "
             "point HF_ENDPOINT at a mirror.") from None
-    except (hub_errors.RepositoryNotFoundError, hub_errors.EntryNotFoundError) as error:
-        raise FileNotFoundError(f"weights={tag!r}: the Hub has no {filename} in {repo} "
+    except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError,
+            hub_errors.EntryNotFoundError) as error:
+        raise FileNotFoundError(f"weights={tag!r}: the Hub has no {what} "
                                 f"({type(error).__name__}).") from None
     except (hub_errors.HfHubHTTPError, OSError) as error:
-        raise FileNotFoundError(f"weights={tag!r}: downloading {filename} of {repo} failed: "
+        raise FileNotFoundError(f"weights={tag!r}: downloading {what} failed: "
                                 f"{str(error).splitlines()[0]}. Set HF_HUB_OFFLINE=1 to use the "
                                 "local cache only, or HF_ENDPOINT for a mirror.") from None
+
+
+def _download(repo, filename, tag, revision=None):
+    local = local_only()
+    return call(lambda: huggingface_hub.hf_hub_download(
+        repo, filename, revision=revision, local_files_only=local),
+        tag, f"{filename} of {repo}", repo)
 
 
 def _preprocessing(cfg, tag):

@@ -58,9 +58,6 @@ def convert_checkpoint(weights, expected, **kwargs):
     return _converter("path")(weights, expected=expected, **kwargs)
 
 
-keras_cache_dir = store.keras_cache_dir  # (preprocessing reads Keras's class index there)
-
-
 def named_row(models, weights):
     """The row a tag asks for (`table.resolve`; a Hub tag's from its config.json), for the
     first of `models` that has it; None for None or a path."""
@@ -105,7 +102,7 @@ def _fetch(row, include_top, verbose, keras_cache=True):
         return hub.fetch(row)
     use_keras = keras_cache and row.publisher == table.KERAS_APPLICATIONS
     return store.fetch(row, include_top, verbose=verbose,
-                       elsewhere=(keras_cache_dir(),) if use_keras else ())
+                       elsewhere=(store.keras_cache_dir(),) if use_keras else ())
 
 
 def _load_keras_applications(model, path, row):

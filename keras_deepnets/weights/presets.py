@@ -30,7 +30,6 @@ import urllib.request
 import huggingface_hub
 import keras
 import numpy as np
-from huggingface_hub import errors as hub_errors
 
 from keras_deepnets import registry
 from keras_deepnets.weights import hub, loading, store, table
@@ -324,31 +323,13 @@ def read(folder, source=None):
 
 
 def hub_parts(tag):
-    """"hf://owner/repo@rev" -> ("owner/repo", "rev"); the revision is None when not given."""
-    repo, _, revision = tag[len(table.HUB_PREFIX):].strip("/").partition("@")
-    if repo.count("/") != 1 or not all(repo.split("/")) or (_ and not revision):
-        raise PresetError(f"weights={tag!r}: a Hub preset is hf://<owner>/<repository>"
-                          "[@<revision>], e.g. hf://team/resnet50-flowers@v1.")
-    return repo, revision or None
-
-
-def _from_hub(fetch, tag, what):
-    """`fetch()` with huggingface_hub's faults as one-line errors that say what to do."""
+    """"hf://owner/repo@rev" -> ("owner/repo", "rev"), parsed as every Hub handle is
+    (`hub.repo_of`); the revision is None when not given."""
     try:
-        return fetch()
-    except hub_errors.LocalEntryNotFoundError:
-        raise FileNotFoundError(
-            f"weights={tag!r}: {what} is not in the Hugging Face cache and the Hub cannot be "
-            "reached (HF_HUB_OFFLINE set, or no network). Download it where the Hub is "
-            "reachable and copy the cache (HF_HOME), or point HF_ENDPOINT at a mirror.") \
-            from None
-    except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError,
-            hub_errors.EntryNotFoundError) as error:
-        raise FileNotFoundError(f"weights={tag!r}: the Hub has no {what} "
-                                f"({type(error).__name__}).") from None
-    except (hub_errors.HfHubHTTPError, OSError) as error:
-        raise FileNotFoundError(f"weights={tag!r}: downloading {what} failed: "
-                                f"{str(error).splitlines()[0]}.") from None
+        return hub.repo_of(tag)
+    except table.WeightsError:
+        raise PresetError(f"weights={tag!r}: a Hub preset is hf://<owner>/<repository>"
+                          "[@<revision>], e.g. hf://team/resnet50-flowers@v1.") from None
 
 
 def _hub_folder(tag):
@@ -356,8 +337,9 @@ def _hub_folder(tag):
     something else (timm's weights, which `weights.hub` loads)."""
     repo, revision = hub_parts(tag)
     local = hub.local_only()
-    config = _from_hub(lambda: huggingface_hub.hf_hub_download(
-        repo, CONFIG, revision=revision, local_files_only=local), tag, f"{CONFIG} of {repo}")
+    config = hub.call(lambda: huggingface_hub.hf_hub_download(
+        repo, CONFIG, revision=revision, local_files_only=local), tag, f"{CONFIG} of {repo}",
+        repo)
     try:
         with open(config, encoding="utf-8") as f:
             is_preset = json.load(f).get("format") == FORMAT
@@ -365,9 +347,9 @@ def _hub_folder(tag):
         is_preset = False
     if not is_preset:
         return None
-    return _from_hub(lambda: huggingface_hub.snapshot_download(
+    return hub.call(lambda: huggingface_hub.snapshot_download(
         repo, revision=revision, local_files_only=local), tag,
-                     f"the preset {repo}" + (f" at revision {revision}" if revision else ""))
+        f"the preset {repo}" + (f" at revision {revision}" if revision else ""), repo)
 
 
 def _file_url_path(weights):
