@@ -117,12 +117,17 @@ def _first_reaching(curve, top1):
                  and p["test_top1"] >= top1), None)
 
 
-def _stop_at(target_top1):
-    """train()'s on_epoch_end: stop once the test top-1 reaches the target."""
-    def stop(epoch, row):
-        del epoch
-        return target_top1 is not None and (row.get("val_top1") or 0.0) >= target_top1
-    return stop
+class StopAt(keras.callbacks.Callback):
+    """Stops a run once its test top-1 reaches `target_top1` (None: never)."""
+
+    def __init__(self, target_top1):
+        super().__init__()
+        self.target_top1 = target_top1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.target_top1 is not None and (logs or {}).get("val_top1", 0.0) >= \
+                self.target_top1:
+            self.model.stop_training = True
 
 
 def _run_entry(recipe, result, target):
@@ -208,7 +213,7 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
             model=model, data=data, data_dir=data_dir, recipe=recipe, epochs=epochs,
             max_examples=max_examples, max_val_examples=max_val_examples, seed=seed,
             model_dir=os.path.join(output_dir, recipe), export_dir="", eval_every=1,
-            verbose=verbose, on_epoch_end=_stop_at(target), **train_overrides)
+            verbose=verbose, callbacks=[StopAt(target)], **train_overrides)
         record["runs"].append(_run_entry(recipe, result, target))
         write_json(path, record)
         del result

@@ -10,13 +10,13 @@ Example:
 
 from keras_deepnets.training.config import TrainConfig, make_config
 from keras_deepnets.training.evaluate import evaluate
-from keras_deepnets.training.actions import (Action, EpochEndView, RunContext, RunView, Step,
-                                             TrainingDiverged)
+from keras_deepnets.training.actions import TrainingDiverged
 from keras_deepnets.training.building import set_sync_bn
 from keras_deepnets.training.loop import plan_run, run_epochs, train
 from keras_deepnets.training.run import RunSpec, TrainingRun, TrainResult
 from keras_deepnets.training.optimizers import SGD
-from keras_deepnets.training.state import TrainState
+from keras_deepnets.training.metric_sums import from_name as metric_from_name
+from keras_deepnets.training.state import TrainState, monitor_mode
 from keras_deepnets.training.steps import StepFunctions
 from keras_deepnets.training.recipes import (CIFAR, IMAGENET, VGG_IMAGENET, LearningRate, Recipe,
                                              decayed_kernels, recipe_for, weight_decay_loss)
@@ -29,5 +29,5 @@ __all__ = ["TrainConfig", "make_config", "train", "evaluate", "TrainResult", "Tr
            "configure_cpu_devices", "resolve_precision",
            "LearningRate", "Recipe", "recipe_for", "CIFAR", "IMAGENET", "VGG_IMAGENET",
            "decayed_kernels", "weight_decay_loss", "set_sync_bn", "StepFunctions", "TrainState",
-           "SGD", "TrainingRun", "RunSpec", "plan_run", "run_epochs", "Action", "RunContext",
-           "RunView", "EpochEndView", "Step"]
+           "SGD", "TrainingRun", "RunSpec", "plan_run", "run_epochs", "metric_from_name",
+           "monitor_mode"]

@@ -1,6 +1,12 @@
 """The side jobs of a training run, as small objects with hooks (Keras callbacks, Orbit actions).
 
+These are the package's own side jobs, beneath the user's: a user passes
+`keras.callbacks.Callback` objects (`train(callbacks=[...])`), which run through one action
+here, `KerasCallbacks`, after the package's own (so that a callback sees the weight files,
+records and backup of the epoch already written, and a stop it asks for leaves them whole).
+
 A `TrainingRun` calls, in the order of its `actions` list:
+    on_train_begin(context)         once, after a restore, before the first epoch
     on_epoch_begin(run, epoch)      before an epoch's first step
     before_steps(run, n)            before each call of n steps (`steps_per_loop`)
     on_steps(run, steps)            after it, with the `Step`s whose loss was finite
@@ -14,10 +20,10 @@ epoch's sums so far, themselves frozen), and `on_epoch_end` whether the epoch se
 the actions that write them are made with them (`StepRecords(records)`, `Backups(backup, ...)`)
 and are the only parts that change them, and the run keeps its own counters.
 
-Add a per-epoch action by subclassing `Action` and passing it in `train(..., actions=[...])`;
-add a metric to the step in steps.py. Order matters where files are involved: the weight
-files and the records are written before the backup, so that a kill between the two leaves
-records ahead of the backup (resuming trims them) instead of losing the steps in between.
+A side job of the package subclasses `Action`; a user's is a Keras callback. Order matters
+where files are involved: the weight files and the records are written before the backup, so
+that a kill between the two leaves records ahead of the backup (resuming trims them) instead
+of losing the steps in between.
 """
 
 import dataclasses
@@ -27,10 +33,11 @@ import time
 import typing
 
 import keras
+import numpy as np
 
 from keras_deepnets.training import checkpoints, profiling
 from keras_deepnets.training.config import TrainConfig
-from keras_deepnets.training.records import epoch_line
+from keras_deepnets.training.records import TIME_FIELDS, epoch_line
 
 
 class TrainingDiverged(RuntimeError):
@@ -38,29 +45,29 @@ class TrainingDiverged(RuntimeError):
 
 
 class Step(typing.NamedTuple):
-    """One training step's figures: the batch's mean loss and its sums."""
+    """One training step's figures: the batch's mean loss, each metric on the batch
+    (`values`, by name), and the change to the metrics' states (`delta`, for the epoch's)."""
 
     global_step: int
     epoch: int  # 1-based
     lr: float
     loss: float
-    top1: float  # hits in the global batch
-    top5: float
     count: float  # examples in the global batch
+    values: dict
+    delta: np.ndarray
 
 
 class Totals(typing.NamedTuple):
-    """Sums of an epoch's finite steps (loss summed per example, as in the step). Immutable:
-    `plus` returns the new sums."""
+    """Sums of an epoch's finite steps: the loss summed per example, the examples, and the
+    metrics' state changes (an array). Immutable: `plus` returns the new sums."""
 
     loss: float = 0.0
-    top1: float = 0.0
-    top5: float = 0.0
     count: float = 0.0
+    delta: typing.Any = 0.0
 
     def plus(self, step):
-        return Totals(self.loss + step.loss * step.count, self.top1 + step.top1,
-                      self.top5 + step.top5, self.count + step.count)
+        return Totals(self.loss + step.loss * step.count, self.count + step.count,
+                      self.delta + step.delta)
 
     def mean(self, name):
         return getattr(self, name) / max(self.count, 1.0)
@@ -89,6 +96,7 @@ class RunView(RunContext):
     n_steps: int  # the epoch's steps
     first: int  # the epoch's first step (after a resume, the backup's)
     totals: Totals  # the epoch's sums so far
+    figures: typing.Callable[[], dict]  # the epoch's loss and metrics so far, by name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +109,9 @@ class EpochEndView(RunView):
 
 class Action:
     """A side job; override the hooks it needs (each is a no-op here)."""
+
+    def on_train_begin(self, context):
+        pass
 
     def on_epoch_begin(self, run, epoch):
         pass
@@ -158,15 +169,14 @@ class ProgressBar(Action):
     def on_epoch_begin(self, run, epoch):
         self.bar = None
         if run.chief and run.cfg.verbose == 1:
-            self.bar = keras.utils.Progbar(run.n_steps,
-                                           stateful_metrics=["loss", "top1", "top5", "lr"])
+            # every figure is the epoch's so far: shown as it is, not averaged again
+            self.bar = keras.utils.Progbar(run.n_steps, stateless_metrics=[])
 
     def on_steps(self, run, steps):
         if self.bar is None or not steps:
             return
-        t = run.totals
-        self.bar.update(run.step - run.first, [("loss", t.mean("loss")), ("top1", t.mean("top1")),
-                                               ("top5", t.mean("top5")), ("lr", steps[-1].lr)])
+        figures = run.figures()
+        self.bar.update(run.step - run.first, [*figures.items(), ("lr", steps[-1].lr)])
 
 
 class StepRecords(Action):
@@ -178,8 +188,7 @@ class StepRecords(Action):
 
     def on_steps(self, run, steps):
         for s in steps:
-            self.records.add_step(s.global_step, s.epoch, s.lr, s.loss,
-                                  1.0 - s.top1 / max(s.count, 1))
+            self.records.add_step(s.global_step, s.epoch, s.lr, s.loss, s.values)
 
     def on_epoch_end(self, run, row):
         self.records.add_epoch(row)
@@ -222,13 +231,17 @@ class Backups(Action):
         self.backup.save(run.global_step)
 
 
+_NOT_METRICS = frozenset(("epoch", "step", "lr", "loss", *TIME_FIELDS))
+
+
 class EpochLine(Action):
     """One line per epoch: figures, lr, img/s and the time left."""
 
     def on_epoch_end(self, run, row):
         done = max(run.step - run.first, 1)
         remaining = (run.total_steps - run.global_step) * row["epoch_seconds"] / done
-        run.log(epoch_line(row, run.epochs, remaining, time.time() - run.saves_started))
+        run.log(epoch_line(row, run.epochs, remaining, time.time() - run.saves_started,
+                           [k for k in row if k not in _NOT_METRICS and not k.startswith("val_")]))
 
 
 class Profile(Action):

@@ -50,6 +50,8 @@ def define_flags(model, family, flag_values=FLAGS):
     script's default model and the recipe's defaults its help names."""
     family_help = _FAMILY_HELP.get(family, _FAMILY_HELP[None])
     for field in dataclasses.fields(TrainConfig):
+        if field.metadata.get("flag") is False:  # a Keras object: train(...) only
+            continue
         define_setting_flag(field, model if field.name == "model" else None,
                             family_help.get(field.name), flag_values)
     flags.DEFINE_string("config", None, "Run again the run whose config.json this is (in its "

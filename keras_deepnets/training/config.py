@@ -10,7 +10,9 @@ import warnings
 
 from keras_deepnets import registry
 from keras_deepnets.models.common import require_tensorflow_backend, variant_names
+from keras_deepnets.training import metric_sums, optimizers
 from keras_deepnets.training.recipes import RECIPES, SCHEDULES, recipe_for
+from keras_deepnets.training.state import MODES
 from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
 from keras_deepnets.weights import presets, table
 
@@ -88,6 +90,22 @@ class TrainConfig:
     ema_decay: float = setting(None, "Evaluate, save and export a moving average of the "
                                "weights with this decay per step; 0 for none; default the "
                                "recipe's.")
+    # Keras objects: train(optimizer=, loss=, metrics=) take them; the config holds them
+    # serialized (keras.saving.serialize_keras_object), so config.json replays them.
+    optimizer: dict = setting(
+        None, "train(optimizer=...): a keras.optimizers.Optimizer (lr a float or a "
+        "LearningRateSchedule) instead of the recipe's SGD and schedule; its own weight decay "
+        "applies (the recipe's L2 term only if weight_decay is given).", flag=False)
+    loss: dict = setting(None, "train(loss=...): a keras.losses.Loss instead of the "
+                         "cross-entropy with label_smoothing.", flag=False)
+    metrics: tuple = setting(metric_sums.DEFAULT, "Metrics computed in training and "
+                             "evaluation: top1, top5, top<k>, accuracy (train(metrics=) also "
+                             "takes keras.metrics.Metric objects).")
+    monitor: str = setting(None, "The figure that ranks epochs (best weights, plateau "
+                           "schedule, summary), e.g. val_top3 or val_loss; default val_top1 "
+                           "(top1 without validation).")
+    monitor_mode: str = setting("auto", "Whether the monitored figure should go up (max) or "
+                                "down (min); auto: down for a loss.", choices=MODES)
     # Hardware.
     distribution_strategy: str = setting("auto", "tf.distribute strategy.", choices=STRATEGIES)
     num_gpus: int = setting(None, "GPUs to use (default all).")
@@ -241,6 +259,38 @@ def _check_optimizer_fields(cfg):
         raise ConfigError(f"download must be True or False; got {cfg.download!r}.")
 
 
+# What a user's optimizer holds itself; setting them too is refused.
+OPTIMIZER_FIELDS = ("lr", "momentum", "nesterov", "lr_schedule", "lr_boundaries", "warmup_lr")
+
+
+def _keras_objects(cfg):
+    """`cfg` with its Keras objects as settings (serialized), checked."""
+    try:
+        optimizer = (None if cfg.optimizer is None
+                     else optimizers.optimizer_setting(cfg.optimizer))
+        loss = None if cfg.loss is None else optimizers.loss_setting(cfg.loss)
+        names = _as_tuple(cfg.metrics, str) if isinstance(cfg.metrics, str) else cfg.metrics
+        if not isinstance(names, (tuple, list)):
+            raise ValueError(f"metrics must be a list of names or keras.metrics.Metric objects; "
+                             f"got {type(names).__name__}.")
+        metrics = tuple(metric_sums.to_setting(m) for m in names)
+        metric_sums.build(metrics, 1000)  # unknown names, duplicates: before any work
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    given = [n for n in OPTIMIZER_FIELDS if getattr(cfg, n) is not None] + (
+        ["warmup_epochs"] if cfg.warmup_epochs else [])
+    if optimizer is not None and given:
+        raise ConfigError(f"optimizer= holds its own learning rate and schedule; do not also "
+                          f"set {', '.join(given)}.")
+    if loss is not None and cfg.label_smoothing is not None:
+        raise ConfigError("loss= holds its own label smoothing; do not also set "
+                          "label_smoothing.")
+    if cfg.monitor_mode not in MODES:
+        raise ConfigError(f"monitor_mode must be one of {', '.join(MODES)}; got "
+                          f"{cfg.monitor_mode!r}.")
+    return cfg.replace(optimizer=optimizer, loss=loss, metrics=metrics)
+
+
 def _as_config(config, overrides):
     """A TrainConfig of `config` (a TrainConfig, a dict of fields, or None) with `overrides`
     on top."""
@@ -274,9 +324,10 @@ def make_config(config=None, **overrides):
         registry.model_info(cfg.model)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    cfg = cfg.replace(model=cfg.model.lower(), freeze=_as_tuple(cfg.freeze or (), str),
-                      lr_boundaries=_as_tuple(cfg.lr_boundaries, float),
-                      eval_scales=_as_tuple(cfg.eval_scales, int))
+    cfg = _keras_objects(cfg.replace(model=cfg.model.lower(),
+                                     freeze=_as_tuple(cfg.freeze or (), str),
+                                     lr_boundaries=_as_tuple(cfg.lr_boundaries, float),
+                                     eval_scales=_as_tuple(cfg.eval_scales, int)))
     _check_model_fields(cfg)
     _check_fine_tuning_fields(cfg)
     _check_counts(cfg)
@@ -313,6 +364,11 @@ def resolve(cfg):
     recipe = run_recipe(cfg)
     filled = {name: getattr(recipe, name) for name in RECIPE_FIELDS
               if getattr(cfg, name) is None}
+    if cfg.optimizer is not None:  # the optimizer's own decay, lr and schedule apply
+        filled = {name: value for name, value in filled.items()
+                  if name not in ("momentum", "nesterov", "lr_schedule")}
+        filled.update(weight_decay=cfg.weight_decay or 0.0)
+        return cfg.replace(**filled)
     resolved = cfg.replace(**filled)
     return resolved.replace(lr=cfg.lr or recipe.default_lr(resolved.batch_size))
 

@@ -19,6 +19,7 @@ import os
 import keras
 
 from keras_deepnets import registry
+from keras_deepnets.training import callbacks as callbacks_lib
 from keras_deepnets.training import gradients, inputs, profiling
 from keras_deepnets.training.config import make_config, resolve, run_recipe
 from keras_deepnets.training.run import RunSpec, TrainingRun
@@ -27,8 +28,8 @@ from keras_deepnets.training.strategy import (ConfigError, is_chief, make_strate
                                               worker_failure_guard)
 
 
-def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actions=(),
-          **overrides):
+def train(config=None, *, strategy=None, model_fn=None, callbacks=(), optimizer=None,
+          loss=None, metrics=None, **overrides):
     """Trains one model with the paper's recipe; returns a `TrainResult`.
 
     Args:
@@ -40,10 +41,19 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actio
             default: made from `distribution_strategy`, `num_gpus`, `num_cpu_devices`.
         model_fn: optional `fn(**kwargs) -> keras.Model` replacing `registry.get_model(model)`
             (e.g. a tuner's hyper-model); it gets `classes` (and `input_shape`, `shortcut`).
-        on_epoch_end: optional `fn(epoch, row)` called on every worker after each epoch (a
-            tuner reports `row["val_top1"]`); returning True stops training.
-        actions: extra `actions.Action` objects (side jobs with hooks), run after the
-            built-in ones.
+        callbacks: `keras.callbacks.Callback` objects, run on every worker with Keras's
+            contract (callbacks.py): `on_epoch_end(epoch, logs)` gets the epoch's history row,
+            `self.model.stop_training = True` stops the run with its records and backup whole.
+        optimizer: a `keras.optimizers.Optimizer` (lr a float or a LearningRateSchedule)
+            instead of the recipe's fused SGD and schedule. The run builds its own from the
+            object's config under the strategy's scope (config.json records it), keeping
+            `exclude_from_weight_decay(var_names=...)`; its weight decay applies, the recipe's
+            L2 term only when `weight_decay` is given.
+        loss: a `keras.losses.Loss` computed per example on the model's softmax output, with
+            the labels as the input gives them (sparse ids, or one-hot / soft labels).
+        metrics: `keras.metrics.Metric` objects or names (top1, top5, top<k>, accuracy),
+            computed in training and evaluation and reported by name (history.csv, logs,
+            TensorBoard, `monitor`); default top1, top5.
 
     Raises:
         ConfigError: a user's mistake (unknown model, batch not divisible by the replicas,
@@ -52,28 +62,44 @@ def train(config=None, *, strategy=None, model_fn=None, on_epoch_end=None, actio
         WorkerLost: multi-worker, a peer worker died or stopped answering; the backup is kept
             and running the same command on every worker resumes from it.
     """
-    spec = plan_run(make_config(config, **overrides), strategy, model_fn)
+    objects = {k: v for k, v in (("optimizer", optimizer), ("loss", loss),
+                                 ("metrics", metrics)) if v is not None}
+    spec = plan_run(make_config(config, **overrides, **objects), strategy, model_fn)
+    check_callbacks(spec, callbacks)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(spec.policy)
     try:
         backup_dir = os.path.join(spec.cfg.model_dir, "backup")
         # forget_run_gradients: else each call keeps its traced step (~20 MB).
         with gradients.forget_run_gradients(), worker_failure_guard(spec.strategy, backup_dir):
-            return run_epochs(TrainingRun(spec, actions), on_epoch_end)
+            return run_epochs(TrainingRun(spec, callbacks))
     finally:
         profiling.stop_any()
         keras.config.set_dtype_policy(previous_policy)
 
 
-def run_epochs(run, on_epoch_end=None):
-    """The controller's loop: restore, train and end each epoch, finish."""
+def check_callbacks(spec, callbacks):
+    """Refuses, before any work, callbacks the run cannot honour (callbacks.check)."""
+    names = ["loss", *spec.metric_names()]
+    reported = names + ([f"val_{n}" for n in names] if spec.has_validation else [])
+    try:
+        callbacks_lib.check(callbacks, reported)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def run_epochs(run):
+    """The controller's loop: restore, train and end each epoch, finish; a callback's
+    `model.stop_training` stops it after the epoch, or inside it after the current steps."""
     stopped = False
     try:
         run.restore()
         for epoch in run.epochs_left():
-            run.train_epoch(epoch)
-            row = run.end_epoch(epoch)
-            if on_epoch_end is not None and on_epoch_end(epoch, row):
+            if not run.train_epoch(epoch):
+                stopped = True
+                break
+            run.end_epoch(epoch)
+            if run.stop_requested():
                 stopped = True
                 break
     except BaseException:

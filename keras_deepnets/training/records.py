@@ -10,14 +10,25 @@ import time
 
 from keras_deepnets.training.config import CONFIG_FILE
 
-EPOCH_FIELDS = ("epoch", "step", "lr", "loss", "top1", "top5", "val_loss", "val_top1", "val_top5",
-                "images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
-                "save_seconds", "wall_seconds")
+TIME_FIELDS = ("images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
+               "save_seconds", "wall_seconds")
 # Where an epoch's wall time went: the training loop (epoch_seconds), making its input
 # (input_seconds), evaluation (eval_seconds), then the actions' epoch-end saves (weights,
 # records, backup: save_seconds), which come after the row's wall_seconds. So the wall time
 # between two rows is the previous row's save_seconds plus this row's input, loop and eval.
-STEP_FIELDS = ("step", "epoch", "lr", "loss", "top1_error")
+
+
+def epoch_fields(metric_names):
+    """history.csv's columns for a run with these metrics (by name)."""
+    figures = ("loss", *metric_names)
+    return ("epoch", "step", "lr", *figures, *(f"val_{n}" for n in figures), *TIME_FIELDS)
+
+
+def step_fields(metric_names):
+    """train_steps.csv's columns: each metric on the step's batch, and top-1 error (the
+    papers' curves) when top1 is a metric."""
+    return ("step", "epoch", "lr", "loss", *metric_names,
+            *(("top1_error",) if "top1" in metric_names else ()))
 
 
 # Counters, read back as integers: a resumed run rewrites the rows it read (history.csv on every
@@ -48,7 +59,7 @@ def read_history(model_dir):
 def _write_csv(path, fields, rows):
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)  # a kill -9 never leaves half a file
@@ -74,8 +85,10 @@ def format_duration(seconds):
 class Records:
     """Histories in memory (for the returned result) and on disk (for the chief)."""
 
-    def __init__(self, model_dir, write, tensorboard=True):
+    def __init__(self, model_dir, write, tensorboard=True, metric_names=("top1", "top5")):
         self.model_dir, self.write = model_dir, write
+        self.names = tuple(metric_names)
+        self.epoch_fields, self.step_fields = epoch_fields(self.names), step_fields(self.names)
         self.epochs, self.steps = [], []
         self.history_csv = os.path.join(model_dir, "history.csv")
         self.steps_csv = os.path.join(model_dir, "train_steps.csv")
@@ -104,9 +117,12 @@ class Records:
         """config.json: the run's settings, which `--config` / `train(config=path)` replays."""
         self._write_json(CONFIG_FILE, record)
 
-    def add_step(self, step, epoch, lr, loss, top1_error):
-        self.steps.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss,
-                           "top1_error": top1_error})
+    def add_step(self, step, epoch, lr, loss, values):
+        """One step's row; `values`: each metric on the step's batch, by name."""
+        row = {"step": step, "epoch": epoch, "lr": lr, "loss": loss, **values}
+        if "top1" in values:
+            row["top1_error"] = 1.0 - values["top1"]
+        self.steps.append(row)
         if self._writers and step % 50 == 0:
             with self._writers["train"].as_default():
                 _scalar("batch_loss", loss, step)
@@ -114,12 +130,12 @@ class Records:
 
     def flush_steps(self):
         if self.write:
-            _write_csv(self.steps_csv, STEP_FIELDS, self.steps)
+            _write_csv(self.steps_csv, self.step_fields, self.steps)
 
     def flush_epochs(self):
         """Rewrites history.csv (rows updated after they were added: `save_seconds`)."""
         if self.write:
-            _write_csv(self.history_csv, EPOCH_FIELDS, self.epochs)
+            _write_csv(self.history_csv, self.epoch_fields, self.epochs)
 
     def add_epoch(self, row):
         self.epochs.append(row)
@@ -130,15 +146,16 @@ class Records:
         if self._writers:
             for split, prefix in (("train", ""), ("validation", "val_")):
                 with self._writers[split].as_default():
-                    for name in ("loss", "top1", "top5"):
+                    for name in ("loss", *self.names):
                         if row.get(prefix + name) is not None:
                             _scalar("epoch_" + name, row[prefix + name], int(row["step"]))
                 self._writers[split].flush()
 
     def plot(self, title):
         """Training curves as in the ResNet paper's Figs. 4 and 6: per-iteration training error
-        (thin) and per-epoch validation/test error (bold), plus the loss."""
-        if not self.write or not self.steps:
+        (thin) and per-epoch validation/test error (bold), plus the loss; the error panel
+        needs a top1 metric."""
+        if not self.write or not self.steps or "top1" not in self.names:
             return None
         # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
         # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
@@ -177,14 +194,13 @@ class Records:
             writer.close()
 
 
-def epoch_line(row, epochs, eta_seconds, save_seconds=None):
-    """The end-of-epoch line: loss, top-1/top-5, validation, lr, images/s, where the epoch's
+def epoch_line(row, epochs, eta_seconds, save_seconds=None, metric_names=("top1", "top5")):
+    """The end-of-epoch line: loss and metrics, validation, lr, images/s, where the epoch's
     time went (training loop, input, evaluation, saves so far) and ETA."""
-    parts = [f"Epoch {int(row['epoch'])}/{epochs}", f"loss {row['loss']:.4f}",
-             f"top1 {row['top1']:.4f}", f"top5 {row['top5']:.4f}"]
-    if row.get("val_top1") is not None:
-        parts += [f"val_loss {row['val_loss']:.4f}", f"val_top1 {row['val_top1']:.4f}",
-                  f"val_top5 {row['val_top5']:.4f}"]
+    figures = ("loss", *metric_names)
+    parts = [f"Epoch {int(row['epoch'])}/{epochs}", *(f"{n} {row[n]:.4f}" for n in figures)]
+    if row.get("val_loss") is not None:
+        parts += [f"val_{n} {row['val_' + n]:.4f}" for n in figures]
     split = [f"{name} {row[key]:.1f} s" for name, key in
              (("input", "input_seconds"), ("eval", "eval_seconds")) if row.get(key) is not None]
     if save_seconds is not None:

@@ -4,8 +4,11 @@ the four calls a controller makes (`training.train` is that controller):
     run = TrainingRun(spec)          # builds under the strategy's scope
     run.restore()                    # from the latest backup, if any
     for epoch in run.epochs_left():
-        run.train_epoch(epoch)       # steps, with the actions' on_steps hooks
+        if not run.train_epoch(epoch):   # steps, with the actions' on_steps hooks
+            break                        # a callback stopped the run inside the epoch
         row = run.end_epoch(epoch)   # evaluation, score, state, the actions' on_epoch_end
+        if run.stop_requested():
+            break
     result = run.finish()            # summary, curves, export
 
 Data flow: input (inputs.py) -> StepFunctions (steps.py) -> DivergenceStop -> epoch totals and
@@ -27,10 +30,12 @@ import tensorflow as tf
 
 from keras_deepnets import registry
 from keras_deepnets.training import actions as actions_lib
-from keras_deepnets.training import checkpoints, ema, exporting, inputs, optimizers, recipes
+from keras_deepnets.training import (callbacks as callbacks_lib, checkpoints, ema, exporting,
+                                     inputs, metric_sums, optimizers, recipes)
 from keras_deepnets.training.config import TrainConfig, config_record
 from keras_deepnets.training.records import Records, Timer, format_duration
-from keras_deepnets.training.state import TrainState, score_key
+from keras_deepnets.training.state import TrainState, monitor_key, monitor_mode
+from keras_deepnets.training.strategy import ConfigError
 from keras_deepnets.training.building import build_model
 from keras_deepnets.training.steps import StepFunctions
 from keras_deepnets.training.strategy import strategy_name
@@ -53,6 +58,17 @@ class RunSpec:
     epochs: int
     model_fn: typing.Optional[typing.Callable[..., keras.Model]] = None
     requested: typing.Optional[TrainConfig] = None  # as the user gave it (config.json)
+
+    @property
+    def has_validation(self):
+        return bool(self.plan.val_examples and self.cfg.eval_every)
+
+    def metric_names(self):
+        """The names of the run's metrics (its figures: loss and these, val_* evaluated)."""
+        try:
+            return [m.name for m in metric_sums.build(self.cfg.metrics, self.plan.classes)]
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 @dataclasses.dataclass
@@ -77,15 +93,18 @@ class Position:
 class TrainingRun:
     """One run; see the module docstring for the calls and their order."""
 
-    def __init__(self, spec, extra_actions=()):
+    def __init__(self, spec, callbacks=()):
         self.spec = spec
         self.timer = Timer()
         keras.utils.set_random_seed(spec.cfg.seed)  # same initial weights on every worker
         self._build()
-        self.records = Records(spec.cfg.model_dir, spec.chief, spec.cfg.tensorboard)
+        self.records = Records(spec.cfg.model_dir, spec.chief, spec.cfg.tensorboard,
+                               self.steps.names)
         self.context = _context(spec, self.model, self.log)
         self.actions = actions_lib.default_actions(self.context, self.state, self.records,
-                                                   self.backup) + list(extra_actions)
+                                                   self.backup)
+        self.actions.append(callbacks_lib.KerasCallbacks(callbacks, self.model, {
+            "epochs": spec.epochs, "steps": spec.steps_per_epoch, "verbose": spec.cfg.verbose}))
         self.divergence = actions_lib.DivergenceStop(
             10 if spec.policy == "mixed_float16" else 1, self.records.flush_steps, self.backup,
             self.context.last_path)
@@ -104,22 +123,22 @@ class TrainingRun:
     def _build(self):
         spec, cfg = self.spec, self.spec.cfg
         loss_scaled = spec.policy == "mixed_float16"
-        has_validation = bool(spec.plan.val_examples and cfg.eval_every)
+        metrics = metric_sums.build(cfg.metrics, spec.plan.classes)
+        key = monitor_key(cfg.monitor, spec.has_validation, [m.name for m in metrics])
         with spec.strategy.scope():
             self.model = build_model(spec)
             average = (ema.WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay
                        else None)
-            self.state = TrainState(score_key(has_validation), average)
-            self.schedule = recipes.make_schedule(cfg, spec.recipe, spec.steps_per_epoch,
-                                                  spec.total_steps, self.state.plateau_drops)
-            optimizer = optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum,
-                                       nesterov=bool(cfg.nesterov))
+            self.state = TrainState(key, average, monitor_mode(key, cfg.monitor_mode))
+            optimizer = self._optimizer()
             if loss_scaled:  # dynamic loss scaling: float16's range is too small
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
         self.optimizer = optimizer
         self.steps = StepFunctions(spec.strategy, self.model, optimizer,
                                    global_batch=cfg.batch_size, classes=spec.plan.classes,
+                                   metrics=metrics,
+                                   loss=cfg.loss and optimizers.build_loss(cfg.loss),
                                    weight_decay=cfg.weight_decay,
                                    label_smoothing=cfg.label_smoothing,
                                    jit_compile=cfg.jit_compile, loss_scaled=loss_scaled,
@@ -127,9 +146,24 @@ class TrainingRun:
         self.backup = checkpoints.Backup(cfg.model_dir, spec.strategy, model=self.model,
                                          optimizer=optimizer, **self.state.trackables())
 
+    def _optimizer(self):
+        """The user's optimizer rebuilt from its record, or the recipe's fused SGD on its
+        schedule (under the strategy's scope); sets `schedule` (the recipe's, or None) and
+        `lr_at` (step -> lr, for the records)."""
+        spec, cfg = self.spec, self.spec.cfg
+        if cfg.optimizer is not None:
+            self.schedule = None
+            self.lr_at = optimizers.learning_rate_of(cfg.optimizer)
+            return optimizers.build_optimizer(cfg.optimizer)
+        self.schedule = recipes.make_schedule(cfg, spec.recipe, spec.steps_per_epoch,
+                                              spec.total_steps, self.state.plateau_drops)
+        self.lr_at = lambda step: float(self.schedule(step))
+        return optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum,
+                              nesterov=bool(cfg.nesterov))
+
     def _validation(self):
         spec = self.spec
-        if not (spec.plan.val_examples and self.cfg.eval_every):
+        if not spec.has_validation:
             return None
         return spec.strategy.distribute_datasets_from_function(
             inputs.val_dataset_fn(self.cfg, spec.info, spec.plan, self.cfg.batch_size))
@@ -161,17 +195,21 @@ class TrainingRun:
             "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
             "data_source": self.spec.plan.source})
         self.records.write_config(config_record(self.spec.requested or self.cfg, self.cfg))
+        for action in self.actions:
+            action.on_train_begin(self.context)
         return self.resumed_from
 
     def epochs_left(self):
         return range(self.at.start_epoch, self.epochs)
 
     def train_epoch(self, epoch):
-        """Runs the epoch's remaining steps (after a resume, from the backup's step)."""
+        """Runs the epoch's remaining steps (after a resume, from the backup's step); False
+        when a callback stopped the run inside the epoch (`stop_inside`)."""
         started, at = time.time(), self.at
         at.first = at.start_step if epoch == at.start_epoch else 0
         at.n_steps = self._epoch_steps(epoch)
-        at.step, at.totals, at.lr = at.first, actions_lib.Totals(), None
+        at.step, at.lr = at.first, None
+        at.totals = actions_lib.Totals(delta=self.steps.sums.initial * 0.0)
         iterator = self.input.iterator(
             epoch, at.first, [self._epoch_steps(e) for e in range(epoch, self.epochs)])
         self._each("on_epoch_begin", self.view(), epoch)
@@ -185,7 +223,27 @@ class TrainingRun:
             for s in steps:
                 at.totals = at.totals.plus(s)
             self._each("on_steps", self.view(), steps)
+            if self.stop_requested() and at.step < at.n_steps:
+                return self.stop_inside()
         at.epoch_seconds = time.time() - t0
+        return True
+
+    def stop_requested(self):
+        """A callback set `model.stop_training` (Keras's way to stop a run)."""
+        return bool(getattr(self.model, "stop_training", False))
+
+    def stop_inside(self):
+        """Stops inside an epoch: the step records, then a backup at the step reached (unless
+        one was just saved there), so the same command resumes from here; returns False."""
+        at = self.at
+        self.state.step_in_epoch.assign(at.step)
+        self.records.flush_steps()
+        if self.backup.latest != os.path.join(self.backup.write_dir, f"ckpt-{at.global_step}"):
+            self.backup.save(at.global_step)
+        self.log(f"Stopped by a callback at step {at.step}/{at.n_steps} of epoch "
+                 f"{int(self.state.epoch.numpy()) + 1} (global step {at.global_step}); the "
+                 f"backup is at that step.")
+        return False
 
     def _epoch_steps(self, epoch):
         return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
@@ -201,21 +259,27 @@ class TrainingRun:
 
     def _steps(self, epoch, rows):
         out, at = [], self.at
-        for loss_sum, top1, top5, count in rows:
+        for row in rows:
             at.step += 1
             at.global_step += 1
-            at.lr = float(self.schedule(at.global_step - 1))
+            at.lr = self.lr_at(at.global_step - 1)
             out.append(actions_lib.Step(at.global_step, epoch + 1, at.lr,
-                                        loss_sum / max(count, 1), top1, top5, count))
+                                        row.loss_sum / max(row.count, 1), row.count,
+                                        row.values, row.delta))
         return out
+
+    def figures(self):
+        """The epoch's loss and metrics so far (training figures, by name)."""
+        t = self.at.totals
+        return {"loss": float(t.mean("loss")),
+                **self.steps.sums.results(self.steps.sums.initial + t.delta)}
 
     def end_epoch(self, epoch):
         """Evaluates (every `eval_every` epochs and the last), scores the epoch, updates the
         state and runs the actions' epoch-end jobs; returns the epoch's row."""
         at, t = self.at, self.at.totals
-        row = {"epoch": epoch + 1, "step": at.global_step, "lr": at.lr,
-               "loss": t.mean("loss"), "top1": t.mean("top1"), "top5": t.mean("top5"),
-               "images_per_sec": t.count / max(at.epoch_seconds, 1e-9),
+        row = {"epoch": epoch + 1, "step": at.global_step, "lr": at.lr, **self.figures(),
+               "images_per_sec": float(t.count) / max(at.epoch_seconds, 1e-9),
                "epoch_seconds": at.epoch_seconds}
         at.images += t.count
         at.seconds += at.epoch_seconds
@@ -224,10 +288,12 @@ class TrainingRun:
                                           or epoch + 1 == self.epochs):
             with self.state.evaluated_weights():  # the average, when the recipe keeps one
                 row.update(self.steps.evaluate(self.val_dist))
+            del row["val_examples"]
         row["input_seconds"], row["eval_seconds"] = at.input_seconds, time.time() - t0
         row["wall_seconds"] = self.timer()
         score = self.state.score(row)
-        if self.schedule.schedule == "plateau" and self.state.plateaued(score, self.records.epochs):
+        if (self.schedule is not None and self.schedule.schedule == "plateau"
+                and self.state.plateaued(score, self.records.epochs)):
             self.state.plateau_drops.assign(self.state.plateau_drops + 1)
         self.state.end_epoch(epoch + 1)
         saves_started = time.time()
@@ -246,6 +312,7 @@ class TrainingRun:
         summary, best = self._summary(stopped_early)
         self.records.flush_epochs()  # the last epoch's save_seconds
         curves = self.records.plot(f"{self.spec.info.name}: top-1 error")
+        self.records.flush_steps()  # a run stopped inside an epoch: its last steps
         self.records.write_summary(summary)
         self.records.close()
         exported = None
@@ -259,13 +326,12 @@ class TrainingRun:
     def _summary(self, stopped_early):
         """summary.json's figures, and the best epoch's row."""
         history, key = self.records.epochs, self.state.score_key
-        scored = [r for r in history if r.get(key) is not None]
-        best = max(scored, key=lambda r: r[key]) if scored else {}
+        best = self.state.best_row(history)
         summary = {"model": self.spec.info.name, "epochs": len(history),
                    "steps": int(history[-1]["step"]) if history else 0,
                    "best_epoch": int(best["epoch"]) if best else None,
-                   "best_top1": best.get(key),
-                   "best_top5": best.get(key.replace("top1", "top5")), "metric": key,
+                   "monitor": key, "mode": self.state.mode, "best_score": best.get(key),
+                   "best": best,
                    "final": history[-1] if history else {}, "wall_seconds": self.timer(),
                    "images_per_sec": (self.at.images / self.at.seconds if self.at.seconds
                                       else None),
@@ -283,7 +349,8 @@ class TrainingRun:
         at = self.at
         view = actions_lib.EpochEndView if epoch_end else actions_lib.RunView
         return view(**_fields(self.context), global_step=at.global_step, step=at.step,
-                    n_steps=at.n_steps, first=at.first, totals=at.totals, **epoch_end)
+                    n_steps=at.n_steps, first=at.first, totals=at.totals,
+                    figures=self.figures, **epoch_end)
 
     def _each(self, hook, view, *args):
         for action in self.actions:  # all of one hook see the same view
@@ -329,11 +396,11 @@ class TrainResult:
 
 def done_line(summary, curves, export_dir):
     """The run's last line."""
-    if summary["best_top1"] is None:
+    if summary["best_score"] is None:
         best = "no scored epoch"
     else:
-        best = (f"best {summary['metric']} {summary['best_top1']:.4f} (top-5 "
-                f"{summary['best_top5']:.4f}) at epoch {summary['best_epoch']}")
+        best = (f"best {summary['monitor']} {summary['best_score']:.4f} at epoch "
+                f"{summary['best_epoch']}")
     ips = summary["images_per_sec"]
     return (f"Done: {summary['epochs']} epoch(s) in {format_duration(summary['wall_seconds'])}; "
             f"{best}; " + (f"{ips:.1f} img/s. " if ips else "")
@@ -355,9 +422,23 @@ def describe_run(run):
             f"  {strategy_name(strategy)} strategy, {strategy.num_replicas_in_sync} replica(s), "
             f"policy {run.spec.policy}, global batch {cfg.batch_size}, {run.steps_per_epoch} "
             f"steps/epoch, {run.epochs} epoch(s) = {run.total_steps} steps.\n"
-            f"  The {cfg.recipe} recipe: SGD momentum {cfg.momentum}"
-            f"{' (Nesterov)' if cfg.nesterov else ''}, {run.schedule.describe()}, weight decay "
-            f"{cfg.weight_decay:g} on conv/dense kernels, label smoothing {cfg.label_smoothing}"
-            f"{ema_text}"
-            f"; epochs ranked by {run.state.score_key}.\n"
+            f"  {_describe_training(run)}{ema_text}; metrics {', '.join(run.steps.names)}; "
+            f"epochs ranked by {run.state.score_key} ({run.state.mode}).\n"
             f"  model_dir {cfg.model_dir}")
+
+
+def _describe_training(run):
+    """The optimizer, schedule, decay and loss, in words."""
+    cfg = run.cfg
+    if cfg.optimizer is not None:
+        opt = cfg.optimizer["optimizer"]
+        rate = opt["config"]["learning_rate"]
+        text = (f"The {cfg.recipe} recipe with the given optimizer {opt['class_name']} (lr "
+                f"{rate['class_name'] if isinstance(rate, dict) else rate})")
+    else:
+        text = (f"The {cfg.recipe} recipe: SGD momentum {cfg.momentum}"
+                f"{' (Nesterov)' if cfg.nesterov else ''}, {run.schedule.describe()}")
+    text += f", weight decay {cfg.weight_decay:g} on conv/dense kernels"
+    if cfg.loss is not None:
+        return text + f", loss {cfg.loss['class_name']}"
+    return text + f", label smoothing {cfg.label_smoothing}"

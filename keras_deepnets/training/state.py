@@ -6,8 +6,10 @@ step inside the current epoch, the plateau drops so far, the best score so far, 
 weights' moving average when the recipe has one (ema.py). Something new that must survive a
 restart belongs here too, with its name in `trackables()`.
 
-The score: one per run, chosen when the run starts (`score_key`): validation top-1 when the run
-evaluates, training top-1 when it has no validation. Epochs without evaluation
+The score: one figure per run, the `monitor` setting (as keras.callbacks.ModelCheckpoint's),
+checked when the run starts (`monitor_key`): by default validation top-1 when the run
+evaluates, training top-1 when it has no validation; its `mode` says whether it should go up
+("max") or down ("min"; "auto": down for a loss, up for the rest). Epochs without evaluation
 (`eval_every > 1`) do not compete, so the best checkpoint, the plateau drops and the summary's
 best epoch always rank the same number.
 """
@@ -16,17 +18,40 @@ import contextlib
 
 import tensorflow as tf
 
+MODES = ("auto", "max", "min")
 
-def score_key(has_validation):
-    """The key of a history row that ranks epochs in this run."""
-    return "val_top1" if has_validation else "top1"
+
+def monitor_key(monitor, has_validation, metric_names):
+    """The history row's key that ranks epochs in this run: `monitor` checked against the
+    figures the run reports, or by default (None) val_top1 / top1 (with no top-1 metric, the
+    first metric's, or the loss)."""
+    first = "top1" if "top1" in metric_names else (metric_names[0] if metric_names else "loss")
+    prefix = "val_" if has_validation else ""
+    if monitor is None:
+        return prefix + first
+    reported = ["loss", *metric_names]
+    if has_validation:
+        reported += [f"val_{n}" for n in reported]
+    if monitor not in reported:
+        raise ValueError(f"monitor {monitor!r} is not a figure of this run; it reports "
+                         f"{', '.join(reported)}.")
+    return monitor
+
+
+def monitor_mode(key, mode):
+    """"max" or "min" for the monitored `key` and a mode of MODES."""
+    if mode not in MODES:
+        raise ValueError(f"monitor_mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    if mode == "auto":
+        return "min" if key.endswith("loss") else "max"
+    return mode
 
 
 class TrainState:
     """The run's resumable counters (create under `strategy.scope()`)."""
 
-    def __init__(self, score_key, average=None):
-        self.score_key = score_key
+    def __init__(self, score_key, average=None, mode="max"):
+        self.score_key, self.mode = score_key, mode
         self.average = average  # an ema.WeightAverage, or None
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="completed_epochs")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
@@ -35,7 +60,9 @@ class TrainState:
             0, dtype=tf.int64, trainable=False, name="plateau_drops",
             synchronization=tf.VariableSynchronization.ON_READ,
             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_top1")
+        # the best score so far, signed so that higher is better whatever the mode
+        self.best_score = tf.Variable(float("-inf"), dtype=tf.float64, trainable=False,
+                                      name="best_top1")
 
     def trackables(self):
         """What a backup saves besides the model and optimizer (the names are the checkpoint's
@@ -52,8 +79,17 @@ class TrainState:
         return self.average.in_model() if self.average is not None else contextlib.nullcontext()
 
     def score(self, row):
-        """The epoch's score, or None when it was not evaluated (it then does not compete)."""
-        return row.get(self.score_key)
+        """The epoch's score, signed so that higher is better, or None when it was not
+        evaluated (it then does not compete)."""
+        value = row.get(self.score_key)
+        if value is None:
+            return None
+        return value if self.mode == "max" else -value
+
+    def best_row(self, history):
+        """The history row with the best score ({} when none was scored)."""
+        scored = [r for r in history if self.score(r) is not None]
+        return max(scored, key=self.score) if scored else {}
 
     def update_best(self, score):
         """True when `score` beats every earlier scored epoch (it becomes the best)."""

@@ -1,23 +1,46 @@
 """The step: one replica's forward/backward pass and update, and the cross-replica functions
 the loop (and `scripts/benchmark_train.py`) call, built once per run.
 
-Every step returns the same four sums, reduced over replicas: [loss sum, top-1 hits, top-5
-hits, examples] (`STAT_NAMES`). Add a metric by adding a sum to `_stats` (and its name here);
-the loop divides sums by examples, so replicas and loops of steps need no other change.
+Every step returns one row, reduced over replicas: [loss sum, examples, each metric's result
+for this step's batch, then how the batch changed the metrics' states] (`Row` reads it). The
+metrics are `keras.metrics.Metric` objects (metric_sums.py): the loop adds the state changes
+up per epoch, so replicas and loops of steps need nothing else.
+
+Labels are passed as the input gives them: int class ids [batch] (the papers' input), or
+one-hot / soft labels [batch, classes] (mixup, cutmix). The default loss is the cross-entropy
+of either (with `label_smoothing`); a Keras loss given as `loss` gets them as they are.
 
 Example:
-    >>> steps = StepFunctions(strategy, model, optimizer, global_batch=128, classes=10)
-    >>> rows = steps.run(iterator, 4)             # 4 steps; one row of sums per step
-    >>> steps.evaluate(dist_val)["val_top1"]      # doctest: +SKIP
+    >>> steps = StepFunctions(strategy, model, optimizer, global_batch=128, classes=10,
+    ...                       metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=3)])
+    >>> rows = steps.run(iterator, 4)             # 4 steps; one row per step
+    >>> steps.evaluate(dist_val)["val_top3"]      # doctest: +SKIP
 """
 
+import typing
+
 import keras
+import numpy as np
 import tensorflow as tf
 
-from keras_deepnets.metrics import top_k_hits
-from keras_deepnets.training import ema, optimizers, recipes
+from keras_deepnets.training import ema, metric_sums, optimizers, recipes
 
-STAT_NAMES = ("loss_sum", "top1", "top5", "count")
+
+class Row(typing.NamedTuple):
+    """One step's row, read: the loss summed over the batch's examples, the examples, each
+    metric's result on the batch ({name: value}), and the change to the metrics' states."""
+
+    loss_sum: float
+    count: float
+    values: dict
+    delta: np.ndarray
+
+
+def read_rows(rows, names):
+    """`Row`s of the rows a step function returned (a [steps, width] array)."""
+    rows = np.asarray(rows, np.float64)
+    m = len(names)
+    return [Row(r[0], r[1], dict(zip(names, r[2:2 + m].tolist())), r[2 + m:]) for r in rows]
 
 
 class StepFunctions:
@@ -27,25 +50,28 @@ class StepFunctions:
         strategy: the tf.distribute.Strategy the model and optimizer were built under.
         model, optimizer: built under `strategy.scope()` (the optimizer already built).
         global_batch: the batch over all replicas (the loss is a sum / global batch).
-        classes: the number of classes (top-5 becomes top-k with k = min(5, classes)).
+        classes: the number of classes.
+        metrics: `keras.metrics.Metric` objects computed in the training step and in
+            evaluation (e.g. top-1 and top-5: `metric_sums.from_name`); () times the bare
+            step, as a PyTorch loop without metrics would be (benchmark_train.py --nometrics).
+        loss: a `keras.losses.Loss` (its per-example values, `Loss.call`), or None for the
+            cross-entropy of sparse or one-hot/soft labels with `label_smoothing`.
         weight_decay: Caffe's L2 decay on conv/dense kernels (`recipes.weight_decay_loss`).
-        label_smoothing: the cross-entropy's smoothing (0 = the papers' loss).
+        label_smoothing: the default loss's smoothing (0 = the papers' loss).
         jit_compile: XLA for the forward/backward pass (the update stays outside).
         loss_scaled: the optimizer is a LossScaleOptimizer (mixed_float16).
         average: an `ema.WeightAverage` updated after every step, or None.
-        metrics: count top-1/top-5 hits in the training step (training's records need them);
-            False returns zeros there, to time the bare step as a PyTorch loop without metrics
-            would be (scripts/benchmark_train.py --nometrics).
         eval_flip: evaluation scores the mean of the softmax outputs for each image and its
             horizontal mirror (`flip_averaged`; test-time flips, as fast CIFAR training does).
     """
 
-    def __init__(self, strategy, model, optimizer, *, global_batch, classes, weight_decay=0.0,
-                 label_smoothing=0.0, jit_compile=False, loss_scaled=False, average=None,
-                 metrics=True, eval_flip=False):
-        self.metrics, self.eval_flip = bool(metrics), bool(eval_flip)
+    def __init__(self, strategy, model, optimizer, *, global_batch, classes, metrics=(),
+                 loss=None, weight_decay=0.0, label_smoothing=0.0, jit_compile=False,
+                 loss_scaled=False, average=None, eval_flip=False):
+        self.sums = metric_sums.MetricSums(metrics)
+        self.eval_flip = bool(eval_flip)
         self.strategy, self.model, self.optimizer = strategy, model, optimizer
-        self.global_batch, self.classes = global_batch, classes
+        self.global_batch, self.classes, self.loss = global_batch, classes, loss
         self.weight_decay, self.label_smoothing = weight_decay, label_smoothing
         self.loss_scaled, self.average = loss_scaled, average
         self._kernels = recipes.decayed_kernels(model)
@@ -53,16 +79,23 @@ class StepFunctions:
         # much each auxiliary loss weighs in the objective (the paper's 0.3)
         self._aux_weight = float(getattr(model, "aux_loss_weight", 0.0))
         self._replicas = strategy.num_replicas_in_sync
-        self._top5 = min(5, classes)
+        self._initial = tf.constant(self.sums.initial, tf.float64)
         self._grads_and_stats = (tf.function(self._forward_backward, jit_compile=True)
                                  if jit_compile else self._forward_backward)
         self.train_step = tf.function(self._train_step)
         self.eval_step = tf.function(self._eval_step, reduce_retracing=True)
         self.train_loop = tf.function(self._train_loop)
 
+    names = property(lambda self: self.sums.names)
+
     # -- replica functions ------------------------------------------------------------------
 
     def _per_example_loss(self, labels, probs):
+        if self.loss is not None:
+            return tf.cast(self.loss.call(labels, probs), tf.float32)
+        if labels.shape.rank == 2:  # one-hot or soft labels
+            return keras.losses.categorical_crossentropy(
+                tf.cast(labels, tf.float32), probs, label_smoothing=self.label_smoothing)
         if self.label_smoothing:
             onehot = tf.one_hot(labels, self.classes)
             return keras.losses.categorical_crossentropy(onehot, probs,
@@ -70,8 +103,8 @@ class StepFunctions:
         return keras.losses.sparse_categorical_crossentropy(labels, probs)
 
     def objective(self, labels, outputs):
-        """(main probabilities in float32, per-example loss): the cross-entropy of the main
-        output, plus `aux_loss_weight` x each auxiliary output's when the model has them."""
+        """(main probabilities in float32, per-example loss): the loss of the main output,
+        plus `aux_loss_weight` x each auxiliary output's when the model has them."""
         if not isinstance(outputs, (list, tuple)):
             probs = tf.cast(outputs, tf.float32)  # softmax in float32
             return probs, self._per_example_loss(labels, probs)
@@ -81,17 +114,11 @@ class StepFunctions:
             losses += self._aux_weight * self._per_example_loss(labels, extra)
         return probs, losses
 
-    def _stats(self, labels, probs, losses, metrics=True):
-        count = tf.cast(tf.shape(labels)[0], tf.float32)
-        if not metrics:
-            return tf.reduce_sum(losses), tf.zeros([]), tf.zeros([]), count
-        probs = tf.cast(probs, tf.float32)
-        labels = tf.cast(labels, tf.int32)
-        # The package's one top-k rule (metrics.py), so --eval_only and the multi-crop
-        # evaluation count exactly the hits the training records count.
-        return (tf.reduce_sum(losses),
-                tf.reduce_sum(top_k_hits(labels, probs, 1)),
-                tf.reduce_sum(top_k_hits(labels, probs, self._top5)), count)
+    def _stats(self, labels, probs, losses):
+        """[loss sum, examples, the metrics' state change] of one replica's batch."""
+        count = tf.cast(tf.shape(losses)[0], tf.float32)
+        head = tf.stack([tf.reduce_sum(losses), count])
+        return tf.concat([head, self.sums.batch_delta(labels, tf.cast(probs, tf.float32))], 0)
 
     def _forward_backward(self, images, labels):
         with tf.GradientTape() as tape:
@@ -103,7 +130,7 @@ class StepFunctions:
                     + recipes.weight_decay_loss(self._kernels, self.weight_decay) / self._replicas)
             scaled = self.optimizer.scale_loss(loss) if self.loss_scaled else loss
         grads = tape.gradient(scaled, self.model.trainable_variables)
-        return grads, self._stats(labels, probs, losses, self.metrics)
+        return grads, self._stats(labels, probs, losses)
 
     def _replica_train(self, images, labels):
         grads, out = self._grads_and_stats(images, labels)
@@ -125,14 +152,17 @@ class StepFunctions:
     # -- cross-replica functions (traced once each) ----------------------------------------
 
     def _reduce(self, per_replica):
-        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                for v in per_replica]
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def _train_step(self, batch):
         out = self._reduce(self.strategy.run(self._replica_train, args=batch))
         if self.average is not None:
             self.average.update(self.strategy)
-        return out
+        # each metric's result on this batch alone, for the per-step records
+        delta = out[2:]
+        values = self.sums.graph_results(self._initial + tf.cast(delta, tf.float64))
+        return tf.concat([out[:2], tf.cast(tf.stack(values), tf.float32) if values
+                          else tf.zeros([0]), delta], 0)
 
     def _eval_step(self, batch):
         return self._reduce(self.strategy.run(self._replica_eval, args=batch))
@@ -140,28 +170,31 @@ class StepFunctions:
     def _train_loop(self, iterator, n):
         # `steps_per_loop` steps in one call (Keras's steps_per_execution, Model Garden's
         # steps_per_loop): one host round trip per n steps instead of per step, which matters
-        # where a step is short (small models, GPUs). Per-step stats come back.
+        # where a step is short (small models, GPUs). Per-step rows come back.
         rows = tf.TensorArray(tf.float32, size=n)
         for i in tf.range(n):
-            rows = rows.write(i, tf.stack(self._train_step(next(iterator))))
+            rows = rows.write(i, self._train_step(next(iterator)))
         return rows.stack()
 
     # -- what the loop calls -----------------------------------------------------------------
 
     def run(self, iterator, n):
-        """n training steps from `iterator`; one row of `STAT_NAMES` sums per step."""
+        """n training steps from `iterator`; one `Row` per step."""
         if n == 1:
-            return [[float(v) for v in self.train_step(next(iterator))]]
-        return self.train_loop(iterator, tf.constant(n, tf.int32)).numpy().tolist()
+            rows = [self.train_step(next(iterator)).numpy()]
+        else:
+            rows = self.train_loop(iterator, tf.constant(n, tf.int32)).numpy()
+        return read_rows(rows, self.names)
 
     def evaluate(self, dist_dataset):
-        """Loss, top-1 and top-5 over a whole distributed dataset (`val_*` keys)."""
-        totals = [0.0] * len(STAT_NAMES)
+        """The loss and every metric over a whole distributed dataset (`val_*` keys)."""
+        totals = np.zeros([2 + self.sums.size])
         for batch in dist_dataset:
-            totals = [t + float(v) for t, v in zip(totals, self.eval_step(batch))]
-        n = max(totals[3], 1.0)
-        return {"val_loss": totals[0] / n, "val_top1": totals[1] / n, "val_top5": totals[2] / n,
-                "val_examples": int(totals[3])}
+            totals += self.eval_step(batch).numpy()
+        n = max(totals[1], 1.0)
+        return {"val_loss": totals[0] / n,
+                **self.sums.results(self.sums.initial + totals[2:], prefix="val_"),
+                "val_examples": int(totals[1])}
 
 
 def flip_averaged(scores_fn, images, flip=True):
@@ -193,7 +226,9 @@ def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, met
     current dtype policy (under mixed_float16 the optimizer scales the loss). For timing steps
     (scripts/benchmark_train.py, scripts/recipe_step_cost.py); the lr is a placeholder.
     `fused_update=False` uses keras.optimizers.SGD instead of training's (optimizers.py), the
-    same update in ~7 kernels per variable instead of one, to time what the fusion gives."""
+    same update in ~7 kernels per variable instead of one, to time what the fusion gives.
+    `metrics`: True for training's default (top-1, top-5), False for none, or a list of
+    names / Metric objects (`metric_sums.build`)."""
     loss_scaled = keras.config.dtype_policy().name == "mixed_float16"
     sgd = optimizers.SGD if fused_update else keras.optimizers.SGD
     with strategy.scope():
@@ -203,7 +238,11 @@ def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, met
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
         average = ema.WeightAverage(model, recipe.ema_decay) if recipe.ema_decay else None
+    classes = model.output_shape[-1]
+    if isinstance(metrics, bool):
+        metrics = metric_sums.DEFAULT if metrics else ()
+    metrics = metric_sums.build([metric_sums.to_setting(m) for m in metrics], classes)
     return StepFunctions(strategy, model, optimizer, global_batch=global_batch,
-                         classes=model.output_shape[-1], weight_decay=recipe.weight_decay,
+                         classes=classes, weight_decay=recipe.weight_decay,
                          label_smoothing=recipe.label_smoothing, jit_compile=jit_compile,
                          loss_scaled=loss_scaled, average=average, metrics=metrics)

@@ -129,8 +129,8 @@ def main(argv):
             export_dir = FLAGS.export_dir or os.path.join(tuner.project_dir, "best_export")
             epochs = {"epochs": FLAGS.export_epochs} if FLAGS.export_epochs else {}
             trained = tuner.train_best(export_dir, **epochs)
-            print(f"Best trial retrained ({trained.summary['metric']} "
-                  f"{trained.summary['best_top1']:.4f}) and exported to {export_dir}.")
+            print(f"Best trial retrained ({trained.summary['monitor']} "
+                  f"{trained.summary['best_score']:.4f}) and exported to {export_dir}.")
     except (ValueError, training.TrainingDiverged) as e:  # ConfigError, kt's FatalValueError
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:

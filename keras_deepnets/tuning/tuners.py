@@ -3,8 +3,10 @@
 Each trial: the HyperModel builds the network through the generic `ResNet`; `training.train`
 trains it with the paper's recipe under the tuner's strategy (MirroredStrategy over this
 machine's GPUs by default), in `<directory>/<project>/trial_<id>/train`; the trial reports
-`val_accuracy` (best validation top-1) and its cost (parameters, multiply-adds, wall time, peak
-RSS); then everything it built is freed so memory stays flat from trial to trial.
+`val_accuracy`, the best score of the figure its runs monitor (the config's `monitor`: by
+default validation top-1; maximised, or minimised for a loss / monitor_mode="min") and its
+cost (parameters, multiply-adds, wall time, peak RSS); then everything it built is freed so
+memory stays flat from trial to trial.
 
 Resuming: KerasTuner reloads the oracle from `<directory>/<project>` and re-runs only the trial
 that was interrupted, whose own training resumes from its last backup. Distributed tuning works
@@ -61,7 +63,9 @@ class CoreTrials:
                              "distribution_strategy 'mirrored' (or 'auto') and several tuner "
                              "workers (KERASTUNER_TUNER_ID) to use several machines.")
         self._strategy = strategy
-        kwargs.setdefault("objective", kt.Objective(OBJECTIVE, "max"))
+        cfg = self.train_config
+        direction = training.monitor_mode(cfg.monitor or "val_top1", cfg.monitor_mode)
+        kwargs.setdefault("objective", kt.Objective(OBJECTIVE, direction))
         super().__init__(hypermodel=hypermodel, **kwargs)
 
     # -- the search space without building networks --------------------------------------------
@@ -115,7 +119,7 @@ class CoreTrials:
             finally:
                 free_trial_memory()  # after the registry let go of the traced steps; also
                 # after a failed trial
-        metrics = {OBJECTIVE: float(summary["best_top1"]), "params": float(stats.params),
+        metrics = {OBJECTIVE: float(summary["best_score"]), "params": float(stats.params),
                    "mult_adds": float(stats.mult_adds), "wall_seconds": time.time() - t0,
                    "peak_rss_mb": peak.mb, "rss_after_mb": rss_mb()}
         self.log_run("end", trial.trial_id, f"{OBJECTIVE}={metrics[OBJECTIVE]:.4f} "

@@ -13,7 +13,8 @@ from keras_deepnets.training import cli
 from keras_deepnets.training.config import (ReplayWarning, TrainConfig, config_record,
                                             load_config, resolve)
 
-FIELDS = dataclasses.fields(TrainConfig)
+# Keras objects (optimizer, loss) are train() keywords only: no flag.
+FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.metadata.get("flag") is not False]
 
 
 def script_flags(model, family, *argv):

@@ -1,5 +1,5 @@
-"""The training core's parts: one score per run, actions as the place for side jobs, and a NaN
-under MirroredStrategy stopping with a checkpoint that loads and evaluates."""
+"""The training core's parts: one score per run, Keras callbacks as the place for side jobs, and
+a NaN under MirroredStrategy stopping with a checkpoint that loads and evaluates."""
 
 import csv
 import json
@@ -7,11 +7,12 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 
 from keras_deepnets import training
-from keras_deepnets.training.state import TrainState, score_key
+from keras_deepnets.training.state import TrainState, monitor_key
 from training_helpers import ENV, run_script
 
 
@@ -19,7 +20,7 @@ def test_epochs_without_evaluation_do_not_compete():
     # eval_every=2: epoch 1 has only a training top-1 (0.9), epoch 2 a validation top-1 (0.3).
     # Before, the loop scored epoch 1 by its training top-1 and kept its weights as "best"
     # while the summary ranked by validation top-1 only.
-    state = TrainState(score_key(has_validation=True))
+    state = TrainState(monitor_key(None, True, ["top1", "top5"]))
     assert state.score({"top1": 0.9}) is None
     assert not state.update_best(state.score({"top1": 0.9}))
     assert state.update_best(state.score({"top1": 0.5, "val_top1": 0.3}))
@@ -27,34 +28,44 @@ def test_epochs_without_evaluation_do_not_compete():
     history = [{"top1": 0.9}, {"top1": 0.5, "val_top1": 0.3}]
     assert not state.plateaued(None, history)  # an unscored epoch is no plateau either
     assert state.plateaued(0.3005, history) and not state.plateaued(0.32, history)
-    train_only = TrainState(score_key(has_validation=False))
+    train_only = TrainState(monitor_key(None, False, ["top1", "top5"]))
     assert train_only.score({"top1": 0.9}) == 0.9
+    # a figure that should go down: the lowest validation loss is the best
+    by_loss = TrainState(monitor_key("val_loss", True, ["top1"]), mode="min")
+    history = [{"val_loss": 2.0}, {"val_loss": 1.5}, {"val_loss": 1.7}]
+    assert by_loss.best_row(history) == {"val_loss": 1.5}
+    assert by_loss.update_best(by_loss.score(history[0]))
+    assert by_loss.update_best(by_loss.score(history[1]))
+    assert not by_loss.update_best(by_loss.score(history[2]))
+    with pytest.raises(ValueError, match="val_top3.*reports loss, top1, val_loss, val_top1"):
+        monitor_key("val_top3", True, ["top1"])
 
 
-class WeightsEachEpoch(training.Action):
-    """An action as a user would write one: the weights at each epoch's end."""
+class WeightsEachEpoch(keras.callbacks.Callback):
+    """A callback as a user would write one: the weights at each epoch's end."""
 
     def __init__(self):
+        super().__init__()
         self.weights = {}
 
-    def on_epoch_end(self, run, row):
-        self.weights[row["epoch"]] = [w.copy() for w in run.model.get_weights()]
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights[epoch + 1] = [w.copy() for w in self.model.get_weights()]
 
 
 def test_best_weights_file_is_the_summarys_best_epoch(cifar10_dir, tmp_path):
     """eval_every=2 over 4 epochs on 64 images (memorised: training top-1 runs ahead of the
     validation top-1): best.weights.h5, summary.json and the plateau rule rank the same
-    numbers, and an action sees every epoch."""
+    numbers, and a callback sees every epoch."""
     keep = WeightsEachEpoch()
     result = training.train(model="resnet20", data=str(cifar10_dir), max_examples=64,
                             max_val_examples=64, batch_size=32, epochs=4, eval_every=2,
                             lr=0.05, model_dir=str(tmp_path / "run"), export_dir="", verbose=0,
-                            tensorboard=False, backup_steps=0, actions=[keep])
+                            tensorboard=False, backup_steps=0, callbacks=[keep])
     assert sorted(keep.weights) == [1, 2, 3, 4]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["metric"] == "val_top1" and summary["best_epoch"] in (2, 4)
+    assert summary["monitor"] == "val_top1" and summary["best_epoch"] in (2, 4)
     scored = {r["epoch"]: r["val_top1"] for r in result.history if r.get("val_top1") is not None}
-    assert sorted(scored) == [2, 4] and summary["best_top1"] == max(scored.values())
+    assert sorted(scored) == [2, 4] and summary["best_score"] == max(scored.values())
     result.model.load_weights(tmp_path / "run" / "checkpoints" / "best.weights.h5")
     for saved, kept in zip(result.model.get_weights(), keep.weights[summary["best_epoch"]]):
         np.testing.assert_array_equal(saved, kept)
@@ -83,16 +94,21 @@ def check_time_split(history_csv, history):
 
 NAN_RUN = textwrap.dedent("""
     import json, sys
+    import keras
     import numpy as np
     from keras_deepnets import training
     training.configure_cpu_devices(2)
 
-    class Poison(training.Action):
-        # The classifier's kernel turns NaN after global step 6 (mid epoch 2): the next
-        # step's loss is NaN. (Not the first conv: ReLU on CPUs maps its NaNs to 0.)
-        def on_steps(self, run, steps):
-            if run.global_step == 6:
-                w = run.model.get_layer("predictions").kernel
+    class Poison(keras.callbacks.Callback):
+        # The classifier's kernel turns NaN after global step 6 (mid epoch 2, 4 steps an
+        # epoch): the next step's loss is NaN. (Not the first conv: ReLU on CPUs maps its
+        # NaNs to 0.)
+        steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            if self.steps == 6:
+                w = self.model.get_layer("predictions").kernel
                 w.assign(np.full(w.shape, np.nan, "float32"))
 
     try:
@@ -100,7 +116,7 @@ NAN_RUN = textwrap.dedent("""
                        max_val_examples=64, batch_size=32, epochs=3, lr=0.05,
                        distribution_strategy="mirrored", num_cpu_devices=2,
                        model_dir=sys.argv[2], export_dir="",
-                       verbose=0, tensorboard=False, backup_steps=0, actions=[Poison()])
+                       verbose=0, tensorboard=False, backup_steps=0, callbacks=[Poison()])
     except training.TrainingDiverged as e:
         print(json.dumps({"diverged": str(e)}))
 """)

@@ -60,9 +60,9 @@ def test_weight_average_update_rule_and_swap():
         np.testing.assert_array_equal(w.numpy(), t)
 
 
-class RawWeights(training.Action):
-    def on_epoch_end(self, run, row):
-        self.raw = [w.copy() for w in run.model.get_weights()]
+class RawWeights(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.raw = [w.copy() for w in self.model.get_weights()]
 
 
 @pytest.mark.slow
@@ -75,7 +75,7 @@ def test_short_fast_run_learns_and_evaluates_the_averaged_weights(cifar10_dir, t
     result = training.train(model="resnet20", recipe="fast", data=str(cifar10_dir),
                             max_examples=2048, max_val_examples=500, batch_size=128, epochs=3,
                             model_dir=str(model_dir), export_dir="", verbose=0,
-                            tensorboard=False, actions=[raw])
+                            tensorboard=False, callbacks=[raw])
     rows = list(csv.DictReader(open(model_dir / "history.csv")))
     assert float(rows[-1]["val_top1"]) > 0.2, rows
     last = model_dir / "checkpoints" / "last.weights.h5"
