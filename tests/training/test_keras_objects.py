@@ -1,0 +1,114 @@
+"""A run as a Keras user writes one: a top-3 metric object, EarlyStopping on val_top3, CSVLogger,
+a callback of their own that records the logs, and AdamW on a CosineDecay schedule, on real
+CIFAR-10 images under MirroredStrategy over 2 logical CPUs; then its config.json replayed."""
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from training_helpers import ENV
+
+RUN = textwrap.dedent("""
+    import json, sys
+    import keras
+    from keras_deepnets import training
+    training.configure_cpu_devices(2)
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs, self.batches, self.began, self.ended = [], [], 0, 0
+        def on_train_begin(self, logs=None):
+            self.began += 1
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append([epoch, dict(logs)])
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches.append([batch, dict(logs)])
+        def on_train_end(self, logs=None):
+            self.ended += 1
+
+    data, model_dir, replay, change = sys.argv[1:5]
+    rec = Recorder()
+    callbacks = [rec, keras.callbacks.EarlyStopping(monitor="val_top3", mode="max",
+                                                    patience=0),
+                 keras.callbacks.CSVLogger(model_dir + "_csvlogger.csv")]
+    if replay == "no":
+        result = training.train(
+            model="resnet20", data=data, max_examples=192, max_val_examples=96,
+            batch_size=32, epochs=4, distribution_strategy="mirrored", num_cpu_devices=2,
+            model_dir=model_dir, export_dir="", verbose=0, tensorboard=False, steps_per_loop=2,
+            metrics=["top1", keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")],
+            optimizer=keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(
+                2e-3, 24, warmup_target=None), weight_decay=0.05),
+            monitor="val_top3", callbacks=callbacks)
+    else:  # the run's config.json again, in another folder; "control": one setting changed
+        changed = {"seed": 1} if change == "control" else {}
+        result = training.train(replay, model_dir=model_dir, callbacks=callbacks, **changed)
+    print(json.dumps({"epochs": rec.epochs, "batches": rec.batches, "began": rec.began,
+                      "ended": rec.ended, "steps": result.steps, "summary": result.summary},
+                     default=float))
+""")
+
+
+def _run(data, model_dir, replay="no", change="none"):
+    proc = subprocess.run([sys.executable, "-c", RUN, str(data), str(model_dir), replay, change],
+                          capture_output=True, text=True, timeout=600, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifar10_dir,
+                                                                           tmp_path):
+    run_dir = tmp_path / "run"
+    out = _run(cifar10_dir, run_dir)
+    history = _rows(run_dir / "history.csv")
+    assert list(history[0]) == [
+        "epoch", "step", "lr", "loss", "top1", "top3", "val_loss", "val_top1", "val_top3",
+        "images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds", "save_seconds",
+        "wall_seconds"]
+    # EarlyStopping(patience=0) stops after the first epoch whose val_top3 is no better
+    val_top3 = [float(r["val_top3"]) for r in history]
+    stop = next((i for i in range(1, len(val_top3)) if val_top3[i] <= max(val_top3[:i])),
+                None)
+    assert len(history) == (4 if stop is None else stop + 1)
+    assert out["summary"]["stopped_early"] == (stop is not None)
+    # the user's callback got each epoch's row as logs, CSVLogger wrote the same figures
+    assert out["began"] == out["ended"] == 1
+    logged = _rows(str(run_dir) + "_csvlogger.csv")
+    assert [e for e, _ in out["epochs"]] == [int(r["epoch"]) for r in logged] == list(
+        range(len(history)))
+    for (_, logs), row, line in zip(out["epochs"], history, logged):
+        for key in ("loss", "top1", "top3", "val_loss", "val_top1", "val_top3", "lr"):
+            assert float(row[key]) == pytest.approx(logs[key]) == pytest.approx(
+                float(line[key])), key
+    # per call of steps_per_loop=2 steps (6 steps an epoch): the epoch's running figures
+    assert [b for b, _ in out["batches"][:3]] == [1, 3, 5]
+    assert out["batches"][2][1]["top3"] == pytest.approx(out["epochs"][0][1]["top3"])
+    # the monitored figure ranks epochs; the steps' lr is the CosineDecay's
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["monitor"] == "val_top3" and summary["best_score"] == max(val_top3)
+    lrs = [s["lr"] for s in out["steps"]]
+    np.testing.assert_allclose(lrs, [2e-3 * 0.5 * (1 + np.cos(np.pi * min(i, 24) / 24))
+                                     for i in range(len(lrs))], rtol=1e-5)
+    record = json.loads((run_dir / "config.json").read_text())["requested"]
+    assert record["optimizer"]["optimizer"]["class_name"] == "AdamW"
+    assert record["optimizer"]["optimizer"]["config"]["learning_rate"]["class_name"] == \
+        "CosineDecay"
+    assert record["metrics"][1]["class_name"] == "SparseTopKCategoricalAccuracy"
+    # the replay runs every step as the run did; a changed seed does not
+    again = _run(cifar10_dir, tmp_path / "again", str(run_dir / "config.json"))
+    assert [s["loss"] for s in again["steps"]] == [s["loss"] for s in out["steps"]]
+    assert [s["top3"] for s in again["steps"]] == [s["top3"] for s in out["steps"]]
+    control = _run(cifar10_dir, tmp_path / "control", str(run_dir / "config.json"), "control")
+    assert control["steps"][0]["loss"] != out["steps"][0]["loss"]
