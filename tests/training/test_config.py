@@ -83,13 +83,16 @@ def tiny_run(tmp_path, name, **settings):
                              "model_dir": str(tmp_path / name), **settings})
 
 
-def test_a_run_replayed_from_its_config_json_has_the_same_first_epoch_loss(tmp_path):
-    first = tiny_run(tmp_path, "first", lr=None, max_val_examples=16)
+def test_a_run_replayed_from_its_config_json_runs_every_step_the_same(tmp_path):
+    first = tiny_run(tmp_path, "first", lr=None, max_val_examples=16, epochs=2)
     record = json.loads((tmp_path / "first" / "config.json").read_text())
     assert record["requested"]["lr"] is None and record["resolved"]["lr"] == 0.0125  # 0.1 x 16/128
     replay = training.train(config=str(tmp_path / "first" / "config.json"),
                             model_dir=str(tmp_path / "replay"))
-    assert replay.history[0]["loss"] == first.history[0]["loss"]
+    assert len(first.steps) == 4 and replay.steps == first.steps  # loss, lr, top1, top5 per step
+    control = training.train(config=str(tmp_path / "first" / "config.json"),
+                             model_dir=str(tmp_path / "control"), seed=4)
+    assert [s["loss"] for s in control.steps] != [s["loss"] for s in first.steps]
     again = json.loads((tmp_path / "replay" / "config.json").read_text())
     assert again["resolved"] == {**record["resolved"], "model_dir": str(tmp_path / "replay")}
     # A changed setting is resolved as in a new run: the larger batch scales the recipe's lr.

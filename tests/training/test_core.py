@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import keras
 import numpy as np
 import pytest
 
 from keras_deepnets import training
+from keras_deepnets.training import inputs
 from keras_deepnets.training.state import TrainState, monitor_key
 from training_helpers import ENV, run_script
 
@@ -42,7 +44,9 @@ def test_epochs_without_evaluation_do_not_compete():
 
 
 class WeightsEachEpoch(keras.callbacks.Callback):
-    """A callback as a user would write one: the weights at each epoch's end."""
+    """A callback as a user would write one: the weights at each epoch's end; and a slow one
+    (half a second at each epoch's end), whose time must show in save_seconds, the column of
+    the epoch-end jobs."""
 
     def __init__(self):
         super().__init__()
@@ -50,12 +54,26 @@ class WeightsEachEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.weights[epoch + 1] = [w.copy() for w in self.model.get_weights()]
+        time.sleep(SLOW_CALLBACK)
 
 
-def test_best_weights_file_is_the_summarys_best_epoch(cifar10_dir, tmp_path):
+SLOW_CALLBACK = 0.5
+
+
+def test_best_weights_file_is_the_summarys_best_epoch(cifar10_dir, tmp_path, monkeypatch):
     """eval_every=2 over 4 epochs on 64 images (memorised: training top-1 runs ahead of the
     validation top-1): best.weights.h5, summary.json and the plateau rule rank the same
-    numbers, and a callback sees every epoch."""
+    numbers, and a callback sees every epoch. The training input is made once for the run,
+    not once per epoch (each tf.data pipeline costs its start-up and its prefetch's fill): a
+    spy on the real dataset function counts the pipelines made."""
+    made = []
+
+    def counted(*args, **kwargs):
+        made.append(args[4:])  # (epoch, first step, the steps of each epoch from there)
+        return real(*args, **kwargs)
+
+    real = inputs.train_dataset_fn
+    monkeypatch.setattr(inputs, "train_dataset_fn", counted)
     keep = WeightsEachEpoch()
     result = training.train(model="resnet20", data=str(cifar10_dir), max_examples=64,
                             max_val_examples=64, batch_size=32, epochs=4, eval_every=2,
@@ -70,6 +88,8 @@ def test_best_weights_file_is_the_summarys_best_epoch(cifar10_dir, tmp_path):
     for saved, kept in zip(result.model.get_weights(), keep.weights[summary["best_epoch"]]):
         np.testing.assert_array_equal(saved, kept)
     check_time_split(tmp_path / "run" / "history.csv", result.history)
+    assert all(r["save_seconds"] >= SLOW_CALLBACK for r in result.history)
+    assert made == [(0, 0, [2, 2, 2, 2])]
 
 
 def check_time_split(history_csv, history):
