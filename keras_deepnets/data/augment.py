@@ -197,12 +197,16 @@ class InceptionTrain(Preset):
     name = "inception_train"
 
     def __init__(self, image_size=224, area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
-                 mode="caffe"):
+                 mode="caffe", policy=None):
         super().__init__(image_size)
         _check_mode(mode)
+        if policy is not None and not callable(policy):
+            raise ValueError(f"policy must be a function (image, seed) -> image of uint8 values "
+                             f"(e.g. TrivialAugmentWide), or None; got {policy!r}.")
         self.mode = mode
         self.area_range = tuple(area_range)
         self.aspect_ratio_range = tuple(aspect_ratio_range)
+        self.policy = policy
 
     def window(self, shape, seed):
         begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
@@ -212,8 +216,11 @@ class InceptionTrain(Preset):
         return tf.stack([begin[0], begin[1], size[0], size[1]])
 
     def finish(self, image, seed):
-        image = _resize(image, self.image_size)
-        return normalise(random_flip(image, seed), self.mode)
+        image = random_flip(_resize(image, self.image_size), seed)
+        if self.policy is not None:  # on uint8 pixels, as torchvision's policies after Resize
+            image = tf.cast(self.policy(tf.cast(tf.clip_by_value(tf.round(image), 0, 255),
+                                                tf.uint8), _seeds(seed, 2)[1]), tf.float32)
+        return normalise(image, self.mode)
 
 
 class ImageNetEval(Preset):

@@ -27,7 +27,9 @@ def model_kwargs(cfg, info, plan):
     """The constructor arguments of the run's model: the data's classes and image size, the
     shortcut option and GoogLeNet's auxiliary heads when asked."""
     kwargs = {"classes": plan.classes}
-    if plan.image_size != info.input_size:
+    if cfg.recipe == "torchvision_v2":  # trained on smaller crops than it is evaluated on
+        kwargs["input_shape"] = (None, None, plan.channels)
+    elif plan.image_size != info.input_size:
         kwargs["input_shape"] = (plan.image_size, plan.image_size, plan.channels)
     if cfg.shortcut is not None:
         kwargs["shortcut"] = cfg.shortcut

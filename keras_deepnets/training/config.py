@@ -12,6 +12,7 @@ from keras_deepnets import registry
 from keras_deepnets.models.common import require_tensorflow_backend, variant_names
 from keras_deepnets.training import metric_sums, optimizers
 from keras_deepnets.training.recipes import RECIPES, SCHEDULES, recipe_for
+from keras_deepnets.training.v2_recipe import ema_decay_per_step
 from keras_deepnets.training.state import MODES
 from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
 from keras_deepnets.weights import presets, table
@@ -67,8 +68,9 @@ class TrainConfig:
                                     "paper's 45k/5k CIFAR split).")
     image_size: int = setting(None, "Crop size; default the model's (224 or 32).")
     # The fields below left at None take the recipe's values (recipes.py) in `resolve`.
-    recipe: str = setting("paper", "The paper's recipe, or 'fast' (CIFAR models: time to "
-                          "accuracy; see docs/training.md). Flags set below win.",
+    recipe: str = setting("paper", "The paper's recipe, 'fast' (CIFAR models: time to "
+                          "accuracy) or 'torchvision_v2' (ImageNet ResNets: torchvision's V2 "
+                          "recipe); see docs/training.md. Flags set below win.",
                           choices=RECIPES)
     batch_size: int = setting(None, "Global batch size (over all replicas); default the "
                               "recipe's.")
@@ -352,6 +354,21 @@ def run_recipe(cfg):
         raise ConfigError(str(e)) from None
 
 
+def _v2_fields(cfg, recipe):
+    """What torchvision's V2 recipe fills from the run's length: the weight average keeps its
+    time constant in epochs, so its decay follows the run's batch and epochs
+    (v2_recipe.ema_decay_per_step); its 5 warm-up epochs must leave some to the cosine."""
+    epochs, warmup = cfg.epochs or recipe.epochs, cfg.warmup_epochs or recipe.warmup_epochs
+    if warmup >= epochs:
+        raise ConfigError(f"The torchvision_v2 recipe warms up for {warmup:g} epochs, which "
+                          f"leaves none of the {epochs} epochs to its cosine; give more epochs "
+                          f"or warmup_epochs < epochs (e.g. --warmup_epochs=1).")
+    if cfg.ema_decay is not None:
+        return {}
+    return {"ema_decay": ema_decay_per_step(batch_size=cfg.batch_size or recipe.batch_size,
+                                            epochs=epochs)}
+
+
 def resolve(cfg):
     """The run's settings, the one place they are decided: the recipe's values where `cfg`
     (a `make_config` result) has None, then what follows from them (lr = the recipe's lr x
@@ -369,6 +386,8 @@ def resolve(cfg):
                   if name not in ("momentum", "nesterov", "lr_schedule")}
         filled.update(weight_decay=cfg.weight_decay or 0.0)
         return cfg.replace(**filled)
+    if recipe.name == "torchvision_v2":
+        filled.update(_v2_fields(cfg, recipe))
     resolved = cfg.replace(**filled)
     return resolved.replace(lr=cfg.lr or recipe.default_lr(resolved.batch_size))
 

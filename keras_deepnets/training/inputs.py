@@ -13,9 +13,11 @@ from keras_deepnets.weights import loading, table
 from keras_deepnets.weights import presets as model_presets  # `presets` here: the data's
 from keras_deepnets.data.digits import is_digits
 from keras_deepnets.models.common import variant_names
+from keras_deepnets.training import v2_recipe
 from keras_deepnets.training.strategy import ConfigError
 
 VAL_SPLITS = ("validation", "val", "test")
+V2 = "torchvision_v2"  # its own training preset and batch augmentations (v2_recipe.py)
 
 
 @dataclasses.dataclass
@@ -72,7 +74,7 @@ def preprocessing_mode(cfg):
     if cfg.init_weights and loading.is_torch_checkpoint(cfg.init_weights):
         row = table.find_file(cfg.init_weights)
         return row.preprocessing if row is not None else "torch"
-    return "caffe"
+    return "torch" if cfg.recipe == V2 else "caffe"
 
 
 def preset_options(cfg, info, model=None):
@@ -96,6 +98,8 @@ def eval_preset_options(cfg, info, image_size, model=None):
     if row is not None and row.resize and row.crop:
         published = {"resize": row.resize, "crop": row.crop,
                      "interpolation": row.interpolation or "bilinear"}
+    if not published and cfg.recipe == V2:
+        published = v2_recipe.eval_transform()
     if options and published:
         options.update(resize_size=int(round(published["resize"] * image_size
                                              / published["crop"])),
@@ -230,9 +234,31 @@ class TrainInput:
 
 
 def _epoch_maker(cfg, info, plan_, global_batch, input_context):
-    """`make(epoch)`: one input pipeline's endless dataset for `epoch` (seed + epoch). The data
-    source is resolved once here, not per epoch (listing a 50k-file folder takes ~0.2 s)."""
-    train_preset, _ = presets(info.name, info.family)
+    """`make(epoch)`: one input pipeline's endless dataset for `epoch` (seed + epoch); with the
+    torchvision_v2 recipe, its batches erased and mixed (`v2_recipe.mix_batches`)."""
+    make = _plain_epoch_maker(cfg, info, plan_, global_batch, input_context)
+    if cfg.recipe != V2:
+        return make
+    pipeline = input_context.input_pipeline_id
+
+    def mixed(epoch):
+        seed = (cfg.seed * 1_000_003 + epoch) * 1024 + pipeline  # one stream per epoch, pipeline
+        return v2_recipe.mix_batches(make(epoch), plan_.classes, seed)
+    return mixed
+
+
+def _train_preset(cfg, info, plan_):
+    """The run's training preset as `data.load`'s keywords."""
+    if cfg.recipe == V2:  # built: its crop is not the evaluation's size
+        return {"preset": v2_recipe.train_preset(plan_.image_size, preprocessing_mode(cfg))}
+    return {"preset": presets(info.name, info.family)[0],
+            "preset_options": preset_options(cfg, info), "image_size": plan_.image_size}
+
+
+def _plain_epoch_maker(cfg, info, plan_, global_batch, input_context):
+    """`make(epoch)` without batch augmentations. The data source is resolved once here, not
+    per epoch (listing a 50k-file folder takes ~0.2 s)."""
+    preset = _train_preset(cfg, info, plan_)
     per_replica = input_context.get_per_replica_batch_size(global_batch)
     if plan_.synthetic:
         def make(epoch):
@@ -243,11 +269,9 @@ def _epoch_maker(cfg, info, plan_, global_batch, input_context):
         return make
     source = cfg.data if is_digits(cfg.data) else sources.resolve(
         cfg.data, plan_.train_split, data_dir=cfg.data_dir, download=cfg.download)
-    options = preset_options(cfg, info)
 
     def make(epoch):
-        return data.load(source, plan_.train_split, data_dir=cfg.data_dir, preset=train_preset,
-                         preset_options=options, image_size=plan_.image_size,
+        return data.load(source, plan_.train_split, data_dir=cfg.data_dir, **preset,
                          batch_size=global_batch, shuffle=True, seed=cfg.seed + epoch,
                          input_context=input_context, repeat=True, drop_remainder=True,
                          max_examples=plan_.train_examples,

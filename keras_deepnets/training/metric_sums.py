@@ -11,11 +11,11 @@ the changes up per epoch on the host, and `results` turns a state into the metri
 `stateless_result`. A metric whose state does not add up this way (aggregation other than
 "sum") is refused when the run starts.
 
-Names: `top1`, `top5`, `top<k>` and `accuracy` make the common ones (`COMMON`), so the command
+Names: `top1`, `top5`, `top<k>` and `accuracy` make the common ones (`from_name`), so the command
 line can say `--metrics=top1,top5,top3`; `train(metrics=[...])` also takes Metric objects.
-Labels reach the metrics as the input gives them: int class ids (sparse, the papers' input)
-for the `Sparse...` metrics the names make; a one-hot or soft-label input needs metrics that
-take such labels (e.g. `keras.metrics.TopKCategoricalAccuracy`).
+Labels reach the metrics as int class ids (sparse, the papers' input), which the `Sparse...`
+metrics the names make take: the step turns one-hot or mixed (mixup/cutmix) labels into their
+largest class first, as torchvision's training accuracy does.
 """
 
 import re

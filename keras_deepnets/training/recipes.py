@@ -20,10 +20,7 @@ import tensorflow as tf
 from keras_deepnets.training import v2_recipe
 
 SCHEDULES = ("step", "cosine", "linear", "constant", "plateau")
-RECIPES = ("paper", "fast")
-# torchvision's V2 recipe (v2_recipe.py): train() does not apply its mixing, erasing and
-# norm-only weight decay yet, so it is not among the names train() accepts (RECIPES).
-V2_RECIPES = ("torchvision_v2",)
+RECIPES = ("paper", "fast", "torchvision_v2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +108,8 @@ def recipe_for(model_name, family, name="paper"):
     """The recipe a registry model was trained with in its paper (`name="paper"`), the
     time-to-accuracy recipe (`name="fast"`, CIFAR models only), or torchvision's V2 recipe
     (`name="torchvision_v2"`, ImageNet ResNets)."""
-    if name not in RECIPES + V2_RECIPES:
-        raise ValueError(f"recipe must be one of {', '.join(RECIPES + V2_RECIPES)}; got "
+    if name not in RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(RECIPES)}; got "
                          f"{name!r}.")
     if name == "torchvision_v2":
         if family != "imagenet" or not model_name.lower().startswith("resne"):

@@ -31,7 +31,8 @@ import tensorflow as tf
 from keras_deepnets import registry
 from keras_deepnets.training import actions as actions_lib
 from keras_deepnets.training import (callbacks as callbacks_lib, checkpoints, ema, exporting,
-                                     inputs, metric_sums, optimizers, recipes)
+                                     inputs, metric_sums, optimizers, recipes,
+                                     v2_recipe)
 from keras_deepnets.training.config import TrainConfig, config_record
 from keras_deepnets.training.records import Records, Timer, format_duration
 from keras_deepnets.training.state import TrainState, monitor_key, monitor_mode
@@ -139,7 +140,7 @@ class TrainingRun:
                                    global_batch=cfg.batch_size, classes=spec.plan.classes,
                                    metrics=metrics,
                                    loss=cfg.loss and optimizers.build_loss(cfg.loss),
-                                   weight_decay=cfg.weight_decay,
+                                   weight_decay=self.l2_decay,
                                    label_smoothing=cfg.label_smoothing,
                                    jit_compile=cfg.jit_compile, loss_scaled=loss_scaled,
                                    average=average, eval_flip=cfg.eval_flip)
@@ -151,10 +152,19 @@ class TrainingRun:
         schedule (under the strategy's scope); sets `schedule` (the recipe's, or None) and
         `lr_at` (step -> lr, for the records)."""
         spec, cfg = self.spec, self.spec.cfg
+        self.l2_decay = cfg.weight_decay  # the step's L2 term (recipes.weight_decay_loss)
         if cfg.optimizer is not None:
             self.schedule = None
             self.lr_at = optimizers.learning_rate_of(cfg.optimizer)
             return optimizers.build_optimizer(cfg.optimizer)
+        if cfg.recipe == "torchvision_v2":  # PyTorch's coupled decay, in the optimizer
+            self.schedule, self.l2_decay = None, 0.0
+            schedule = v2_recipe.warmup_cosine(
+                cfg.lr, spec.epochs, cfg.warmup_epochs or spec.recipe.warmup_epochs,
+                v2_recipe.SETTINGS.warmup_start_factor, spec.steps_per_epoch)
+            self.lr_at = lambda step: float(schedule(step))
+            return v2_recipe.v2_optimizer(self.model, schedule, dataclasses.replace(
+                v2_recipe.SETTINGS, momentum=cfg.momentum, weight_decay=cfg.weight_decay))
         self.schedule = recipes.make_schedule(cfg, spec.recipe, spec.steps_per_epoch,
                                               spec.total_steps, self.state.plateau_drops)
         self.lr_at = lambda step: float(self.schedule(step))
@@ -435,6 +445,11 @@ def _describe_training(run):
         rate = opt["config"]["learning_rate"]
         text = (f"The {cfg.recipe} recipe with the given optimizer {opt['class_name']} (lr "
                 f"{rate['class_name'] if isinstance(rate, dict) else rate})")
+    elif run.schedule is None:  # torchvision_v2
+        return (f"The {cfg.recipe} recipe: SGD momentum {cfg.momentum}, lr {cfg.lr:g} after a "
+                f"linear warm-up, cosine per epoch, weight decay {cfg.weight_decay:g} as "
+                f"PyTorch's (on the gradient) except on the norms, mixup/cutmix, random "
+                f"erasing, label smoothing {cfg.label_smoothing}")
     else:
         text = (f"The {cfg.recipe} recipe: SGD momentum {cfg.momentum}"
                 f"{' (Nesterov)' if cfg.nesterov else ''}, {run.schedule.describe()}")

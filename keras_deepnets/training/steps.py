@@ -115,9 +115,13 @@ class StepFunctions:
         return probs, losses
 
     def _stats(self, labels, probs, losses):
-        """[loss sum, examples, the metrics' state change] of one replica's batch."""
+        """[loss sum, examples, the metrics' state change] of one replica's batch. Metrics
+        score against class ids: mixed (soft) labels count as their largest class, as
+        torchvision's training accuracy does (`utils.accuracy`: `target.max(dim=1)[1]`)."""
         count = tf.cast(tf.shape(losses)[0], tf.float32)
         head = tf.stack([tf.reduce_sum(losses), count])
+        if labels.shape.rank == 2:
+            labels = tf.argmax(labels, axis=-1, output_type=tf.int32)
         return tf.concat([head, self.sums.batch_delta(labels, tf.cast(probs, tf.float32))], 0)
 
     def _forward_backward(self, images, labels):

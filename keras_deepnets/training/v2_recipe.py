@@ -20,7 +20,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from keras_deepnets.data import augment
+from keras_deepnets.data import augment, mixing
 from keras_deepnets.training import optimizers
 
 
@@ -161,12 +161,47 @@ def ema_decay_per_step(settings=SETTINGS, batch_size=None, epochs=None):
     return (1.0 - alpha) ** (1.0 / settings.ema_steps)
 
 
+def scaled(size, image_size, settings=SETTINGS):
+    """One of the recipe's sizes (stated for a 224 evaluation crop) at another crop size."""
+    return max(8, int(round(size * image_size / settings.val_crop_size)))
+
+
+def train_preset(image_size, mode="torch", policy=None, settings=SETTINGS):
+    """The recipe's training preset for an evaluation crop of `image_size`: a random-resized
+    crop at 176/224 of it (area 8-100 %, aspect 3/4-4/3), flip, then `policy` (an augmentation
+    policy on uint8 pixels, the recipe's TrivialAugmentWide) and `mode`'s normalisation."""
+    return augment.InceptionTrain(image_size=scaled(settings.train_crop_size, image_size),
+                                  mode=mode, policy=policy)
+
+
+def eval_transform(settings=SETTINGS):
+    """The recipe's evaluation, as pretrained weights publish theirs: resize 232 (bilinear,
+    antialias), centre 224."""
+    return {"resize": settings.val_resize_size, "crop": settings.val_crop_size,
+            "interpolation": "bilinear"}
+
+
+def mix_batches(dataset, classes, seed, settings=SETTINGS):
+    """A batched (images, class ids) dataset with the recipe's batch augmentations: random
+    erasing per image (p 0.1), then mixup 0.2 or cutmix 1.0 (one per batch) on one-hot labels,
+    drawn from stateless seeds of (`seed`, batch index), so that a resumed run draws again
+    what it drew (`keras_deepnets.data.mixing`)."""
+    def mix(index, batch):
+        images, labels = batch
+        erase_seed, mix_seed = tf.unstack(tf.random.experimental.stateless_split(
+            tf.stack([tf.constant(seed, tf.int64), index]), 2))
+        images = mixing.random_erasing(images, erase_seed, p=settings.random_erase)
+        return mixing.mix_batch(images, tf.one_hot(labels, classes), mix_seed,
+                                settings.mixup_alpha, settings.cutmix_alpha)
+    return dataset.enumerate().map(mix, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def v2_presets(settings=SETTINGS, mode="torch"):
     """The recipe's input presets (torchvision's ClassificationPresetTrain/Eval): training,
     random-resized crop at 176 (area 8-100 %, aspect 3/4-4/3, bilinear) and flip; evaluation,
     shorter side 232 (bilinear, antialias) and the centre 224 crop. `mode="torch"` is
     torchvision's mean/std normalisation."""
-    train = augment.get_preset("inception_train", image_size=settings.train_crop_size, mode=mode)
+    train = train_preset(settings.val_crop_size, mode, settings=settings)
     evaluation = augment.get_preset("imagenet_eval", image_size=settings.val_crop_size,
                                     resize_size=settings.val_resize_size, mode=mode,
                                     antialias=True)

@@ -14,8 +14,10 @@ import pytest
 import tensorflow as tf
 
 import keras_deepnets as kd
+from keras_deepnets import registry, training
 from keras_deepnets.data import augment
-from keras_deepnets.training import recipes, v2_recipe
+from keras_deepnets.training import config as config_lib
+from keras_deepnets.training import inputs, recipes, v2_recipe
 from keras_deepnets.weights import table, torch_convert
 
 TORCHVISION = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
@@ -200,3 +202,75 @@ def test_recipe_row_for_the_imagenet_resnets():
     with pytest.raises(ValueError, match="torchvision_v2 recipe is for the ImageNet ResNets; "
                                          "vgg16 is not one"):
         recipes.recipe_for("vgg16", "imagenet", "torchvision_v2")
+
+
+def _photos(imagenet_sample_dir, tmp_path):
+    """The shared photos as an image folder with train/ and val/ splits (the same photos)."""
+    folder = tmp_path / "photos"
+    folder.mkdir(exist_ok=True)
+    for split in ("train", "val"):
+        if not (folder / split).exists():
+            (folder / split).symlink_to(imagenet_sample_dir, target_is_directory=True)
+    return folder
+
+
+def _v2_config(data, model_dir, **settings):
+    return training.make_config(**{
+        "model": "resnet18", "recipe": "torchvision_v2", "data": str(data), "image_size": 64,
+        "max_examples": 64, "max_val_examples": 16, "batch_size": 16, "epochs": 3,
+        "warmup_epochs": 1, "model_dir": str(model_dir), "export_dir": "", "verbose": 0,
+        "tensorboard": False, "backup_steps": 0, **settings})
+
+
+def test_v2_runs_input_is_the_recipes(imagenet_sample_dir, tmp_path):
+    """--recipe=torchvision_v2's training input on real photos: crops at 176/224 of the
+    evaluation size, torchvision's normalisation, and every batch erased and mixed (one-hot
+    labels mixed by one lambda per batch, image i with image i - 1); its evaluation input at
+    resize 232/224, centre crop."""
+    cfg = config_lib.resolve(_v2_config(_photos(imagenet_sample_dir, tmp_path), tmp_path))
+    info = registry.model_info("resnet18")
+    plan = inputs.plan(cfg, info)
+    context = tf.distribute.InputContext()
+    batches = list(inputs.train_dataset_fn(cfg, info, plan, 16, 0, 0, [4, 4, 4])(context)
+                   .take(4).as_numpy_iterator())
+    for images, labels in batches:
+        assert images.shape == (16, 50, 50, 3) and labels.shape == (16, 1000)  # 176 x 64/224
+        np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-5)
+        two = np.sort(labels, axis=1)[:, -2:]  # [min(lam, 1 - lam), max(...)] per image
+        assert np.ptp(two, axis=0).max() < 1e-5  # one lambda per batch
+        if two[0, 0] > 1e-5:  # each image mixed with its neighbour (the photos' classes differ)
+            classes = [set(np.flatnonzero(row > 1e-6)) for row in labels]
+            assert all(len(c) == 2 and len(c & classes[i - 1]) == 1
+                       for i, c in enumerate(classes))
+    assert any(b[1].max() < 1 - 1e-3 for b in batches)  # lambda 1 in all four: p < 1e-3
+    pixels = np.concatenate([b[0].ravel() for b in batches])
+    assert pixels.min() >= -2.2 and pixels.max() <= 2.7 and pixels.min() < -1.5  # torch's
+    (val_images, _), = inputs.val_dataset_fn(cfg, info, plan, 16)(context).take(1)
+    assert val_images.shape == (16, 64, 64, 3)
+    assert inputs.eval_preset_options(cfg, info, 64) == {
+        "mode": "torch", "resize_size": 66, "interpolation": "bilinear", "antialias": True}
+
+
+def test_v2_run_steps_torchvisions_lr_per_epoch_with_pytorchs_decay(imagenet_sample_dir,
+                                                                     tmp_path):
+    """A short run with --recipe=torchvision_v2 on real photos: the lr of each step is
+    torchvision's SequentialLR of its epoch (at the recipe's lr scaled to the batch), the
+    weight average's decay has torchvision's time constant for this batch and length, and
+    config.json names the recipe so a replay runs it again; a warm-up that leaves no epoch
+    to the cosine is a one-line error."""
+    photos = _photos(imagenet_sample_dir, tmp_path)
+    cfg = _v2_config(photos, tmp_path / "run")
+    result = training.train(cfg)
+    resolved = config_lib.resolve(cfg)
+    per_epoch = torch_lrs(resolved.lr, 3, 1, 0.01)
+    assert resolved.lr == pytest.approx(0.5 * 16 / 1024)
+    np.testing.assert_allclose([s["lr"] for s in result.steps],
+                               np.repeat(per_epoch, 4), rtol=1e-6)
+    assert resolved.ema_decay == pytest.approx(v2_recipe.ema_decay_per_step(batch_size=16,
+                                                                            epochs=3))
+    assert all(np.isfinite(s["loss"]) for s in result.steps) and "top1" in result.steps[0]
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["requested"]["recipe"] == "torchvision_v2"
+    with pytest.raises(training.ConfigError, match="warms up for 5 epochs, which leaves none "
+                                                   "of the 3 epochs"):
+        training.train(_v2_config(photos, tmp_path / "x", warmup_epochs=None))
