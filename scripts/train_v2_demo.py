@@ -18,7 +18,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from keras_deepnets import registry
-from keras_deepnets.data import augment, load, mixing
+from keras_deepnets.data import augment, load
 from keras_deepnets.training import v2_recipe
 
 flags.DEFINE_string("data", None, "CIFAR-10 image folder (train/ and test/ class folders).")
@@ -38,20 +38,6 @@ def _scaled(size):
     return max(8, int(round(size * FLAGS.image_size / 224)))
 
 
-def _mixed(classes, seed):
-    """Per batch: one-hot labels, random erasing per image, then mixup or cutmix."""
-    settings = v2_recipe.SETTINGS
-
-    def mix(index, batch):
-        images, labels = batch
-        erase_seed, mix_seed = tf.unstack(tf.random.experimental.stateless_split(
-            tf.stack([tf.constant(seed, tf.int64), index]), 2))
-        images = mixing.random_erasing(images, erase_seed, p=settings.random_erase)
-        return mixing.mix_batch(images, tf.one_hot(labels, classes), mix_seed,
-                                settings.mixup_alpha, settings.cutmix_alpha)
-    return mix
-
-
 def _datasets(classes):
     train_preset = augment.InceptionTrain(image_size=_scaled(176), mode="torch")
     eval_preset = augment.ImageNetEval(image_size=FLAGS.image_size, resize_size=_scaled(232),
@@ -59,7 +45,7 @@ def _datasets(classes):
     train = load(FLAGS.data, "train", preset=train_preset, batch_size=FLAGS.batch_size,
                  seed=FLAGS.seed, drop_remainder=True, max_examples=FLAGS.max_examples,
                  repeat=True)
-    train = train.enumerate().map(_mixed(classes, FLAGS.seed), tf.data.AUTOTUNE)
+    train = v2_recipe.mix_batches(train, classes, FLAGS.seed)
     test = load(FLAGS.data, "test", preset=eval_preset, batch_size=FLAGS.batch_size)
     test = test.map(lambda x, y: (x, tf.one_hot(y, classes)))
     return train.prefetch(tf.data.AUTOTUNE), test.prefetch(tf.data.AUTOTUNE)

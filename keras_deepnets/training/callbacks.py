@@ -61,8 +61,10 @@ def check(callbacks, reported):
 
 
 def _logs(row):
-    """A history row as Keras logs: its figures, without the epoch (an argument in Keras)."""
-    return {k: v for k, v in row.items() if k != "epoch" and v is not None}
+    """A history row as Keras logs: its figures, without the epoch (an argument in Keras) and
+    the count of validation images."""
+    return {k: v for k, v in row.items()
+            if k not in ("epoch", "val_examples") and v is not None}
 
 
 class KerasCallbacks(Action):

@@ -276,7 +276,7 @@ def _keras_objects(cfg):
             raise ValueError(f"metrics must be a list of names or keras.metrics.Metric objects; "
                              f"got {type(names).__name__}.")
         metrics = tuple(metric_sums.to_setting(m) for m in names)
-        metric_sums.build(metrics, 1000)  # unknown names, duplicates: before any work
+        metric_sums.names_of(metrics)  # unknown names, duplicates: before any work
     except ValueError as e:
         raise ConfigError(str(e)) from None
     given = [n for n in OPTIMIZER_FIELDS if getattr(cfg, n) is not None] + (

@@ -31,19 +31,45 @@ _TOP_K = re.compile(r"^top(\d+)$")
 RESERVED = ("loss", "lr", "epoch", "step", "count")
 
 
+def _top_k(name):
+    """k of a `top<k>` name, None for `accuracy`; a one-line error for other names."""
+    match = _TOP_K.match(name) if isinstance(name, str) else None
+    if match and int(match.group(1)) > 0:
+        return int(match.group(1))
+    if name == "accuracy":
+        return None
+    raise ValueError(f"metrics: unknown name {name!r}; names: top1, top5, top<k> (top-k "
+                     f"accuracy) and accuracy, or pass keras.metrics.Metric objects.")
+
+
 def from_name(name, classes):
     """The metric a common name stands for: `top<k>` is top-k accuracy with in_top_k's tie
     rule (the rule of `keras_deepnets.metrics.top_k_hits`, `--eval_only` and the papers'
     evaluation), with k capped at the number of classes; `accuracy` is Keras's
     SparseCategoricalAccuracy (argmax)."""
-    match = _TOP_K.match(name)
-    if match and int(match.group(1)) > 0:
-        return keras.metrics.SparseTopKCategoricalAccuracy(
-            k=min(int(match.group(1)), classes), name=name)
-    if name == "accuracy":
+    k = _top_k(name)
+    if k is None:
         return keras.metrics.SparseCategoricalAccuracy(name=name)
-    raise ValueError(f"metrics: unknown name {name!r}; names: top1, top5, top<k> (top-k "
-                     f"accuracy) and accuracy, or pass keras.metrics.Metric objects.")
+    return keras.metrics.SparseTopKCategoricalAccuracy(k=min(k, classes), name=name)
+
+
+def names_of(settings):
+    """The metric names of a config's `metrics`, checked (known, not the run's own figures,
+    different), without making the metrics: a Metric makes TensorFlow variables, and under
+    MultiWorkerMirroredStrategy nothing may run in TensorFlow before the strategy is made."""
+    names = []
+    for setting in settings:
+        if isinstance(setting, str):
+            _top_k(setting)
+        names.append(setting if isinstance(setting, str)
+                     else setting.get("config", {}).get("name") or setting.get("class_name"))
+    for name in names:
+        if name in RESERVED or name.startswith("val_"):
+            raise ValueError(f"metrics: the name {name!r} is taken by the run's own "
+                             f"figures; give the metric another name=.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"metrics: names must differ; got {', '.join(names)}.")
+    return names
 
 
 def to_setting(metric):
@@ -56,27 +82,28 @@ def to_setting(metric):
     if not isinstance(metric, keras.metrics.Metric):
         raise ValueError(f"metrics: each must be a keras.metrics.Metric or a name (top1, top5, "
                          f"top<k>, accuracy); got {type(metric).__name__}.")
+    check_state(metric)
     return serialized(metric)
 
 
 def build(settings, classes):
     """The Metric objects of a config's `metrics` (names or serialized objects), checked."""
+    names_of(settings)
     metrics = [from_name(s, classes) if isinstance(s, str)
                else deserialized(s) for s in settings]
-    names = [m.name for m in metrics]
     for metric in metrics:
-        if metric.name in RESERVED or metric.name.startswith("val_"):
-            raise ValueError(f"metrics: the name {metric.name!r} is taken by the run's own "
-                             f"figures; give the metric another name=.")
-        odd = [v.name for v in metric.variables if v.aggregation != "sum"]
-        if odd:
-            raise ValueError(f"metrics: {metric.name!r} keeps state that does not add up over "
-                             f"batches and replicas ({', '.join(odd)}); the training step "
-                             f"takes metrics whose variables aggregate by sum (Mean, accuracy, "
-                             f"top-k, Precision, AUC ...).")
-    if len(set(names)) != len(names):
-        raise ValueError(f"metrics: names must differ; got {', '.join(names)}.")
+        check_state(metric)
     return metrics
+
+
+def check_state(metric):
+    """Refuses a metric whose state does not add up over batches and replicas."""
+    odd = [v.name for v in metric.variables if v.aggregation != "sum"]
+    if odd:
+        raise ValueError(f"metrics: {metric.name!r} keeps state that does not add up over "
+                         f"batches and replicas ({', '.join(odd)}); the training step "
+                         f"takes metrics whose variables aggregate by sum (Mean, accuracy, "
+                         f"top-k, Precision, AUC ...).")
 
 
 class MetricSums:

@@ -21,7 +21,8 @@ TIME_FIELDS = ("images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds
 def epoch_fields(metric_names):
     """history.csv's columns for a run with these metrics (by name)."""
     figures = ("loss", *metric_names)
-    return ("epoch", "step", "lr", *figures, *(f"val_{n}" for n in figures), *TIME_FIELDS)
+    return ("epoch", "step", "lr", *figures, *(f"val_{n}" for n in figures), "val_examples",
+            *TIME_FIELDS)
 
 
 def step_fields(metric_names):
@@ -33,7 +34,7 @@ def step_fields(metric_names):
 
 # Counters, read back as integers: a resumed run rewrites the rows it read (history.csv on every
 # epoch and at the end), which must keep "2", not become "2.0".
-INTEGER_FIELDS = ("epoch", "step")
+INTEGER_FIELDS = ("epoch", "step", "val_examples")
 
 
 def _value(key, text):

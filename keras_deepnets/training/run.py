@@ -67,7 +67,7 @@ class RunSpec:
     def metric_names(self):
         """The names of the run's metrics (its figures: loss and these, val_* evaluated)."""
         try:
-            return [m.name for m in metric_sums.build(self.cfg.metrics, self.plan.classes)]
+            return metric_sums.names_of(self.cfg.metrics)
         except ValueError as e:
             raise ConfigError(str(e)) from None
 
@@ -124,7 +124,10 @@ class TrainingRun:
     def _build(self):
         spec, cfg = self.spec, self.spec.cfg
         loss_scaled = spec.policy == "mixed_float16"
-        metrics = metric_sums.build(cfg.metrics, spec.plan.classes)
+        try:
+            metrics = metric_sums.build(cfg.metrics, spec.plan.classes)
+        except ValueError as e:  # a replayed record's metric that does not add up
+            raise ConfigError(str(e)) from None
         key = monitor_key(cfg.monitor, spec.has_validation, [m.name for m in metrics])
         with spec.strategy.scope():
             self.model = build_model(spec)
@@ -298,7 +301,6 @@ class TrainingRun:
                                           or epoch + 1 == self.epochs):
             with self.state.evaluated_weights():  # the average, when the recipe keeps one
                 row.update(self.steps.evaluate(self.val_dist))
-            del row["val_examples"]
         row["input_seconds"], row["eval_seconds"] = at.input_seconds, time.time() - t0
         row["wall_seconds"] = self.timer()
         score = self.state.score(row)

@@ -85,8 +85,8 @@ def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifa
     history = _rows(run_dir / "history.csv")
     assert list(history[0]) == [
         "epoch", "step", "lr", "loss", "top1", "top3", "val_loss", "val_top1", "val_top3",
-        "images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds", "save_seconds",
-        "wall_seconds"]
+        "val_examples", "images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
+        "save_seconds", "wall_seconds"]
     # EarlyStopping(patience=0) stops after the first epoch whose val_top3 is no better
     val_top3 = [float(r["val_top3"]) for r in history]
     stop = next((i for i in range(1, len(val_top3)) if val_top3[i] <= max(val_top3[:i])),
