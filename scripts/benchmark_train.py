@@ -57,6 +57,8 @@ flags.DEFINE_bool("mark_steps", False, "Print onednn_log's BEGIN/END lines aroun
                   "oneDNN ran in them (scripts/speed_vs_torch.py --onednn).")
 flags.DEFINE_bool("metrics", True, "Count top-1/top-5 in the timed step, as training does; "
                   "--nometrics times it without them (PyTorch's benchmark step has none).")
+flags.DEFINE_list("extra_metrics", [], "More metrics in the timed step and the train() loop, by "
+                  "name (top<k>, accuracy), e.g. top3,top10,accuracy: what they cost.")
 flags.DEFINE_integer("batch_size", None, "Default 128 at 32x32, 32 at 224x224.")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the matmul for the ceiling.")
 flags.DEFINE_bool("inference", True, "Also time the forward pass (training=False).")
@@ -147,7 +149,8 @@ def run_case(opts):
         out["infer_ips"] = _infer_ips(run.model, images, batch, device, steps, opts)
     if opts["loop"]:
         out["loop_ips"] = _loop_ips(name, policy, batch, steps, opts["jit"], build,
-                                    opts["steps_per_loop"], opts["recipe"], opts["train_rounds"])
+                                    opts["steps_per_loop"], opts["recipe"], opts["train_rounds"],
+                                    opts["metrics"])
     real = opts["cifar_data"] if size == 32 else opts["imagenet_data"]
     if real:
         out.update(_real_data_step_ms(run, strategy, fixed, real, size, batch, steps, opts))
@@ -228,7 +231,8 @@ def _real_data_step_ms(run, strategy, fixed, real, size, batch, steps, opts):
     return best
 
 
-def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe, rounds):
+def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe, rounds,
+              metrics=("top1", "top5")):
     import tempfile
 
     from keras_deepnets import training
@@ -241,7 +245,7 @@ def _loop_ips(name, policy, batch, steps, jit, build, steps_per_loop, recipe, ro
             use_synthetic_data=True, synthetic_examples=batch * steps, batch_size=batch,
             epochs=1 + rounds, eval_every=0, export_dir="", verbose=0, tensorboard=False,
             backup_steps=0, mixed_precision=precision, jit_compile=jit,
-            steps_per_loop=steps_per_loop, recipe=recipe, model_dir=tmp)
+            steps_per_loop=steps_per_loop, recipe=recipe, model_dir=tmp, metrics=list(metrics))
     return max(epoch["images_per_sec"] for epoch in result.history[1:])  # after tracing
 
 
@@ -280,7 +284,8 @@ def main(argv):
                 "warmup": FLAGS.warmup, "batch": FLAGS.batch_size,
                 "inference": FLAGS.inference, "jit": FLAGS.jit_compile, "loop": FLAGS.loop,
                 "steps_per_loop": FLAGS.steps_per_loop, "rounds": FLAGS.rounds,
-                "train_rounds": FLAGS.train_rounds, "metrics": FLAGS.metrics,
+                "train_rounds": FLAGS.train_rounds,
+                "metrics": (["top1", "top5"] if FLAGS.metrics else []) + FLAGS.extra_metrics,
                 "mark": FLAGS.mark_steps,
                 "input_cache": FLAGS.input_cache, "input_threads": FLAGS.input_threads,
                 "cifar_data": FLAGS.cifar_data and os.path.expanduser(FLAGS.cifar_data),
@@ -295,8 +300,8 @@ def main(argv):
     ceilings = {p: matmul_gflops(p, FLAGS.matmul_size) for p in FLAGS.precisions}
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU, {os.cpu_count()} cores"
     print(f"\nThroughput ({device}; TF {tf.__version__}; "
-          f"XLA {'on' if FLAGS.jit_compile else 'off'}; top-1/top-5 in the timed step: "
-          f"{'yes' if FLAGS.metrics else 'no'}; train, infer and train() img/s: best of "
+          f"XLA {'on' if FLAGS.jit_compile else 'off'}; metrics in the timed step: "
+          f"{', '.join(opts['metrics']) or 'none'}; train, infer and train() img/s: best of "
           f"{FLAGS.train_rounds} round(s); "
           "matmul ceiling: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()) + ")")
     print("| model | input | batch | precision | train img/s | vs keras.apps | train GFLOP/s "

@@ -20,7 +20,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from keras_deepnets.data import augment, mixing
+from keras_deepnets.data import augment, mixing, trivial_augment
 from keras_deepnets.training import optimizers
 
 
@@ -166,10 +166,23 @@ def scaled(size, image_size, settings=SETTINGS):
     return max(8, int(round(size * image_size / settings.val_crop_size)))
 
 
-def train_preset(image_size, mode="torch", policy=None, settings=SETTINGS):
+def trivial_augment_wide():
+    """The recipe's `--auto-augment ta_wide` as a preset's policy, `fn(uint8 image, stateless
+    seed)`: each image draws its own operation and magnitude from the preset's per-example
+    seed, so a resumed run draws again what it drew. The layer is made outside any traced
+    function (its constructor makes a seed variable, which a tf.data map cannot)."""
+    with tf.init_scope():
+        layer = trivial_augment.TrivialAugmentWide()
+    return lambda image, seed: layer(image, seed=seed)
+
+
+def train_preset(image_size, mode="torch", policy="ta_wide", settings=SETTINGS):
     """The recipe's training preset for an evaluation crop of `image_size`: a random-resized
-    crop at 176/224 of it (area 8-100 %, aspect 3/4-4/3), flip, then `policy` (an augmentation
-    policy on uint8 pixels, the recipe's TrivialAugmentWide) and `mode`'s normalisation."""
+    crop at 176/224 of it (area 8-100 %, aspect 3/4-4/3), flip, then `policy` on the uint8
+    pixels ("ta_wide": TrivialAugmentWide, the recipe's; None: none; or a function (image,
+    seed) -> image) and `mode`'s normalisation."""
+    if policy == "ta_wide":
+        policy = trivial_augment_wide()
     return augment.InceptionTrain(image_size=scaled(settings.train_crop_size, image_size),
                                   mode=mode, policy=policy)
 

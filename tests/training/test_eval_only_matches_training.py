@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_deepnets import data, registry, training
-from keras_deepnets.training import inputs
+from keras_deepnets.training import inputs, metric_sums
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.steps import StepFunctions, flip_averaged
 from training_helpers import run_script
@@ -65,7 +65,9 @@ def test_eval_flip_scores_each_image_and_its_mirror_in_training_and_eval_only(ci
 
     dist = strategy.distribute_datasets_from_function(inputs.val_dataset_fn(cfg, info, plan, 32))
     scored = {flip: StepFunctions(strategy, model, keras.optimizers.SGD(), global_batch=32,
-                                  classes=plan.classes, eval_flip=flip).evaluate(dist)
+                                  classes=plan.classes, eval_flip=flip,
+                                  metrics=metric_sums.build(metric_sums.DEFAULT, plan.classes)
+                                  ).evaluate(dist)
               for flip in (False, True)}
     assert scored[True]["val_loss"] != scored[False]["val_loss"]
     eval_only = training.evaluate(cfg, keras_model=model)

@@ -274,3 +274,24 @@ def test_v2_run_steps_torchvisions_lr_per_epoch_with_pytorchs_decay(imagenet_sam
     with pytest.raises(training.ConfigError, match="warms up for 5 epochs, which leaves none "
                                                    "of the 3 epochs"):
         training.train(_v2_config(photos, tmp_path / "x", warmup_epochs=None))
+
+
+def test_v2_training_preset_applies_trivial_augment_wide_per_image(imagenet_sample_dir):
+    """The recipe's crop runs TrivialAugmentWide on its uint8 pixels after the flip: with the
+    same seeds, the crop window and flip are those of the preset without it, the pixels are
+    whole numbers before normalisation (the policy's uint8), and most images change (one of
+    its 14 operations is the identity)."""
+    photos = [p.read_bytes() for p in sorted(imagenet_sample_dir.rglob("*.JPEG"))[:16]]
+    with_policy = v2_recipe.train_preset(224, mode="torch")
+    without = v2_recipe.train_preset(224, mode="torch", policy=None)
+    mean = np.array([0.485, 0.456, 0.406]) * 255
+    std = np.array([0.229, 0.224, 0.225]) * 255
+    changed = 0
+    for i, photo in enumerate(photos):
+        seed = tf.constant([7, i])
+        a = with_policy(tf.constant(photo), seed).numpy() * std + mean
+        b = without(tf.constant(photo), seed).numpy() * std + mean
+        assert a.shape == b.shape == (176, 176, 3)
+        np.testing.assert_allclose(a, np.round(a), atol=1e-2)  # uint8 values (float32 noise)
+        changed += np.abs(a - b).mean() > 1.0
+    assert changed >= 10
