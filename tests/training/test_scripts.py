@@ -84,12 +84,7 @@ def test_short_resnet20_run_beats_chance(cifar10_dir, tmp_path):
     # export_model's layout: the SavedModel as TF Serving's version 1, the .keras file beside it.
     assert (export_dir / "resnet20.keras").is_file() and (export_dir / "1").is_dir()
     _check_bytes_signature(export_dir, cifar10_dir)
-    # --eval_only on the same held-out images gives the last epoch's accuracy back.
-    proc = run_script("train_cifar.py", f"--data={cifar10_dir}", "--max_val_examples=1000",
-                      f"--model_dir={model_dir}", "--eval_only", "--weights="
-                      f"{model_dir}/checkpoints/last.weights.h5", timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"top-1 {float(rows[-1]['val_top1']):.4f}" in proc.stdout, proc.stdout
+    # --eval_only giving a run's recorded accuracy back: test_eval_only_matches_training.py.
 
 
 def _check_bytes_signature(export_dir, cifar10_dir):
