@@ -50,7 +50,7 @@ RUN = textwrap.dedent("""
         result = training.train(
             model="resnet20", data=data, max_examples=192, max_val_examples=96,
             batch_size=32, epochs=4, distribution_strategy="mirrored", num_cpu_devices=2,
-            model_dir=model_dir, export_dir="", verbose=0, tensorboard=False, steps_per_loop=2,
+            model_dir=model_dir, export_dir="", verbose=2, tensorboard=True, steps_per_loop=2,
             metrics=["top1", keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")],
             optimizer=keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(
                 2e-3, 24, warmup_target=None), weight_decay=0.05),
@@ -60,7 +60,7 @@ RUN = textwrap.dedent("""
         result = training.train(replay, model_dir=model_dir, callbacks=callbacks, **changed)
     print(json.dumps({"epochs": rec.epochs, "batches": rec.batches, "began": rec.began,
                       "ended": rec.ended, "seen": seen, "steps": result.steps,
-                      "summary": result.summary},
+                      "history": result.history, "summary": result.summary},
                      default=float))
 """)
 
@@ -69,7 +69,21 @@ def _run(data, model_dir, replay="no", change="none"):
     proc = subprocess.run([sys.executable, "-c", RUN, str(data), str(model_dir), replay, change],
                           capture_output=True, text=True, timeout=600, env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "stdout": proc.stdout}
+
+
+def _scalars(folder):
+    """{tag: [(step, value)]} of the TensorBoard event files in `folder`."""
+    import tensorflow as tf
+
+    out = {}
+    for path in sorted(folder.iterdir()):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") \
+                    else value.simple_value
+                out.setdefault(value.tag, []).append((event.step, number))
+    return out
 
 
 def _rows(path):
@@ -102,6 +116,13 @@ def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifa
         for key in ("loss", "top1", "top3", "val_loss", "val_top1", "val_top3", "lr"):
             assert float(row[key]) == pytest.approx(logs[key]) == pytest.approx(
                 float(line[key])), key
+    # the metric by its name in the result, the epoch lines and TensorBoard
+    assert [r["val_top3"] for r in out["history"]] == pytest.approx(val_top3)
+    for row in history:
+        assert f"val_top3 {float(row['val_top3']):.4f}" in out["stdout"]
+    board = _scalars(run_dir / "tensorboard" / "validation")
+    assert board["epoch_top3"] == [(int(r["step"]), pytest.approx(float(r["val_top3"])))
+                                   for r in history]
     # LambdaCallback saw each epoch's validation loss; TerminateOnNaN let the finite run be
     assert out["seen"] == [[int(r["epoch"]) - 1, pytest.approx(float(r["val_loss"]))]
                            for r in history]

@@ -19,7 +19,10 @@ def make(directory, data):
     for name, value in {"block": "basic", "shortcut": "A", "width": 0.5, "lr": 0.1,
                         "weight_decay": 1e-4}.items():
         hps.Fixed(name, value)
-    config = training.TrainConfig(data=str(data), distribution_strategy="mirrored", **TINY)
+    # The objective is the monitored figure of each trial's run: here a metric named by the
+    # user, top-3, not the default top-1.
+    config = training.TrainConfig(data=str(data), distribution_strategy="mirrored",
+                                  metrics=("top1", "top3"), monitor="val_top3", **TINY)
     return tuning.make_tuner("random", tuning.CifarResNetHyperModel(depths=DEPTHS),
                              train_config=config, max_trials=3, directory=str(directory),
                              project_name="cifar", hyperparameters=hps, seed=1)
@@ -61,6 +64,18 @@ def test_table_lists_the_depths_tried(search):
     markdown = open(search["result"]["md"]).read()
     assert markdown.count("| COMPLETED |") == 3 and "mult_adds" in markdown
     assert open(search["result"]["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_objective_is_each_trials_monitored_metric(search):
+    tuner, figures = search["tuner"], {}
+    for row in search["result"]["rows"]:
+        path = f"{tuner.get_trial_dir(row['trial'])}/train/history.csv"
+        with open(path, newline="") as f:
+            history = list(csv.DictReader(f))
+        figures[row["trial"]] = [max(float(r[k]) for r in history)
+                                 for k in ("val_top3", "val_top1")]
+        assert row["val_accuracy"] == pytest.approx(figures[row["trial"]][0])
+    assert any(top3 != top1 for top3, top1 in figures.values())  # top-3 is not top-1 here
 
 
 def test_resume_does_not_redo_finished_trials(search):
