@@ -93,7 +93,7 @@ class StepFunctions:
     def _per_example_loss(self, labels, probs):
         if self.loss is not None:
             return tf.cast(self.loss.call(labels, probs), tf.float32)
-        if labels.shape.rank == 2:  # one-hot or soft labels
+        if len(labels.shape) == 2:  # one-hot or soft labels (a tensor's or numpy's shape)
             return keras.losses.categorical_crossentropy(
                 tf.cast(labels, tf.float32), probs, label_smoothing=self.label_smoothing)
         if self.label_smoothing:
