@@ -67,6 +67,7 @@ def _extract(source, target):
 SHARED_FIXTURE_DIRS = ("export", "experiments")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(items):
     """Puts each test in an xdist group (`--dist loadgroup`, pytest.ini): its folder's for
     SHARED_FIXTURE_DIRS, else its file's (module-scoped fixtures stay with their module)."""
