@@ -250,6 +250,7 @@ def main(argv):
         print("PyTorch's side skipped: --torch_python is empty.", flush=True)
     with tempfile.TemporaryDirectory(prefix="deploy_speed_") as tmp:
         work = FLAGS.work_dir or tmp
+        os.makedirs(work, exist_ok=True)
         prepared = {name: prepare(name, work) for name in FLAGS.models}
         agreement, rounds = {}, []
         for i in range(FLAGS.rounds):
