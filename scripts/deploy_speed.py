@@ -221,16 +221,20 @@ def versions(rounds):
             platform.machine(), "cpus": os.cpu_count()}
 
 
-def goal(summary):
-    """Per model and batch: the fastest of each side and whether ours is ahead."""
+def goal(summary, agreement):
+    """Per model and batch: the fastest of each side, at any agreement and at PyTorch's top-1
+    agreement or better (the issue's goal: ours ahead at equal agreement)."""
     verdict = {}
     for model, table in summary.items():
         for batch in FLAGS.batches:
             ours, peer = runtimes.fastest(table, batch)
+            equal, _ = runtimes.fastest(table, batch, agreement.get(model, {}))
             if ours and peer:
-                verdict[f"{model} b{batch}"] = {"ours": ours, "torch": peer,
-                                                "ratio": ours[1] / peer[1],
-                                                "met": ours[1] > peer[1]}
+                verdict[f"{model} b{batch}"] = {
+                    "ours": ours, "torch": peer, "ratio": ours[1] / peer[1],
+                    "ours_at_equal_agreement": equal,
+                    "ratio_at_equal_agreement": equal[1] / peer[1] if equal else None,
+                    "met": bool(equal) and equal[1] > peer[1]}
     return verdict
 
 
@@ -262,7 +266,7 @@ def main(argv):
     record = {"command": sys.argv, "versions": versions(rounds), "threads": FLAGS.threads,
               "resnet20_weights": FLAGS.resnet20_weights or "random initialisation",
               "summary": summary, "agreement": agreement,
-              "reference_classes": reference_classes(prepared), "goal": goal(summary),
+              "reference_classes": reference_classes(prepared), "goal": goal(summary, agreement),
               "rounds": rounds}
     if FLAGS.output_dir:
         write(record, table)

@@ -205,14 +205,21 @@ def _cell(spread):
     return f"{spread['median']:.1f} ({spread['min']:.1f}-{spread['max']:.1f})"
 
 
-def fastest(runtimes, batch, peer_prefix="torch_"):
+def fastest(runtimes, batch, agreement=None, peer_prefix="torch_"):
     """(ours, peer): the (runtime, median images/s) of the fastest of each side at `batch`;
-    None for a side that has no runtime."""
+    None for a side that has no runtime. With `agreement` ({runtime: (share, images, diff)}),
+    ours is the fastest whose top-1 agreement is at least the fastest peer's: the issue's
+    comparison "at equal agreement" (int8 files trade agreement for speed)."""
     sides = ([], [])
     for runtime, batches in runtimes.items():
         if batch in batches:
             sides[runtime.startswith(peer_prefix)].append((runtime, batches[batch]["median"]))
-    return tuple(max(side, key=lambda item: item[1]) if side else None for side in sides)
+    peer = max(sides[1], key=lambda item: item[1]) if sides[1] else None
+    ours = sides[0]
+    if agreement is not None and peer is not None:
+        floor = agreement.get(peer[0], (0.0,))[0]
+        ours = [item for item in ours if agreement.get(item[0], (-1.0,))[0] >= floor]
+    return (max(ours, key=lambda item: item[1]) if ours else None), peer
 
 
 def markdown(summary, agreement):
@@ -235,9 +242,13 @@ def markdown(summary, agreement):
         lines.append("")
         for batch in batches:
             ours, peer = fastest(runtimes, batch)
+            equal, _ = fastest(runtimes, batch, agreement.get(model, {}))
             if ours and peer:
                 lines.append(f"- batch {batch}: fastest here {ours[0]} {ours[1]:.1f}, PyTorch's "
                              f"{peer[0]} {peer[1]:.1f} images/s: {ours[1] / peer[1]:.2f}x")
+            if equal and peer:
+                lines.append(f"- batch {batch}, at PyTorch's top-1 agreement or better: "
+                             f"{equal[0]} {equal[1]:.1f} images/s: {equal[1] / peer[1]:.2f}x")
         lines.append("")
     return "\n".join(lines)
 
