@@ -137,9 +137,9 @@ def _quantize_int8(float_path, output_path, images):
         # where the Q feeds a single DQ: every activation that fans out (MaxPool's output, each
         # block's output, read by the next block's convs and its shortcut Add) stayed int8, so
         # the Convs reading it, and the Adds reading or writing it beside uint8, ran in float
-        # between DequantizeLinear and QuantizeLinear. ResNet-50 (ORT 1.32): 20 of 53 Convs and all 16
-        # Adds in float, int8 no faster than float32; with uint8, 53 QLinearConv and 16
-        # QLinearAdd, about 3x float32's speed at batch 1.
+        # between DequantizeLinear and QuantizeLinear. ResNet-50 (ORT 1.32): 20 of 53 Convs
+        # and all 16 Adds in float, int8 no faster than float32; with uint8, 53 QLinearConv
+        # and 16 QLinearAdd, about 3x float32's speed at batch 1.
         quantize_static(prepared, output_path, _Calibration(images),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
