@@ -14,7 +14,8 @@ import tensorflow as tf
 import keras_deepnets as kd
 from keras_deepnets import data, export
 
-DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "export.md"
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "export.md"
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +154,17 @@ def test_wrong_image_shape(resnet20_onnx):
         runner.predict(np.zeros([1, 64, 64, 3]))
 
 
-def _serving_lines():
-    """The docs' Python block that runs an `.onnx` file in ONNX Runtime on a photo."""
-    text = DOC.read_text()
+def _serving_lines(path=DOC):
+    """The Python block of `path` that runs an `.onnx` file in ONNX Runtime on a photo."""
+    text = path.read_text()
     block = re.search(r"<!-- onnx-serving -->\n```python\n(.*?)```", text, re.S)
-    assert block, "docs/export.md lost its ONNX Runtime example"
+    assert block, f"{path.name} lost its ONNX Runtime example"
     return block.group(1)
+
+
+def test_readme_quotes_the_tested_lines():
+    """The README's Export section shows the same lines that the next test runs."""
+    assert _serving_lines(REPO / "README.md") == _serving_lines()
 
 
 def test_readme_lines_run_a_photo(imagenet_sample_dir, randomise_bn, tmp_path):
