@@ -2,12 +2,17 @@
 and its exports. Random weights would give near-uniform outputs whose top-1 means nothing, so
 the fidelity targets are measured on a model that has learnt something."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
 import keras
 import keras_deepnets
 from keras_deepnets import data, export
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for `import export_helpers`
 
 TRAIN_IMAGES = 5000
 TEST_IMAGES = 2000

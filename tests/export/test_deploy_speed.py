@@ -3,20 +3,15 @@ round, no PyTorch), and the worker module's promise to load no TensorFlow when r
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 from keras_deepnets.export import runtimes
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "deploy_speed.py"
+from export_helpers import run_script
 
 
 def _run(*args, timeout=300):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+    return run_script("deploy_speed.py", *args, timeout=timeout)
 
 
 def test_tiny_run_writes_its_record(trained_resnet20, cifar10_dir, tmp_path):
@@ -63,7 +58,6 @@ import runtimes
 loaded = {m.split(".")[0] for m in set(sys.modules) - before}
 print(json.dumps(sorted(loaded & {"tensorflow", "keras", "keras_deepnets", "onnxruntime"})))
 """
-
 
 def test_worker_module_by_path_loads_no_framework():
     folder = os.path.dirname(os.path.abspath(runtimes.__file__))

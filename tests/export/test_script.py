@@ -1,21 +1,12 @@
 """scripts/export.py: a user's mistake is one line on stderr, never a traceback; --verify
 prints the fidelity table."""
 
-import os
-import pathlib
-import subprocess
-import sys
-
 import pytest
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "export.py"
+from export_helpers import run_script
 
 
 def _run(*args, timeout=300):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+    return run_script("export.py", *args, timeout=timeout)
 
 
 # The script's side of a user's mistake: one line, exit status 2, no traceback, for an error of
