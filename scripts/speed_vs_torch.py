@@ -9,7 +9,8 @@ minutes, more than the ratios being judged; docs/performance.md).
 Each round runs scripts/benchmark_train.py once per input size (every model and precision, a
 fresh process per case) and then the PyTorch peer's timing function (`images_per_second` of
 torch_step.py: the median of the timed steps after 3 warm-up steps) for the same cases; the table
-shows the best round of each side and their ratio. Timed steps as torch_step.py: 20 at 32x32
+shows each side's median and range over the rounds, the per-round ratio's, and best against
+best. Timed steps as torch_step.py: 20 at 32x32
 (batch 128), 10 at 224x224 (batch 32). ResNet-50 is torchvision's v1.5 on both sides (ours:
 `resnet50_v1.5` of benchmark_train.py, the stride on the 3x3). PyTorch is never imported here:
 it lives in its own virtual environment, not in this project's.
@@ -35,13 +36,15 @@ import sys
 from absl import app, flags
 
 from keras_deepnets.diagnostics import onednn_log
+from keras_deepnets.diagnostics import rounds as rounds_summary
 
 flags.DEFINE_string("torch_python", None, "A Python with torch and torchvision (a scratch venv).")
 flags.DEFINE_string("torch_step", "../shared/bench/torch_step.py", "The PyTorch peer's script.")
 flags.DEFINE_list("models", ["resnet20", "resnet56", "resnet50"],
                   "resnet20, resnet56 and/or resnet50 (torchvision's v1.5 on both sides).")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32 and/or bfloat16.")
-flags.DEFINE_integer("rounds", 3, "Interleaved rounds; the best of each side is shown.")
+flags.DEFINE_integer("rounds", 4, "Interleaved rounds; the table shows each side's median and "
+                     "range over them, the per-round ratio's, and best against best.")
 flags.DEFINE_integer("steps", None, "Timed steps per round and case (default 20 at 32x32, 10 "
                      "at 224x224, as torch_step.py).")
 flags.DEFINE_bool("metrics", True, "Our step with its top-1/top-5 counts (--nometrics: without).")
@@ -184,16 +187,12 @@ def onednn_case(model, precision):
 
 
 def table(rounds):
-    """Markdown: the best round of each side per case, and the ratio."""
-    lines = ["| step | ours img/s (best) | PyTorch img/s (best) | ratio |",
-             "|---|---:|---:|---:|"]
-    for p in FLAGS.precisions:
-        for m in FLAGS.models:
-            ours = max(r["ours"][(m, p)] for r in rounds)
-            peer = max(r["torch"][(m, p)] for r in rounds)
-            lines.append(f"| {CASES[m][0]} b{CASES[m][2]} {p} | {ours:.1f} | {peer:.1f} | "
-                         f"{ours / peer:.2f}x |")
-    return "\n".join(lines)
+    """Markdown: per case, each side's median (min-max) over the rounds, the per-round ratio's,
+    and best against best (keras_deepnets.diagnostics.rounds)."""
+    return rounds_summary.markdown({
+        f"{CASES[m][0]} b{CASES[m][2]} {p}": rounds_summary.compare(
+            [r["ours"][(m, p)] for r in rounds], [r["torch"][(m, p)] for r in rounds])
+        for p in FLAGS.precisions for m in FLAGS.models})
 
 
 def main(argv):
@@ -212,7 +211,7 @@ def main(argv):
             f"{m} {p} ours {rounds[-1]['ours'][(m, p)]:.1f} torch "
             f"{rounds[-1]['torch'][(m, p)]:.1f}" for p in FLAGS.precisions
             for m in FLAGS.models), flush=True)
-    print(f"\nTop-1/top-5 in our step: {'yes' if FLAGS.metrics else 'no'}; best of "
+    print(f"\nTop-1/top-5 in our step: {'yes' if FLAGS.metrics else 'no'}; "
           f"{FLAGS.rounds} interleaved round(s):\n")
     print(table(rounds))
     if FLAGS.json:

@@ -7,6 +7,8 @@ run did, for the performance notes (docs/performance.md), never used by a traini
 - `onednn_log`: what oneDNN ran in marked steps, read from its own log; TF's and PyTorch's
   kernels side by side (scripts/speed_vs_torch.py --onednn). Standard library only: see its
   docstring.
+- `rounds`: interleaved timing rounds of two sides as medians and ranges, the ratio paired per
+  round (scripts/speed_vs_torch.py's table). Standard library only.
 
 Layering: the diagnostics import the training core, never the other way round. The trace itself
 is taken by the core's `--profile=N` flag (`training.profiling.StepProfiler`, one of the run's
