@@ -66,6 +66,24 @@ def test_one_input_for_the_run_gives_each_epochs_own_batches(cifar10_dir, tmp_pa
     assert not np.array_equal(whole[2][1], whole[5][1])  # epochs 2 and 3: another order
 
 
+@pytest.mark.parametrize("synthetic", [False, True])
+def test_evaluation_passes_run_without_autotuning(cifar10_dir, tmp_path, synthetic):
+    """Each evaluation makes a new iterator; with tf.data's autotuning on, deleting it waited
+    for the autotuning thread's next wake-up (5.1 s evaluations took 10.2 s). Off, the pass
+    gives the same batches in the same order every time."""
+    source = {"use_synthetic_data": True, "synthetic_examples": 64} if synthetic else {
+        "data": str(cifar10_dir)}
+    cfg = make_config(model="resnet20", max_val_examples=80, batch_size=32,
+                      model_dir=str(tmp_path), **source)
+    info = registry.model_info("resnet20")
+    plan = inputs.plan(cfg, info)
+    ds = inputs.val_dataset_fn(cfg, info, plan, 32)(tf.distribute.InputContext())
+    assert ds.options().autotune.enabled is False
+    passes = [[y.numpy().tolist() for _, y in ds] for _ in range(2)]
+    assert sum(len(y) for y in passes[0]) == plan.val_examples == (64 if synthetic else 80)
+    assert passes[0] == passes[1]
+
+
 def test_lenet_reads_the_digits_and_only_it_does(tmp_path, cifar10_dir):
     """`data="digits"` through the core: greyscale batches, the hold-out sliced off the
     training split, the digits' recipe; mixed-up families are one-line errors."""
