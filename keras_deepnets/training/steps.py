@@ -144,8 +144,14 @@ class StepFunctions:
         return out
 
     def _replica_eval(self, images, labels):
-        probs = flip_averaged(self._main_scores, images, self.eval_flip)
-        return self._stats(labels, probs, self._per_example_loss(labels, probs))
+        # A pass whose shards are uneven ends with an empty batch on some replica, and TF 2.21's
+        # CPU convolution gives an empty batch the input's channels (tf.nn.conv2d of
+        # [0, 32, 32, 3] by 16 filters is [0, 32, 32, 3]), which the next layer refuses: an
+        # empty batch adds nothing, without running the model.
+        def scored():
+            probs = flip_averaged(self._main_scores, images, self.eval_flip)
+            return self._stats(labels, probs, self._per_example_loss(labels, probs))
+        return tf.cond(tf.shape(labels)[0] > 0, scored, lambda: tf.zeros([2 + self.sums.size]))
 
     def _main_scores(self, images):
         outputs = self.model(images, training=False)
