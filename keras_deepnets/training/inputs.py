@@ -128,6 +128,19 @@ def without_autotuning(ds):
     return ds.with_options(options)
 
 
+def distribute_validation(strategy, dataset_fn):
+    """`dataset_fn`'s evaluation dataset as the run reads it, a new iterator per evaluation.
+    tf.distribute's per-device iterator runs its own autotuned tf.data pipeline, whatever the
+    dataset's options, and deleting it waits for that pipeline's autotuning thread
+    (`without_autotuning`). Under OneDeviceStrategy the evaluation reads the dataset itself, a
+    plain iterator that goes at once. Mirrored strategies keep tf.distribute's iterator, and its
+    wait: the plain per-replica one (InputReplicationMode.PER_REPLICA) makes TF 2.21's
+    MirroredStrategy read every later dataset per replica, the training input included."""
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return dataset_fn(tf.distribute.InputContext())
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
 def _describe(name, split, data_dir, download=True):
     try:
         return data.describe(name, split=split, data_dir=data_dir, download=download)

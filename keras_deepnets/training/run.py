@@ -178,8 +178,8 @@ class TrainingRun:
         spec = self.spec
         if not spec.has_validation:
             return None
-        return spec.strategy.distribute_datasets_from_function(
-            inputs.val_dataset_fn(self.cfg, spec.info, spec.plan, self.cfg.batch_size))
+        return inputs.distribute_validation(spec.strategy, inputs.val_dataset_fn(
+            self.cfg, spec.info, spec.plan, self.cfg.batch_size))
 
     def log(self, *args):
         if self.chief and self.cfg.verbose:
