@@ -8,7 +8,8 @@ import statistics
 
 
 def spread(values):
-    """{"median", "min", "max"} of a list of figures."""
+    """{"median", "min", "max"} of a list of figures. (export/runtimes.py keeps its own copy:
+    that file runs by path in runtime processes that have no keras_deepnets to import.)"""
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 

@@ -12,7 +12,7 @@ from keras_deepnets import registry
 from keras_deepnets.models.common import require_tensorflow_backend, variant_names
 from keras_deepnets.training import metric_sums, optimizers
 from keras_deepnets.training.recipes import RECIPES, SCHEDULES, recipe_for
-from keras_deepnets.training.v2_recipe import ema_decay_per_step
+from keras_deepnets.training.v2_recipe import NAME as V2_NAME, ema_decay_per_step
 from keras_deepnets.training.state import MODES
 from keras_deepnets.training.strategy import PRECISIONS, STRATEGIES, ConfigError
 from keras_deepnets.weights import presets, table
@@ -386,7 +386,7 @@ def resolve(cfg):
                   if name not in ("momentum", "nesterov", "lr_schedule")}
         filled.update(weight_decay=cfg.weight_decay or 0.0)
         return cfg.replace(**filled)
-    if recipe.name == "torchvision_v2":
+    if recipe.name == V2_NAME:
         filled.update(_v2_fields(cfg, recipe))
     resolved = cfg.replace(**filled)
     return resolved.replace(lr=cfg.lr or recipe.default_lr(resolved.batch_size))

@@ -40,12 +40,7 @@ def _centre_crop_accuracy(model, cfg, info, plan):
     The same images, batches and arithmetic as the training loop's validation: the same `load`
     call (CIFAR decoded once, `cache=`), float32 scores and `metrics.top_k_hits`, so that
     `--eval_only` on the best weights prints the top-1/top-5 recorded for that epoch."""
-    _, eval_preset = inputs.presets(info.name, info.family)
-    ds = inputs.without_autotuning(data.load(
-        cfg.val_data or cfg.data, plan.val_split, data_dir=cfg.data_dir, preset=eval_preset,
-        preset_options=inputs.eval_preset_options(cfg, info, plan.image_size, model),
-        image_size=plan.image_size, batch_size=cfg.batch_size or 128, shuffle=False,
-        max_examples=plan.val_examples, cache=inputs.keeps_decoded(info.family)))
+    ds = inputs.val_dataset(cfg, info, plan, cfg.batch_size or 128, model=model)
     top5 = min(5, plan.classes)
     top1_hits = top5_hits = total = 0.0
     def scores_fn(images):

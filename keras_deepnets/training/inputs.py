@@ -19,7 +19,6 @@ from keras_deepnets.training import v2_recipe
 from keras_deepnets.training.strategy import ConfigError
 
 VAL_SPLITS = ("validation", "val", "test")
-V2 = "torchvision_v2"  # its own training preset and batch augmentations (v2_recipe.py)
 
 
 @dataclasses.dataclass
@@ -76,7 +75,7 @@ def preprocessing_mode(cfg):
     if cfg.init_weights and loading.is_torch_checkpoint(cfg.init_weights):
         row = table.find_file(cfg.init_weights)
         return row.preprocessing if row is not None else "torch"
-    return "torch" if cfg.recipe == V2 else "caffe"
+    return "torch" if cfg.recipe == v2_recipe.NAME else "caffe"
 
 
 def preset_options(cfg, info, model=None):
@@ -100,7 +99,7 @@ def eval_preset_options(cfg, info, image_size, model=None):
     if row is not None and row.resize and row.crop:
         published = {"resize": row.resize, "crop": row.crop,
                      "interpolation": row.interpolation or "bilinear"}
-    if not published and cfg.recipe == V2:
+    if not published and cfg.recipe == v2_recipe.NAME:
         published = v2_recipe.eval_transform()
     if options and published:
         options.update(resize_size=int(round(published["resize"] * image_size
@@ -265,7 +264,7 @@ def _epoch_maker(cfg, info, plan_, global_batch, input_context):
     """`make(epoch)`: one input pipeline's endless dataset for `epoch` (seed + epoch); with the
     torchvision_v2 recipe, its batches erased and mixed (`v2_recipe.mix_batches`)."""
     make = _plain_epoch_maker(cfg, info, plan_, global_batch, input_context)
-    if cfg.recipe != V2:
+    if cfg.recipe != v2_recipe.NAME:
         return make
     pipeline = input_context.input_pipeline_id
 
@@ -277,7 +276,7 @@ def _epoch_maker(cfg, info, plan_, global_batch, input_context):
 
 def _train_preset(cfg, info, plan_):
     """The run's training preset as `data.load`'s keywords."""
-    if cfg.recipe == V2:  # built: its crop is not the evaluation's size
+    if cfg.recipe == v2_recipe.NAME:  # built: its crop is not the evaluation's size
         return {"preset": v2_recipe.train_preset(plan_.image_size, preprocessing_mode(cfg))}
     return {"preset": presets(info.name, info.family)[0],
             "preset_options": preset_options(cfg, info), "image_size": plan_.image_size}
@@ -308,25 +307,30 @@ def _plain_epoch_maker(cfg, info, plan_, global_batch, input_context):
     return make
 
 
-def val_dataset_fn(cfg, info, plan_, global_batch):
-    """A dataset_fn for the run's evaluation: one pass over the validation split, in order,
-    without autotuning (`without_autotuning`: a new iterator per evaluation goes at once)."""
+def val_dataset(cfg, info, plan_, batch_size, input_context=None, model=None):
+    """One pass over the validation split in order, with the evaluation preset (and `model`'s
+    published transform, for pretrained weights), without autotuning (`without_autotuning`):
+    what training's evaluation and `--eval_only` read."""
     _, eval_preset = presets(info.name, info.family)
+    return without_autotuning(data.load(
+        cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir, preset=eval_preset,
+        preset_options=eval_preset_options(cfg, info, plan_.image_size, model),
+        image_size=plan_.image_size, batch_size=batch_size, shuffle=False,
+        input_context=input_context, max_examples=plan_.val_examples,
+        cache=keeps_decoded(info.family)))
+
+
+def val_dataset_fn(cfg, info, plan_, global_batch):
+    """A dataset_fn for the run's evaluation: `val_dataset`, or synthetic images."""
 
     def dataset_fn(input_context):
-        if plan_.synthetic:
-            per_replica = input_context.get_per_replica_batch_size(global_batch)
-            ds = data.synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
-                                num_examples=plan_.val_examples, seed=cfg.seed + 10_000,
-                                channels=plan_.channels)
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        else:
-            ds = data.load(cfg.val_data or cfg.data, plan_.val_split, data_dir=cfg.data_dir,
-                           preset=eval_preset,
-                           preset_options=eval_preset_options(cfg, info, plan_.image_size),
-                           image_size=plan_.image_size, batch_size=global_batch,
-                           shuffle=False, input_context=input_context,
-                           max_examples=plan_.val_examples, cache=keeps_decoded(info.family))
-        return without_autotuning(ds)
+        if not plan_.synthetic:
+            return val_dataset(cfg, info, plan_, global_batch, input_context)
+        per_replica = input_context.get_per_replica_batch_size(global_batch)
+        ds = data.synthetic(plan_.image_size, plan_.classes, batch_size=per_replica,
+                            num_examples=plan_.val_examples, seed=cfg.seed + 10_000,
+                            channels=plan_.channels)
+        return without_autotuning(
+            ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id))
 
     return dataset_fn

@@ -23,6 +23,7 @@ from keras_deepnets.training import callbacks as callbacks_lib
 from keras_deepnets.training import gradients, inputs, profiling
 from keras_deepnets.training.config import make_config, resolve, run_recipe
 from keras_deepnets.training.run import RunSpec, TrainingRun
+from keras_deepnets.training.state import reported_figures
 from keras_deepnets.training.strategy import (ConfigError, is_chief, make_strategy,
                                               resolve_precision, strategy_name,
                                               worker_failure_guard)
@@ -80,10 +81,8 @@ def train(config=None, *, strategy=None, model_fn=None, callbacks=(), optimizer=
 
 def check_callbacks(spec, callbacks):
     """Refuses, before any work, callbacks the run cannot honour (callbacks.check)."""
-    names = ["loss", *spec.metric_names()]
-    reported = names + ([f"val_{n}" for n in names] if spec.has_validation else [])
     try:
-        callbacks_lib.check(callbacks, reported)
+        callbacks_lib.check(callbacks, reported_figures(spec.metric_names(), spec.has_validation))
     except ValueError as e:
         raise ConfigError(str(e)) from None
 

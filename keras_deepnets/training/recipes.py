@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras_deepnets.training import v2_recipe
 
 SCHEDULES = ("step", "cosine", "linear", "constant", "plateau")
-RECIPES = ("paper", "fast", "torchvision_v2")
+RECIPES = ("paper", "fast", v2_recipe.NAME)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +101,7 @@ TORCHVISION_V2 = Recipe(batch_size=_V2.batch_size, lr=_V2.lr, weight_decay=_V2.w
                         momentum=_V2.momentum, lr_schedule="cosine", boundaries=(),
                         boundaries_in="epochs", epochs=_V2.epochs,
                         warmup_epochs=_V2.warmup_epochs, label_smoothing=_V2.label_smoothing,
-                        ema_decay=v2_recipe.ema_decay_per_step(), name="torchvision_v2")
+                        ema_decay=v2_recipe.ema_decay_per_step(), name=v2_recipe.NAME)
 
 
 def recipe_for(model_name, family, name="paper"):
@@ -111,7 +111,7 @@ def recipe_for(model_name, family, name="paper"):
     if name not in RECIPES:
         raise ValueError(f"recipe must be one of {', '.join(RECIPES)}; got "
                          f"{name!r}.")
-    if name == "torchvision_v2":
+    if name == v2_recipe.NAME:
         if family != "imagenet" or not model_name.lower().startswith("resne"):
             raise ValueError(f"The torchvision_v2 recipe is for the ImageNet ResNets; "
                              f"{model_name} is not one.")

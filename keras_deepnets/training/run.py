@@ -160,7 +160,7 @@ class TrainingRun:
             self.schedule = None
             self.lr_at = optimizers.learning_rate_of(cfg.optimizer)
             return optimizers.build_optimizer(cfg.optimizer)
-        if cfg.recipe == "torchvision_v2":  # PyTorch's coupled decay, in the optimizer
+        if cfg.recipe == v2_recipe.NAME:  # PyTorch's coupled decay, in the optimizer
             self.schedule, self.l2_decay = None, 0.0
             schedule = v2_recipe.warmup_cosine(
                 cfg.lr, spec.epochs, cfg.warmup_epochs or spec.recipe.warmup_epochs,

@@ -21,6 +21,13 @@ import tensorflow as tf
 MODES = ("auto", "max", "min")
 
 
+def reported_figures(metric_names, has_validation):
+    """The figures a run reports in its history rows and callbacks' logs: the loss and each
+    metric, then the same with `val_` when it evaluates."""
+    names = ["loss", *metric_names]
+    return names + ([f"val_{n}" for n in names] if has_validation else [])
+
+
 def monitor_key(monitor, has_validation, metric_names):
     """The history row's key that ranks epochs in this run: `monitor` checked against the
     figures the run reports, or by default (None) val_top1 / top1 (with no top-1 metric, the
@@ -29,9 +36,7 @@ def monitor_key(monitor, has_validation, metric_names):
     prefix = "val_" if has_validation else ""
     if monitor is None:
         return prefix + first
-    reported = ["loss", *metric_names]
-    if has_validation:
-        reported += [f"val_{n}" for n in reported]
+    reported = reported_figures(metric_names, has_validation)
     if monitor not in reported:
         raise ValueError(f"monitor {monitor!r} is not a figure of this run; it reports "
                          f"{', '.join(reported)}.")

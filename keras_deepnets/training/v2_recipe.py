@@ -53,6 +53,7 @@ class V2Settings:
 
 
 SETTINGS = V2Settings()
+NAME = "torchvision_v2"  # the recipe's name: --recipe=torchvision_v2
 
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")

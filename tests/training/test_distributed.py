@@ -4,7 +4,6 @@ Each run is in a fresh process (logical CPU devices and MultiWorkerMirroredStrat
 up before TensorFlow initialises).
 """
 
-import csv
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from training_helpers import ENV, free_ports, run_configs
+from training_helpers import ENV, csv_rows, free_ports, run_configs
 
 
 def _common(cifar10_dir, model_dir, **kw):
@@ -20,11 +19,6 @@ def _common(cifar10_dir, model_dir, **kw):
             "max_val_examples": 64, "batch_size": 64, "epochs": 1, "model_dir": str(model_dir),
             "export_dir": "", "verbose": 0, "tensorboard": False, "backup_steps": 0,
             "eval_every": 0, "lr": 0.05, **kw}
-
-
-def _history(model_dir):
-    with open(model_dir / "history.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.mark.slow
@@ -55,7 +49,8 @@ def test_mirrored_and_mixed_precision_follow_one_device_float32(cifar10_dir, tmp
     np.testing.assert_allclose(mirrored, one, rtol=1e-3)
     # 65 test images in per-replica batches of 32 end with an empty batch on one replica: every
     # image is scored once, as on one device, and the empty batch adds nothing.
-    (one_row,), (mirrored_row,) = (_history(tmp_path / name) for name in ("one", "mir"))
+    (one_row,), (mirrored_row,) = (csv_rows(tmp_path / name / "history.csv")
+                                   for name in ("one", "mir"))
     assert one_row["val_examples"] == mirrored_row["val_examples"] == "65"
     assert float(mirrored_row["val_top1"]) == pytest.approx(float(one_row["val_top1"]),
                                                         abs=1.5 / 65)  # one near-tie at most

@@ -4,7 +4,6 @@ on a CosineDecay schedule, on real CIFAR-10 images under MirroredStrategy over 2
 then its config.json replayed. Such a run killed with -9 mid-epoch and resumed by the same
 command; and the objects a run cannot take, refused in one line."""
 
-import csv
 import json
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from keras_deepnets import training
-from training_helpers import ENV
+from training_helpers import ENV, csv_rows
 
 RUN = textwrap.dedent("""
     import json, sys
@@ -86,17 +85,12 @@ def _scalars(folder):
     return out
 
 
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.mark.slow
 def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifar10_dir,
                                                                            tmp_path):
     run_dir = tmp_path / "run"
     out = _run(cifar10_dir, run_dir)
-    history = _rows(run_dir / "history.csv")
+    history = csv_rows(run_dir / "history.csv")
     assert list(history[0]) == [
         "epoch", "step", "lr", "loss", "top1", "top3", "val_loss", "val_top1", "val_top3",
         "val_examples", "images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
@@ -109,7 +103,7 @@ def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifa
     assert out["summary"]["stopped_early"] == (stop is not None)
     # the user's callback got each epoch's row as logs, CSVLogger wrote the same figures
     assert out["began"] == out["ended"] == 1
-    logged = _rows(str(run_dir) + "_csvlogger.csv")
+    logged = csv_rows(str(run_dir) + "_csvlogger.csv")
     assert [e for e, _ in out["epochs"]] == [int(r["epoch"]) for r in logged] == list(
         range(len(history)))
     for (_, logs), row, line in zip(out["epochs"], history, logged):
@@ -196,15 +190,15 @@ def test_kill_9_mid_epoch_with_keras_objects_resumes_step_for_step(cifar10_dir, 
                            timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "Resuming from backup" in rerun.stdout and "Epoch 1/3" not in rerun.stdout
-    steps, resumed = (_rows(d / "train_steps.csv") for d in (tmp_path / "whole", model_dir))
+    steps, resumed = (csv_rows(d / "train_steps.csv") for d in (tmp_path / "whole", model_dir))
     assert [int(r["step"]) for r in resumed] == list(range(1, 49))  # no step twice, none lost
     for key in ("lr", "loss", "top3"):
         assert [r[key] for r in resumed] == [r[key] for r in steps], key
-    history = _rows(model_dir / "history.csv")
+    history = csv_rows(model_dir / "history.csv")
     assert [r["val_top3"] for r in history] == [
-        r["val_top3"] for r in _rows(tmp_path / "whole" / "history.csv")]
+        r["val_top3"] for r in csv_rows(tmp_path / "whole" / "history.csv")]
     # CSVLogger appended the epochs the second process ran to those of the first
-    assert [int(r["epoch"]) for r in _rows(str(model_dir) + "_csvlogger.csv")] == [0, 1, 2]
+    assert [int(r["epoch"]) for r in csv_rows(str(model_dir) + "_csvlogger.csv")] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("objects, message", [

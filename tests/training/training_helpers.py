@@ -1,6 +1,7 @@
 """Runs training in fresh processes: logical CPU devices and MultiWorkerMirroredStrategy must be
 set up before TensorFlow initialises, which a pytest process has long done."""
 
+import csv
 import json
 import os
 import pathlib
@@ -11,6 +12,12 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO),
        "CUDA_VISIBLE_DEVICES": ""}
+
+
+def csv_rows(path):
+    """The rows of a run's CSV record (history.csv, train_steps.csv, a CSVLogger's file)."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def run_script(script, *flags, timeout=300, env=None):
