@@ -1,4 +1,4 @@
-"""Code shape (issue 30): no function of the package or of scripts/ runs over MAX_LINES lines
+"""Code shape: no function of the package or of scripts/ runs over MAX_LINES lines
 (signature and docstring included), so that each does one thing and reads on one screen."""
 
 import ast

@@ -1,4 +1,4 @@
-"""Import layering (issue 13): every module imports first in a fresh process, and no function body
+"""Import layering: every module imports first in a fresh process, and no function body
 imports the package — an import inside a function is how an import circle gets patched over.
 
 The layers, bottom up: registry, startup, weights/torch_files (leaves) -> weights/store ->

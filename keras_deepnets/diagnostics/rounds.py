@@ -1,8 +1,8 @@
 """Interleaved timing rounds of two sides (ours, then a peer's, round after round), summarised
 as medians and spreads. A shared 2-core VM drifts by 20-30 % within minutes, and our side has
-spread about twice as much from round to round as PyTorch's (issue 40), so one best round per
-side says little: the figure to judge is the median over rounds, with its range beside it.
-Standard library only."""
+spread about twice as much from round to round as PyTorch's (docs/performance.md), so one
+best round per side says little: the figure to judge is the median over rounds, with its
+range beside it. Standard library only."""
 
 import statistics
 

@@ -31,7 +31,7 @@ from keras_deepnets.training.recipes import RECIPES
 
 RECORD_VERSION = 1
 # The ResNet-20 bfloat16 step speed (img/s, batch 128, scripts/benchmark_train.py) of the machine
-# the 60-minute goal was set on; on a slower machine the budget scales by this / its own.
+# the first 60-minute goal was set on; on a slower machine the budget scales by this / its own.
 REFERENCE_STEP_IPS = 1158.0
 # Where the paper's own recipe falls short of the paper's figure on a copy of the data (the
 # shared CIFAR-10 is a JPEG copy), the goal is what that recipe reached there minus 0.3 points:

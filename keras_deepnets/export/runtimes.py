@@ -208,8 +208,8 @@ def _cell(spread):
 def fastest(runtimes, batch, agreement=None, peer_prefix="torch_"):
     """(ours, peer): the (runtime, median images/s) of the fastest of each side at `batch`;
     None for a side that has no runtime. With `agreement` ({runtime: (share, images, diff)}),
-    ours is the fastest whose top-1 agreement is at least the fastest peer's: the issue's
-    comparison "at equal agreement" (int8 files trade agreement for speed)."""
+    ours is the fastest whose top-1 agreement is at least the fastest peer's: a comparison
+    "at equal agreement" (int8 files trade agreement for speed)."""
     sides = ([], [])
     for runtime, batches in runtimes.items():
         if batch in batches:

@@ -118,7 +118,7 @@ def without_autotuning(ds):
     """`ds` with tf.data's autotuning off, for a pass made again and again (every evaluation).
     Why: in TF 2.21, deleting an iterator waits for its autotuning thread's next wake-up, and
     that thread sleeps 10 ms, 20 ms, ... doubling from the iterator's start: a 10,000-image
-    evaluation of 5.1 s waited to 10.2 s, one of 2.6 s to 5.1 s (issue 40; docs/performance.md).
+    evaluation of 5.1 s waited to 10.2 s, one of 2.6 s to 5.1 s (docs/performance.md).
     Off, the iterator goes at once and the pass measured as fast: ResNet-20 on the 10,000
     CIFAR-10 test images 4.7-5.6 s against 4.6-5.5 s, 1,000 ImageNet photos decoded and
     cropped at 1,550-1,640 img/s against 1,350-1,500 (`AUTOTUNE` calls still run in parallel)."""
@@ -211,7 +211,7 @@ def train_dataset_fn(cfg, info, plan_, global_batch, epoch, skip_batches, epoch_
     the whole run with the batches, in the order, each epoch's own dataset would give. Why: TF
     2.21 blocks when a distributed iterator is deleted until tf.data's autotuning thread wakes
     (up to 60 s later, CPU idle), which a new iterator per epoch paid at every epoch's end
-    (docs/performance.md, issue 31)."""
+    (docs/performance.md)."""
 
     def dataset_fn(input_context):
         per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines

@@ -1,5 +1,6 @@
 """keras_deepnets.diagnostics.rounds: the median over interleaved rounds, not one best round,
-and the ratio paired per round (issue 40's figures: ResNet-20 b128 bfloat16, 2026-12-05)."""
+and the ratio paired per round (figures of ResNet-20 b128 bfloat16 rounds measured on
+2026-12-05)."""
 
 import pytest
 

@@ -82,7 +82,7 @@ def test_stops_once_the_test_top1_reaches_the_target(two_recipes, tmp_path):
     assert "scales to 120 min" in table
 
 
-def test_goal_rule_follows_the_issue():
+def test_goal_is_the_paper_recipes_figure_less_the_margin():
     # the paper's recipe short of the paper on this data: the goal is its figure - 0.3 points
     assert time_to_accuracy.goal_top1(0.9125, 0.8725) == 0.8695
     assert time_to_accuracy.goal_top1(0.9125, 0.93) == 0.9125  # never above the paper's

@@ -30,7 +30,7 @@ def test_float16_top1_agreement(resnet20_exports, reference_outputs, cifar_test)
 def test_dynamic_range_runs_and_agrees(resnet20_exports, reference_outputs, cifar_test):
     _, agreement = export.compare(reference_outputs,
                                   _outputs(resnet20_exports["tflite_dynamic"], cifar_test[0]))
-    assert agreement >= 0.95  # the issue sets no target; this catches a broken conversion
+    assert agreement >= 0.95  # no published target; this catches a broken conversion
 
 
 @pytest.mark.slow

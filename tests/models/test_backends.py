@@ -33,7 +33,8 @@ CASES = {
 }
 
 
-# The issue's four at full size on two of the shared photos (torchvision's transform of them)
+# One network of each family at full size on two of the shared photos (torchvision's
+# transform of them)
 # (logits: with a random classifier the softmax is near-uniform, a weak comparison)
 PHOTO_CASES = {f"{name}_photos": (name, {"classifier_activation": None})
                for name in ("resnet50", "vgg16_bn", "googlenet", "resnext50_32x4d")}
@@ -48,7 +49,7 @@ def _build(name, kwargs, **extra):
 # Building is most of the other side's time (every layer's shapes are traced by its backend),
 # so the subprocess builds its models while this process builds the TF ones and writes their
 # weights, inputs and outputs; it reads them once told on stdin that they are there. There it
-# also checks what issue 28 asks of another backend: `import keras_deepnets` without
+# also checks what another backend needs: `import keras_deepnets` without
 # TensorFlow, channels_first twins computing the same, a .keras file saved by TensorFlow, and a
 # clear error from the (TensorFlow-only) training core.
 OTHER_SCRIPT = """

@@ -1,4 +1,4 @@
-"""Both data formats (issue 28): every constructor honours `keras.config.image_data_format()`
+"""Both data formats: every constructor honours `keras.config.image_data_format()`
 and a `data_format=` argument; a channels_first model holds the same weights as its
 channels_last twin and computes the same function, on the shared photos; keras.applications'
 contract cases hold in channels_first; torchvision's weights convert into it."""

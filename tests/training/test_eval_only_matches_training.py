@@ -1,4 +1,4 @@
-"""Issue 13's acceptance test: `--eval_only` on the best weights prints the top-1/top-5 that the
+"""`--eval_only` on the best weights prints the top-1/top-5 that the
 training record holds for that epoch, on the same validation images.
 
 Both numbers must agree exactly (to the 4 decimals printed; 128 images make one image 0.0078),

@@ -1,4 +1,4 @@
-"""Reliability under faults (issue 13): a worker of a two-worker MultiWorkerMirroredStrategy run
+"""Reliability under faults: a worker of a two-worker MultiWorkerMirroredStrategy run
 is killed with SIGKILL mid-epoch. The survivor must end on its own, soon, with the one-line
 `WorkerLost` message (not hang, not a page of traceback); starting both workers again with the
 same command resumes from the last backup without redoing a finished epoch, and both end with
