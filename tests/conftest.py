@@ -19,6 +19,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for `import he
 import hermetic  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN's CPU kernels on every x86 CPU, as TensorFlow itself picks them on AVX-512 ones: the
+# suite's figures and times then do not hang on the CPU's generation (an AVX2 CPU has no NCHW or
+# grouped-gradient kernel without them). The other path is tested on its own, in a child process:
+# tests/models/test_tf_cpu.py.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # Before any test module imports Keras or huggingface_hub: both read their folders once, at import.
 hermetic.isolate_environment()
 

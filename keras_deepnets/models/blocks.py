@@ -12,7 +12,7 @@ from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.grouped_conv import GroupedConv2D
-from keras_deepnets.models.layers import ZeroPadShortcut, channel_axis
+from keras_deepnets.models.layers import Conv2D, ZeroPadShortcut, channel_axis
 from keras_deepnets.models.pointwise_conv import PointwiseConv2D
 
 SHORTCUTS = (None, "A", "B", "C")
@@ -69,7 +69,7 @@ def conv_bn(x, filters, kernel_size, stride, name, opts, relu, groups=1):
     if stride > 1 and kernel_size > 1:
         x = layers.ZeroPadding2D(kernel_size // 2, name=name + "_pad")(x)
         padding = "valid"
-    conv = layers.Conv2D
+    conv = Conv2D  # (ours: channels_first runs on any CPU)
     if groups > 1:
         conv = GroupedConv2D  # (Keras's grouped path is slow)
     elif kernel_size == 1 and stride == 1:

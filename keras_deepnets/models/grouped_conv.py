@@ -15,33 +15,14 @@ Exactness contract: the same weights (kernel [kh, kw, in/groups, out], output ch
 group-major order, PyTorch's layout), the same config and the same outputs and gradients as
 keras.layers.Conv2D up to float rounding (tests/models/test_grouped_conv.py). The fast path is
 taken on the TensorFlow backend, channels-last, groups > 1, when a one-off probe finds that this
-TensorFlow has gradients for grouped convolutions on the CPU; otherwise Keras's own path runs.
+TensorFlow has gradients for grouped convolutions on the CPU (models/tf_cpu.py); otherwise
+Keras's own path runs.
 """
-
-import functools
 
 import keras
 
 from keras_deepnets.models.layers import Conv2D
-
-
-@functools.cache
-def native_grouped_gradients():
-    """Whether TensorFlow's own grouped convolution has gradients here (oneDNN on the CPU);
-    probed once per process on a 1x3x3x2 input, outside any graph being traced."""
-    import tensorflow as tf
-
-    with tf.init_scope(), tf.device("CPU:0"):
-        x, kernel = tf.ones((1, 3, 3, 2)), tf.ones((1, 1, 1, 2))
-        try:
-            with tf.GradientTape() as tape:
-                tape.watch([x, kernel])
-                y = tf.nn.convolution(x, kernel, padding="VALID")
-            tape.gradient(y, [x, kernel])
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
-                tf.errors.NotFoundError):
-            return False
-    return True
+from keras_deepnets.models.tf_cpu import native_grouped_gradients
 
 
 @keras.saving.register_keras_serializable(package="keras_deepnets")
@@ -51,7 +32,8 @@ class GroupedConv2D(Conv2D):
 
     def uses_native_kernel(self):
         return (self.groups > 1 and keras.backend.backend() == "tensorflow"
-                and self.data_format == "channels_last" and native_grouped_gradients())
+                and self.data_format == "channels_last"
+                and native_grouped_gradients(self.compute_dtype))
 
     def convolution_op(self, inputs, kernel):
         if not self.uses_native_kernel():

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_deepnets.models.tf_cpu import needs_channels_last
+
 DATA_FORMATS = ("channels_last", "channels_first")
 
 
@@ -81,7 +83,18 @@ def add_channel_bias(x, bias, data_format=None):
 @keras.saving.register_keras_serializable(package="keras_deepnets")
 class Conv2D(keras.layers.Conv2D):
     """keras.layers.Conv2D whose bias is added by `add_channel_bias` (correct in both data
-    formats at every size); everything else, weights and config included, is Keras's."""
+    formats at every size), and whose channels_first convolution runs as channels_last, transposed
+    around it, where TensorFlow's CPU kernels have no NCHW convolution (models/tf_cpu.py: CPUs
+    without AVX-512); everything else, weights and config included, is Keras's."""
+
+    def convolution_op(self, inputs, kernel):
+        if (self.data_format == "channels_first"
+                and needs_channels_last(keras.backend.standardize_dtype(inputs.dtype))):
+            outputs = ops.conv(ops.transpose(inputs, (0, 2, 3, 1)), kernel,
+                               strides=list(self.strides), padding=self.padding,
+                               dilation_rate=self.dilation_rate, data_format="channels_last")
+            return ops.transpose(outputs, (0, 3, 1, 2))
+        return super().convolution_op(inputs, kernel)
 
     def call(self, inputs):
         outputs = self.convolution_op(inputs, self.kernel)

@@ -1,0 +1,67 @@
+"""What this TensorFlow's CPU kernels can do, probed once per process.
+
+Why: TensorFlow's x86 wheels run oneDNN's kernels by default only on CPUs with AVX-512 (or
+AMX/AVX-VNNI); elsewhere (an AVX2-only CPU, or TF_ENABLE_ONEDNN_OPTS=0) its CPU kernels
+have no NCHW Conv2D ("The Conv2D op currently only supports the NHWC tensor format on the
+CPU") and no gradient for grouped convolutions ("Gradients for grouped convolutions are not
+supported on CPU"). The layers ask these probes and take another path where a kernel is
+missing, so that a model runs and trains on any CPU. With a GPU visible, convolutions run there
+and need no probe.
+"""
+
+import functools
+
+import keras
+
+
+def _cpu_only():
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+def _runs(fn, dtype):
+    """Whether `fn(tf, dtype)` (TensorFlow ops on the CPU, run eagerly even while a graph is
+    being traced) runs."""
+    import tensorflow as tf
+
+    with tf.init_scope(), tf.device("CPU:0"):
+        try:
+            fn(tf, dtype)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                tf.errors.NotFoundError):
+            return False
+    return True
+
+
+# The gradient kernels are called by name: init_scope pauses every gradient tape.
+def _grouped_gradients(tf, dtype):
+    # A 3x3 kernel in 2 groups (4 -> 4 channels): a 1x1 grouped kernel passes where this fails.
+    x, kernel = tf.ones((1, 4, 4, 4), dtype), tf.ones((3, 3, 2, 4), dtype)
+    y = tf.nn.convolution(x, kernel, padding="SAME")
+    tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel, out_backprop=y,
+                                   strides=[1, 1, 1, 1], padding="SAME")
+    tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=y,
+                                    strides=[1, 1, 1, 1], padding="SAME")
+
+
+def _nchw_convolution(tf, dtype):
+    x, kernel = tf.ones((1, 2, 4, 4), dtype), tf.ones((3, 3, 2, 2), dtype)
+    y = tf.nn.convolution(x, kernel, padding="SAME", data_format="NCHW")
+    tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel, out_backprop=y,
+                                   strides=[1, 1, 1, 1], padding="SAME", data_format="NCHW")
+
+
+@functools.cache
+def native_grouped_gradients(dtype="float32"):
+    """Whether TensorFlow's own grouped convolution has gradients here in `dtype` (oneDNN on the
+    CPU; its bfloat16 kernels need AVX-512, elsewhere TensorFlow falls back to Eigen's)."""
+    return keras.backend.backend() == "tensorflow" and _runs(_grouped_gradients, dtype)
+
+
+@functools.cache
+def needs_channels_last(dtype="float32"):
+    """Whether a channels_first convolution in `dtype` must run as channels_last (transposed
+    around it): the TensorFlow backend, no GPU, and CPU kernels without NCHW convolutions."""
+    return (keras.backend.backend() == "tensorflow" and _cpu_only()
+            and not _runs(_nchw_convolution, dtype))
