@@ -16,8 +16,11 @@ The rounds alternate between the two; the table shows each one's best round. The
 `speedup: X.XXx` (keras_deepnets over the baseline).
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import time
 
 from absl import app, flags

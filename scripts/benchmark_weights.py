@@ -6,12 +6,15 @@ here), registered as a team's weights; a real download adds the transfer time of
     python scripts/benchmark_weights.py --json=docs/results/one_cpu/weights_load_resnet50.json
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import functools
 import hashlib
 import http.server
 import json
-import os
 import pathlib
 import sys
 import tempfile

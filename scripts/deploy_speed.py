@@ -24,9 +24,12 @@ float32 model's on the same images.
 `--torch_python=` (empty) skips PyTorch's side, saying so.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
-import json
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
+import json
 import platform
 import subprocess
 import sys

@@ -16,10 +16,13 @@ the benchmark's inference speed (x2 with --eval_flip). Rows for evaluation every
 evaluation. Writes epoch_overhead.json and .md.
 """
 
-import _quiet_tf  # noqa: F401  (before TensorFlow: quiets its start-up logs)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import glob
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -9,7 +9,11 @@ The same from Python: keras_deepnets.diagnostics.op_profile.profile_step(...); f
 real run, op_profile.breakdown("<model_dir>/tensorboard", steps) after --profile=N.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import json
 import sys
 

@@ -15,7 +15,11 @@ steps timed one after the other compare the machine's moods, not the recipes. Pr
 image than the paper's.
 """
 
-import _quiet_tf  # noqa: F401  (before TensorFlow: quiets its start-up logs)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import dataclasses
 import json
 import sys

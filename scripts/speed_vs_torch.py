@@ -26,9 +26,12 @@ slower. `--inter_op_threads=1` runs our kernels one at a time, as PyTorch does (
 inter-op threads two kernels share the two cores and each reads slower).
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
-import json
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
+import json
 import re
 import subprocess
 import sys

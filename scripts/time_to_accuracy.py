@@ -19,7 +19,11 @@ import time
 
 START = time.time()  # the command's wall time counts from here, TensorFlow's import included
 
-import _quiet_tf  # noqa: E402,F401  (before TensorFlow: quiets its start-up logs)
+import os  # noqa: E402
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: E402,F401  (first: starts TensorFlow without its C++ logs)
+
 import shlex  # noqa: E402
 import sys  # noqa: E402
 
