@@ -1,7 +1,7 @@
 """What the fast recipe's step costs against the paper recipe's, at the same batch and precision;
 and what the fused SGD update (training/optimizers.py) saves against Keras's.
 
-    python scripts/recipe_step_cost.py --model=resnet20 --batch_size=128 --rounds=8
+    python scripts/benchmarks/recipe_step_cost.py --model=resnet20 --batch_size=128 --rounds=8
 
 Builds one training step per recipe in this process (the paper's; the fast one with its
 Nesterov momentum, label smoothing, weight decay and weight average; the fast one without

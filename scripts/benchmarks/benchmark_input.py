@@ -1,6 +1,6 @@
 """Images per second of the ImageNet training input pipeline against a Keras-utilities baseline.
 
-    python scripts/benchmark_input.py \
+    python scripts/benchmarks/benchmark_input.py \
         --data ~/.cache/keras_deepnets/imagenet1k-sample/imagenet1k-sample
 
 Both pipelines read the same class folder, repeated to --num_images images, and do the ResNet

@@ -2,8 +2,8 @@
 through the training core (TF profiler) and prints the kernel time by kind (convolutions
 forward and backward, batch norm, ReLU, the zero-pad shortcut, casts, the optimizer update...).
 
-    python scripts/profile_step.py --model=resnet20 --mixed_precision=bfloat16
-    python scripts/profile_step.py --model=resnet56 --steps=10 --json=runs/profile.json
+    python scripts/benchmarks/profile_step.py --model=resnet20 --mixed_precision=bfloat16
+    python scripts/benchmarks/profile_step.py --model=resnet56 --steps=10 --json=runs/profile.json
 
 The same from Python: keras_deepnets.diagnostics.op_profile.profile_step(...); for a trace of a
 real run, op_profile.breakdown("<model_dir>/tensorboard", steps) after --profile=N.
