@@ -1,5 +1,6 @@
-"""TensorFlow starts without its pages of C++ start-up logs: in scripts (scripts/_quiet_tf.py)
-and in Jupyter, where `import keras_deepnets` does it when it is the first to import TensorFlow.
+"""TensorFlow starts without its pages of C++ start-up logs: in scripts (each sets
+KERAS_DEEPNETS_QUIET_TF=1, then imports keras_deepnets before anything imports TensorFlow) and in
+Jupyter, where `import keras_deepnets` does it when it is the first to import TensorFlow.
 
 Why more than `TF_CPP_MIN_LOG_LEVEL`: TensorFlow 2.21 reads that variable when it is imported,
 but some of its libraries log while they load, before absl::InitializeLog() runs, and those
@@ -36,7 +37,7 @@ _CPP_LINE = re.compile(r"^([IWEF])\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\] ")
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
 _BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 _NO_DRIVER = "Could not find cuda drivers on your machine"
-# Set to 1 (scripts/_quiet_tf.py does) to quiet the start-up outside Jupyter too.
+# Set to 1 (the scripts do) to quiet the start-up outside Jupyter too.
 ENV_QUIET = "KERAS_DEEPNETS_QUIET_TF"
 
 

@@ -8,8 +8,11 @@ converted by keras_deepnets.from_torchvision, run on the four real photos; print
 / max |logit| and whether the top-5 classes are torchvision's.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import sys
 import tempfile
 

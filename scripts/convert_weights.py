@@ -9,8 +9,11 @@ and .npz; prints the architecture found and the checks made. The same from Pytho
 keras_deepnets.from_torchvision(source).
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import sys
 
 from absl import app, flags

@@ -8,7 +8,11 @@ or serve its downloads/ folder over HTTP and set KERAS_DEEPNETS_MIRROR to it.
 The table of every file: `python scripts/model_table.py --weights`.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import sys
 
 from absl import app, flags

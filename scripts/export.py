@@ -14,7 +14,11 @@ split of the representative data) and prints max |difference| from the Keras mod
 agreement, file size and latency per image.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import sys
 
 from absl import app, flags

@@ -7,8 +7,10 @@
 sub-folders. Shards already complete are skipped, so an interrupted run can be resumed.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
 
 from absl import app, flags, logging
 

@@ -9,7 +9,11 @@ measured on this machine; --plot draws top-1 against multiply-adds (Canziani et 
     python scripts/model_table.py --weights             # the pretrained weights table
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import json
 
 from absl import app, flags

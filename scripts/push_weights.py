@@ -9,7 +9,11 @@ and uploads nothing. The token: HF_TOKEN or `huggingface-cli login`.
 It prints the pinned handle to load it with: weights="hf://team/flowers-r50@<commit>".
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import json
 import sys
 

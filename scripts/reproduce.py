@@ -10,7 +10,11 @@ Experiments: degradation (ResNet paper Fig. 1, Fig. 6 left), residual (Fig. 6 mi
 at 50% and 75% of it. Running the same command again resumes and re-draws the outputs.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import sys
 
 from absl import app, flags

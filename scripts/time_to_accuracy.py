@@ -19,7 +19,11 @@ import time
 
 START = time.time()  # the command's wall time counts from here, TensorFlow's import included
 
-import _quiet_tf  # noqa: E402,F401  (before TensorFlow: quiets its start-up logs)
+import os  # noqa: E402
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: E402,F401  (first: starts TensorFlow without its C++ logs)
+
 import shlex  # noqa: E402
 import sys  # noqa: E402
 
@@ -43,8 +47,8 @@ flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16", "a
 flags.DEFINE_integer("max_examples", None, "Train on a fixed subset of N images.")
 flags.DEFINE_integer("max_val_examples", None, "Test on the first N test images.")
 flags.DEFINE_float("resnet20_bf16_step_ips", None, "This machine's ResNet-20 bfloat16 step "
-                   "(img/s) from scripts/benchmark_train.py --models=resnet20, kept in the "
-                   "record with the 60-minute budget scaled to it.")
+                   "(img/s) from scripts/benchmarks/benchmark_train.py --models=resnet20, kept in "
+                   "the record with the 60-minute budget scaled to it.")
 flags.DEFINE_float("paper_recipe_top1", None, "The test top-1 the paper's recipe reached on "
                    "this data (e.g. 0.8725): the goal becomes the lower of the paper's figure "
                    "and this minus 0.3 points; needs --paper_recipe_epochs.")

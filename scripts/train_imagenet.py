@@ -8,7 +8,11 @@ Without --data it trains on synthetic data of the right shape, to show the loop 
 All flags: --helpfull; the same settings from Python: keras_deepnets.training.train(...).
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 from absl import app
 
 from keras_deepnets.training import cli

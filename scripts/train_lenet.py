@@ -7,7 +7,11 @@ It calls `keras_deepnets.training.train(model="lenet5", data="digits", ...)`; ev
 training core is on `scripts/train_cifar.py --model=lenet5 --data=digits`.
 """
 
-import _quiet_tf  # noqa: F401  (before TensorFlow: quiets its start-up logs)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import sys
 
 from absl import app, flags, logging

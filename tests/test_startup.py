@@ -14,7 +14,7 @@ from keras_deepnets import startup
 @pytest.mark.parametrize("flag, kernel, expected", [
     (None, False, False),   # a plain python process using the library: left alone
     (None, True, True),     # a Jupyter kernel
-    ("1", False, True),     # scripts/_quiet_tf.py asks for it
+    ("1", False, True),     # the scripts ask for it
     ("0", True, False),     # a user who wants TensorFlow's start-up as printed
 ])
 def test_wanted(monkeypatch, flag, kernel, expected):

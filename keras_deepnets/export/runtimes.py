@@ -1,13 +1,13 @@
 """Timing a model in the runtimes it is deployed on, one runtime per process, and the summary of
-interleaved rounds (`scripts/deploy_speed.py`).
+interleaved rounds (`scripts/benchmarks/deploy_speed.py`).
 
 A worker times one runtime on one file at the batch sizes asked and prints one JSON line
 (`emit`). Run by path, `python .../export/runtimes.py --runtime=onnx_float32 --path=m.onnx ...`,
 the module imports numpy, the standard library and the one runtime named: an ONNX Runtime or
 LiteRT process holds no TensorFlow, as a deployment would not. The Keras runtimes load a `.keras`
 file whose layers the package registers, so `worker_command` runs them as `python -m
-keras_deepnets.export.runtimes`. PyTorch's peer (`scripts/deploy_speed_torch.py`, in its own
-virtual environment) imports this file by path for the same protocol (`time_calls`,
+keras_deepnets.export.runtimes`. PyTorch's peer (`scripts/benchmarks/deploy_speed_torch.py`, in
+its own virtual environment) imports this file by path for the same protocol (`time_calls`,
 `predict_all`, `emit`), so every runtime is timed by the same loop.
 
 Protocol: `warmup` untimed calls on the batch, then timed calls until `seconds` have passed and

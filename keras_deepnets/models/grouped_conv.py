@@ -6,8 +6,8 @@ XLA"), and XLA's CPU grouped convolution is slow. Measured here (TF 2.21, Keras 
 forward + backward of a 3x3, 128 -> 128 channels in 32 groups at batch 8 on 14x14, median of
 10): Keras's Conv2D(groups=32) 510 ms (494 ms with the step itself under XLA), TensorFlow's
 native `tf.nn.convolution` 2.1 ms, a dense Conv2D(128, 3) doing 32x the arithmetic 8.6 ms
-(`scripts/probe_grouped_conv.py`; docs/results/one_cpu/grouped_conv.md). The native kernel is
-oneDNN's: with
+(docs/results/one_cpu/grouped_conv.md; the probe that measured it,
+scripts/probe_grouped_conv.py, is in commit 72d2429). The native kernel is oneDNN's: with
 TF_ENABLE_ONEDNN_OPTS=0, TensorFlow's CPU kernels have no gradient for grouped convolutions
 ("Gradients for grouped convolutions are not supported on CPU").
 

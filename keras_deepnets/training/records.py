@@ -53,7 +53,8 @@ def _read_csv(path, keep):
 
 def read_history(model_dir):
     """The epoch rows of a run's `<model_dir>/history.csv` (numbers as the run wrote them;
-    [] before its first epoch), e.g. for scripts that time runs (scripts/epoch_overhead.py)."""
+    [] before its first epoch), e.g. for scripts that time runs
+    (scripts/benchmarks/epoch_overhead.py)."""
     return _read_csv(os.path.join(model_dir, "history.csv"), lambda r: True)
 
 

@@ -1,5 +1,5 @@
 """The step: one replica's forward/backward pass and update, and the cross-replica functions
-the loop (and `scripts/benchmark_train.py`) call, built once per run.
+the loop (and `scripts/benchmarks/benchmark_train.py`) call, built once per run.
 
 Every step returns one row, reduced over replicas: [loss sum, examples, each metric's result
 for this step's batch, then how the batch changed the metrics' states] (`Row` reads it). The
@@ -234,7 +234,8 @@ def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, met
     SGD with momentum 0.9 and the recipe's Nesterov, its weight decay and label smoothing, and
     its weight average; the model and optimizer are made under `strategy.scope()` in the
     current dtype policy (under mixed_float16 the optimizer scales the loss). For timing steps
-    (scripts/benchmark_train.py, scripts/recipe_step_cost.py); the lr is a placeholder.
+    (scripts/benchmarks/benchmark_train.py, scripts/benchmarks/recipe_step_cost.py); the lr is a
+    placeholder.
     `fused_update=False` uses keras.optimizers.SGD instead of training's (optimizers.py), the
     same update in ~7 kernels per variable instead of one, to time what the fusion gives.
     `metrics`: True for training's default (top-1, top-5), False for none, or a list of

@@ -1,5 +1,5 @@
-"""The scripts start without TensorFlow's C++ start-up logs (scripts/_quiet_tf.py), and
-TF_CPP_MIN_LOG_LEVEL=0 brings them back."""
+"""The scripts start without TensorFlow's C++ start-up logs (each sets KERAS_DEEPNETS_QUIET_TF=1
+and imports keras_deepnets first), and TF_CPP_MIN_LOG_LEVEL=0 brings them back."""
 
 import re
 import subprocess
@@ -8,7 +8,7 @@ import sys
 import pytest
 from training_helpers import ENV, REPO
 
-from keras_deepnets import startup  # the filter scripts/_quiet_tf.py starts TensorFlow with
+from keras_deepnets import startup  # the filter the scripts start TensorFlow with
 
 # absl's C++ log prefix ("I0000 00:00:1796192029.687202    4964 port.cc:153] ").
 CPP_LOG = re.compile(r"^[IWEF]\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\] ", re.M)
@@ -72,12 +72,12 @@ def test_a_failing_cuinit_is_kept_where_a_driver_was_found():
 def test_python_log_handlers_made_during_the_quiet_import_still_write(tmp_path):
     """TensorFlow's and absl's Python log handlers are made while stderr is a stand-in; their
     later lines must reach the real stderr, not fail on its closed descriptor."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import _quiet_tf; "
+    code = ("import os; os.environ['KERAS_DEEPNETS_QUIET_TF'] = '1'; import keras_deepnets; "
             "import tensorflow as tf; from absl import logging; "
             "tf.get_logger().warning('tf line after start-up'); logging.warning('absl line'); "
             "tf.get_logger().info('tf chatter')")
     env = {k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "scripts")], env=env,
+    proc = subprocess.run([sys.executable, "-c", code], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
     assert "tf line after start-up" in proc.stdout and "absl line" in proc.stdout, proc.stdout

@@ -3,19 +3,19 @@ ours, ... so that both sides see the same machine (a shared VM drifts by 20-30% 
 minutes, more than the ratios being judged; docs/performance.md).
 
     python -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1
-    python scripts/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python \\
+    python scripts/benchmarks/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python \\
         --torch_step=../shared/bench/torch_step.py --models=resnet20,resnet56,resnet50 --rounds=3
 
-Each round runs scripts/benchmark_train.py once per input size (every model and precision, a
-fresh process per case) and then the PyTorch peer's timing function (`images_per_second` of
-torch_step.py: the median of the timed steps after 3 warm-up steps) for the same cases; the table
-shows each side's median and range over the rounds, the per-round ratio's, and best against
-best. Timed steps as torch_step.py: 20 at 32x32
-(batch 128), 10 at 224x224 (batch 32). ResNet-50 is torchvision's v1.5 on both sides (ours:
+Each round runs scripts/benchmarks/benchmark_train.py once per input size (every model and
+precision, a fresh process per case) and then the PyTorch peer's timing function
+(`images_per_second` of torch_step.py: the median of the timed steps after 3 warm-up steps) for
+the same cases; the table shows each side's median and range over the rounds, the per-round
+ratio's, and best against best. Timed steps as torch_step.py: 20 at 32x32 (batch 128), 10 at
+224x224 (batch 32). ResNet-50 is torchvision's v1.5 on both sides (ours:
 `resnet50_v1.5` of benchmark_train.py, the stride on the 3x3). PyTorch is never imported here:
 it lives in its own virtual environment, not in this project's.
 
-    python scripts/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python --onednn \
+    python scripts/benchmarks/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python --onednn \
         --models=resnet20 --precisions=bfloat16 --inter_op_threads=1 [--onednn_shapes]
 
 `--onednn` times no rounds: it runs each case once on each side with ONEDNN_VERBOSE=1 and
@@ -26,9 +26,12 @@ slower. `--inter_op_threads=1` runs our kernels one at a time, as PyTorch does (
 inter-op threads two kernels share the two cores and each reads slower).
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
-import json
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
+import json
 import re
 import subprocess
 import sys

@@ -1,7 +1,7 @@
 """What the fast recipe's step costs against the paper recipe's, at the same batch and precision;
 and what the fused SGD update (training/optimizers.py) saves against Keras's.
 
-    python scripts/recipe_step_cost.py --model=resnet20 --batch_size=128 --rounds=8
+    python scripts/benchmarks/recipe_step_cost.py --model=resnet20 --batch_size=128 --rounds=8
 
 Builds one training step per recipe in this process (the paper's; the fast one with its
 Nesterov momentum, label smoothing, weight decay and weight average; the fast one without
@@ -15,7 +15,11 @@ steps timed one after the other compare the machine's moods, not the recipes. Pr
 image than the paper's.
 """
 
-import _quiet_tf  # noqa: F401  (before TensorFlow: quiets its start-up logs)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import dataclasses
 import json
 import sys

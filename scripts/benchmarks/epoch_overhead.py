@@ -1,6 +1,6 @@
 """What a training epoch costs beyond its steps: train() wall to wall against the bare step.
 
-    python scripts/epoch_overhead.py --data=~/.cache/keras_deepnets/cifar10-jpeg \
+    python scripts/benchmarks/epoch_overhead.py --data=~/.cache/keras_deepnets/cifar10-jpeg \
         --epochs=4 --output_dir=docs/results/one_cpu/epoch_overhead
 
 Interleaved, each in a fresh process: the bare step and the forward pass alone
@@ -16,10 +16,13 @@ the benchmark's inference speed (x2 with --eval_flip). Rows for evaluation every
 evaluation. Writes epoch_overhead.json and .md.
 """
 
-import _quiet_tf  # noqa: F401  (before TensorFlow: quiets its start-up logs)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import glob
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ from absl import app, flags
 
 from keras_deepnets.training.records import read_history
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # scripts/
 
 flags.DEFINE_string("data", None, "CIFAR-10 folder (train/ and test/ class folders).")
 flags.DEFINE_string("model", "resnet20", "A CIFAR model of the registry.")
@@ -47,7 +50,8 @@ FLAGS = flags.FLAGS
 
 
 def _python(script, *args):
-    cmd = [sys.executable, os.path.join(HERE, script), *args]
+    """Runs `script`, a path under scripts/; its stdout."""
+    cmd = [sys.executable, os.path.join(SCRIPTS, script), *args]
     print("$", " ".join(cmd), flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
@@ -58,8 +62,8 @@ def _python(script, *args):
 def bare_step():
     """{train_ips, infer_ips, ...} of benchmark_train.py's one case (its JSON line)."""
     policy = "mixed_bfloat16" if FLAGS.mixed_precision == "bfloat16" else "float32"
-    out = _python("benchmark_train.py", f"--models={FLAGS.model}", f"--precisions={policy}",
-                  "--recipes=fast", f"--steps={FLAGS.steps}", "--noloop",
+    out = _python("benchmarks/benchmark_train.py", f"--models={FLAGS.model}",
+                  f"--precisions={policy}", "--recipes=fast", f"--steps={FLAGS.steps}", "--noloop",
                   f"--batch_size={FLAGS.batch_size}")
     rows = [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")]
     return rows[-1]
@@ -122,7 +126,7 @@ def summarize(bare, history, projected):
             "rows": {k: {"seconds": {p: round(v, 3) for p, v in r.items()},
                          "percent": percent(r, bare_epoch)} for k, r in rows.items()},
             "history": history,
-            "command": "python scripts/epoch_overhead.py " + " ".join(sys.argv[1:])}
+            "command": "python scripts/benchmarks/epoch_overhead.py " + " ".join(sys.argv[1:])}
 
 
 def markdown(result):

@@ -1,6 +1,6 @@
 """Images per second of the ImageNet training input pipeline against a Keras-utilities baseline.
 
-    python scripts/benchmark_input.py \
+    python scripts/benchmarks/benchmark_input.py \
         --data ~/.cache/keras_deepnets/imagenet1k-sample/imagenet1k-sample
 
 Both pipelines read the same class folder, repeated to --num_images images, and do the ResNet
@@ -16,8 +16,11 @@ The rounds alternate between the two; the table shows each one's best round. The
 `speedup: X.XXx` (keras_deepnets over the baseline).
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import time
 
 from absl import app, flags

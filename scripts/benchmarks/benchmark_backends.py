@@ -2,9 +2,9 @@
 KERAS_BACKEND=jax: on a GPU machine that is the path without TensorFlow) against torchvision's
 ResNet-50 in PyTorch, float32 and bfloat16, on whatever device each framework sees.
 
-    KERAS_BACKEND=jax python scripts/benchmark_backends.py --json=backends.json
-    KERAS_BACKEND=jax python scripts/benchmark_backends.py --models=resnet50 --batch_size=256 \\
-        --precisions=bfloat16 --frameworks=keras,torch      # a GPU machine
+    KERAS_BACKEND=jax python scripts/benchmarks/benchmark_backends.py --json=backends.json
+    KERAS_BACKEND=jax python scripts/benchmarks/benchmark_backends.py --models=resnet50 \\
+        --batch_size=256 --precisions=bfloat16 --frameworks=keras,torch      # a GPU machine
 
 Each row: framework, backend, device, model, precision, batch, img/s (median of --steps timed
 steps after --warmup). Keras compiles the step (XLA on JAX); PyTorch runs eagerly with

@@ -3,15 +3,19 @@ server on 127.0.0.1, verify, convert, cache) and the second (the cached converte
 The file is torchvision's ResNet-50 state_dict rebuilt from ../shared/torchvision (no network
 here), registered as a team's weights; a real download adds the transfer time of ~98 MB.
 
-    python scripts/benchmark_weights.py --json=docs/results/one_cpu/weights_load_resnet50.json
+    python scripts/benchmarks/benchmark_weights.py \
+        --json=docs/results/one_cpu/weights_load_resnet50.json
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import functools
 import hashlib
 import http.server
 import json
-import os
 import pathlib
 import sys
 import tempfile
@@ -21,7 +25,7 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("shared", str(pathlib.Path(__file__).resolve().parents[2] / "shared"),
+flags.DEFINE_string("shared", str(pathlib.Path(__file__).resolve().parents[3] / "shared"),
                     "The shared folder (its torchvision/ fixtures).")
 flags.DEFINE_string("json", None, "Write the figures here.")
 
@@ -61,7 +65,8 @@ def main(argv):
     print(json.dumps(figures))
     if FLAGS.json:
         with open(FLAGS.json, "w") as f:
-            json.dump({"command": "python scripts/benchmark_weights.py", **figures}, f, indent=1)
+            json.dump({"command": "python scripts/benchmarks/benchmark_weights.py", **figures}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Deployed inference speed, side by side in one run: the package's exports in the runtimes they
 are made for against PyTorch, for ResNet-50 v1.5 and ResNet-20, in interleaved rounds.
 
-    python scripts/deploy_speed.py --torch_python=/tmp/torchenv/bin/python --rounds=3 \
+    python scripts/benchmarks/deploy_speed.py --torch_python=/tmp/torchenv/bin/python --rounds=3 \
         --resnet20_weights=runs/resnet20/checkpoints/best.weights.h5 \
         --output_dir=docs/results/one_cpu
 
 Each round runs every (model, runtime) once, each in a fresh process
 (keras_deepnets/export/runtimes.py; PyTorch's in its own venv through
-scripts/deploy_speed_torch.py), timing every --batches size; a round's figure is the median
-call, the table the median and range of the rounds' figures, in images/s. The first round's
+scripts/benchmarks/deploy_speed_torch.py), timing every --batches size; a round's figure is the
+median call, the table the median and range of the rounds' figures, in images/s. The first round's
 workers also run every agreement image, and each runtime's top-1 is compared with the Keras
 float32 model's on the same images.
 
@@ -24,9 +24,12 @@ float32 model's on the same images.
 `--torch_python=` (empty) skips PyTorch's side, saying so.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
-import json
 import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
+import json
 import platform
 import subprocess
 import sys
@@ -40,6 +43,7 @@ from keras_deepnets import data, export
 from keras_deepnets.export import runtimes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(kd.__file__)))
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "keras_deepnets")
 MODELS = ("resnet50", "resnet20")
 TORCH_RUNTIMES = ("torch_eager", "torch_eager_cl", "torch_compile")
@@ -62,7 +66,7 @@ flags.DEFINE_integer("num_calibration", 100, "int8 calibration images.")
 flags.DEFINE_string("imagenet_dir", os.path.join(CACHE, "imagenet1k-sample",
                                                  "imagenet1k-sample"), "ImageNet sample.")
 flags.DEFINE_string("cifar_dir", os.path.join(CACHE, "cifar10-jpeg"), "CIFAR-10 JPEG folder.")
-flags.DEFINE_string("fixtures", os.path.join(HERE, "..", "..", "shared", "torchvision"),
+flags.DEFINE_string("fixtures", os.path.join(HERE, "..", "..", "..", "shared", "torchvision"),
                     "../shared/torchvision (the numpy rebuild of torchvision's state_dicts).")
 flags.DEFINE_string("work_dir", None, "Exports and images; default a temporary folder.")
 flags.DEFINE_string("output_dir", None, "Writes deploy_speed.json and deploy_speed.md here.")
@@ -173,8 +177,8 @@ def run_case(case, paths, outputs=None):
                                       seconds=FLAGS.seconds, outputs=outputs, python=python)
     if script:  # PyTorch's peer takes the same arguments
         command = [python, script] + command[2:]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.dirname(HERE)] + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(  # the workers import this package
+        [PACKAGE_ROOT] + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     records = runtimes.parse(done.stdout)
     if done.returncode or not records:
@@ -243,7 +247,7 @@ def write(record, table):
     with open(os.path.join(FLAGS.output_dir, "deploy_speed.json"), "w") as f:
         json.dump(record, f, indent=1)
     with open(os.path.join(FLAGS.output_dir, "deploy_speed.md"), "w") as f:
-        f.write(f"`python scripts/deploy_speed.py {' '.join(sys.argv[1:])}`\n\n{table}")
+        f.write(f"`python scripts/benchmarks/deploy_speed.py {' '.join(sys.argv[1:])}`\n\n{table}")
 
 
 def main(argv):

@@ -1,9 +1,10 @@
 """Training and inference throughput of the training core, against keras.applications.ResNet50.
 
-    python scripts/benchmark_train.py        # ResNet-20 @32 b128, ResNet-50 and keras.apps @224 b32
-    python scripts/benchmark_train.py --models=resnet20 --precisions=mixed_bfloat16 \
+    # ResNet-20 @32 b128, ResNet-50 and keras.apps @224 b32:
+    python scripts/benchmarks/benchmark_train.py
+    python scripts/benchmarks/benchmark_train.py --models=resnet20 --precisions=mixed_bfloat16 \
         --cifar_data=~/.cache/keras_deepnets/cifar10-jpeg        # + step time on real images
-    python scripts/benchmark_train.py --precisions=mixed_float16 --jit_compile   # a GPU machine
+    python scripts/benchmarks/benchmark_train.py --precisions=mixed_float16 --jit_compile  # a GPU
 
 Each (model, precision) runs in a fresh process (clean dtype policy, graph caches and memory
 figures). It times `--steps` training steps, after `--warmup` steps that include tracing, of the
@@ -37,7 +38,7 @@ from absl import app, flags
 REFERENCE = "keras.applications.ResNet50"
 # Variants timed under their own names. torchvision's ResNet-50 is "v1.5" (stride on the 3x3,
 # 6% more multiply-adds than the paper's v1), so a side-by-side with PyTorch
-# (scripts/speed_vs_torch.py) times the same network, not just the same name.
+# (scripts/benchmarks/speed_vs_torch.py) times the same network, not just the same name.
 VARIANTS = {"resnet50_v1.5": ("resnet50", {"stride_in_1x1": False})}
 flags.DEFINE_list("models", ["resnet20", "resnet50", REFERENCE],
                   f"Registry names, {', '.join(VARIANTS)} and/or {REFERENCE}.")
@@ -54,7 +55,7 @@ flags.DEFINE_integer("train_rounds", 1, "The training step and the forward pass 
                      "ratios).")
 flags.DEFINE_bool("mark_steps", False, "Print onednn_log's BEGIN/END lines around the timed "
                   "training steps (one round), so that a run with ONEDNN_VERBOSE=1 logs what "
-                  "oneDNN ran in them (scripts/speed_vs_torch.py --onednn).")
+                  "oneDNN ran in them (scripts/benchmarks/speed_vs_torch.py --onednn).")
 flags.DEFINE_bool("metrics", True, "Count top-1/top-5 in the timed step, as training does; "
                   "--nometrics times it without them (PyTorch's benchmark step has none).")
 flags.DEFINE_list("extra_metrics", [], "More metrics in the timed step and the train() loop, by "

@@ -1,8 +1,9 @@
-"""PyTorch's side of scripts/deploy_speed.py: torchvision's ResNet-50 with the same weights, timed
-in PyTorch's own virtual environment by the protocol of keras_deepnets/export/runtimes.py
-(imported by path: that file needs numpy only; this script never imports keras_deepnets).
+"""PyTorch's side of scripts/benchmarks/deploy_speed.py: torchvision's ResNet-50 with the same
+weights, timed in PyTorch's own virtual environment by the protocol of
+keras_deepnets/export/runtimes.py (imported by path: that file needs numpy only; this script
+never imports keras_deepnets).
 
-    /tmp/torchenv/bin/python scripts/deploy_speed_torch.py --runtime=torch_eager \
+    /tmp/torchenv/bin/python scripts/benchmarks/deploy_speed_torch.py --runtime=torch_eager \
         --path=resnet50_state.npz --images=images.npy --batches=1,32 [--outputs=out.npy]
 
 --path: torchvision's state_dict as numpy arrays (.npz). Runtimes, all under
@@ -23,8 +24,8 @@ import numpy as np
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "keras_deepnets", "export"))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "keras_deepnets", "export"))
 import runtimes  # noqa: E402  (the timing protocol, by path: no keras_deepnets import)
 
 RUNTIMES = ("torch_eager", "torch_eager_cl", "torch_compile")

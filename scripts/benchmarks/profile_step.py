@@ -2,14 +2,18 @@
 through the training core (TF profiler) and prints the kernel time by kind (convolutions
 forward and backward, batch norm, ReLU, the zero-pad shortcut, casts, the optimizer update...).
 
-    python scripts/profile_step.py --model=resnet20 --mixed_precision=bfloat16
-    python scripts/profile_step.py --model=resnet56 --steps=10 --json=runs/profile.json
+    python scripts/benchmarks/profile_step.py --model=resnet20 --mixed_precision=bfloat16
+    python scripts/benchmarks/profile_step.py --model=resnet56 --steps=10 --json=runs/profile.json
 
 The same from Python: keras_deepnets.diagnostics.op_profile.profile_step(...); for a trace of a
 real run, op_profile.breakdown("<model_dir>/tensorboard", steps) after --profile=N.
 """
 
-import _quiet_tf  # noqa: F401  (first: quiets TensorFlow's start-up logs; see its docstring)
+import os
+
+os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
+import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
+
 import json
 import sys
 
