@@ -227,7 +227,7 @@ def versions(rounds):
 
 def goal(summary, agreement):
     """Per model and batch: the fastest of each side, at any agreement and at PyTorch's top-1
-    agreement or better (the issue's goal: ours ahead at equal agreement)."""
+    agreement or better (the goal: ours ahead at equal agreement)."""
     verdict = {}
     for model, table in summary.items():
         for batch in FLAGS.batches:

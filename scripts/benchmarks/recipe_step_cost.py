@@ -9,10 +9,10 @@ each of those, to see which costs what; and the paper's with keras.optimizers.SG
 about 7 kernels per variable instead of one fused kernel), then times them in interleaved
 rounds of --steps steps on the same synthetic batch, top-1/top-5 metrics included as training
 counts them, and reports each step's best round. Interleaving matters here: these 2 shared
-cores drift by 10-30% within minutes, more than the 3% the issue allows the fast recipe, so
+cores drift by 10-30% within minutes, more than the 3% the fast recipe may cost over the paper's, so
 steps timed one after the other compare the machine's moods, not the recipes. Prints a table;
---output writes the figures as JSON. The issue's bar: the fast step costs at most 3% more per
-image than the paper's.
+--output writes the figures as JSON. The bar: the fast step costs at most 3% more per image
+than the paper's (its extras, EMA and flips, should be nearly free).
 """
 
 import os

@@ -114,7 +114,7 @@ def _check_bytes_signature(export_dir, cifar10_dir):
 
 def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_path):
     """The benchmark runs the training core's step on synthetic and real CIFAR batches (the
-    in-memory path train() uses) and prints the issue's figures; the numbers are not judged."""
+    in-memory path train() uses) and prints every column; the numbers are not judged."""
     for folder in sorted((cifar10_dir / "train").iterdir()):  # 10 real images per class
         (tmp_path / "train" / folder.name).mkdir(parents=True)
         for image in sorted(folder.iterdir())[:10]:
@@ -151,7 +151,7 @@ def test_speed_vs_torch_refuses_what_cannot_run(flags, message):
 
 
 def test_recipe_step_cost_times_every_variant_and_names_bad_models(tmp_path):
-    """The fast recipe's step cost (issue: <= 3% over the paper's): every variant timed in the
+    """The fast recipe's step cost (the bar: <= 3% over the paper's): every variant timed in the
     same process, the JSON beside the table; the figures themselves are not judged."""
     out = tmp_path / "cost.json"
     proc = run_script("benchmarks/recipe_step_cost.py", "--batch_size=8", "--rounds=1", "--steps=1",
