@@ -157,44 +157,35 @@ print(f"All four nets: {(time.time() - start) / 60:.1f} min")
 # %% [markdown]
 # ## Training and test error (the paper's Fig. 6)
 #
-# Thin lines: training error per iteration (smoothed over 20 iterations); thick lines: test
-# error after every epoch. On the left the plain nets, on the right the ResNets.
+# Thin lines: training error per iteration, smoothed over 2% of the run (the package's curves
+# all smooth so: `plots.smooth`); thick lines: test error after every epoch. On the left the
+# plain nets, on the right the ResNets. The table gives each net's training error over its last
+# epoch and its test error after it, as the recorded runs below are reported.
 
 # %%
-def smooth(values, width=20):
-    width = max(1, min(width, len(values)))
-    return np.convolve(values, np.ones(width) / width, mode="valid")
-
-
-def draw(ax, labels, title):
-    for label, color in zip(labels, ("tab:orange", "tab:red")):
-        result = results[label]
-        train_err = [100 * s["top1_error"] for s in result.steps]
-        ax.plot(np.arange(len(smooth(train_err))) + 1, smooth(train_err), color=color,
-                linewidth=0.8, alpha=0.7, label=f"{label} train")
-        tested = [r for r in result.history if r.get("val_top1") is not None]
-        ax.plot([r["step"] for r in tested], [100 * (1 - r["val_top1"]) for r in tested],
-                color=color, linewidth=2.5, marker="o", label=f"{label} test")
-    ax.set(title=title, xlabel="iteration", ylabel="error (%)", ylim=(0, 100))
-    ax.grid(alpha=0.3)
-    ax.legend()
-
+from keras_deepnets.training import plots
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-draw(axes[0], ["plain-20", "plain-56"], "plain nets")
-draw(axes[1], ["ResNet-20", "ResNet-56"], "ResNets")
+for ax, labels, title in ((axes[0], ["plain-20", "plain-56"], "plain nets"),
+                          (axes[1], ["ResNet-20", "ResNet-56"], "ResNets")):
+    for label, color in zip(labels, ("tab:orange", "tab:red")):
+        plots.draw_errors(ax, results[label].steps, results[label].history, label, color)
+    plots.label_errors(ax, title, ylabel="error (%)")
+    ax.set_ylim(0, 100)
 fig.suptitle(f"CIFAR-10, fast recipe, {EPOCHS} epoch(s) of "
              f"{MAX_EXAMPLES or 'all'} images per net")
 curves_png = os.path.join(OUTPUT_DIR, "curves.png")
 fig.savefig(curves_png, dpi=100, bbox_inches="tight")
 plt.show()
 
-final = {label: (100 * results[label].steps[-1]["top1_error"],
-                 100 * (1 - results[label].history[-1]["val_top1"])) for label in NETS}
-rows = ["| net | last training error (%) | test error (%) |", "|---|---:|---:|"]
-rows += [f"| {label} | {train:.2f} | {test:.2f} |" for label, (train, test) in final.items()]
+rows = ["| net | training error, last epoch (%) | test error (%) |", "|---|---:|---:|"]
+for label in NETS:
+    last = results[label].history[-1]
+    rows.append(f"| {label} | {100 * (1 - last['top1']):.2f} | "
+                f"{100 * (1 - last['val_top1']):.2f} |")
 display(Markdown("\n".join(rows)))
 print(f"Curves: {curves_png}")
+
 
 # %% [markdown]
 # ## The recorded longer runs beside the paper

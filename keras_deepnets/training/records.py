@@ -1,6 +1,7 @@
 """What a run leaves in its model_dir: flags JSON, config.json, CSV histories, TensorBoard logs,
-the curves PNG and the summary. Only the chief writes; on resume the histories are read back and
-cut to the restored step so they never hold the lost steps twice.
+the curves PNG (drawn by training/plots.py) and the summary. Only the chief writes; on resume
+the histories are read back and cut to the restored step so they never hold the lost steps
+twice.
 """
 
 import csv
@@ -8,6 +9,7 @@ import json
 import os
 import time
 
+from keras_deepnets.training import plots
 from keras_deepnets.training.config import CONFIG_FILE
 
 TIME_FIELDS = ("images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
@@ -152,40 +154,13 @@ class Records:
                             _scalar("epoch_" + name, row[prefix + name], int(row["step"]))
                 self._writers[split].flush()
 
-    def plot(self, title):
-        """Training curves as in the ResNet paper's Figs. 4 and 6: per-iteration training error
-        (thin) and per-epoch validation/test error (bold), plus the loss; the error panel
-        needs a top1 metric."""
+    def write_curves(self, title):
+        """curves.png (`plots.write_curves`: the ResNet paper's Figs. 4 and 6); its path, or
+        None where nothing is written or drawn (no step yet, or no top1 metric)."""
         if not self.write or not self.steps or "top1" not in self.names:
             return None
-        # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
-        # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(11, 4))
-        ax_err, ax_loss = fig.subplots(1, 2)
-        steps = [r["step"] for r in self.steps]
-        window = max(1, len(steps) // 100)  # smooth per-iteration noise into ~100 points
-        smooth = [sum(r["top1_error"] for r in self.steps[max(0, i - window + 1):i + 1])
-                  / min(window, i + 1) for i in range(len(self.steps))]
-        ax_err.plot(steps, [100 * e for e in smooth], lw=0.8, label="train (per iteration)")
-        val = [(r["step"], r["val_top1"]) for r in self.epochs if r.get("val_top1") is not None]
-        if val:
-            ax_err.plot([s for s, _ in val], [100 * (1 - a) for _, a in val], "o-", lw=2,
-                        label="validation (per epoch)")
-        ax_err.set(xlabel="iteration", ylabel="top-1 error (%)", title=title)
-        ax_err.legend()
-        ax_loss.plot(steps, [r["loss"] for r in self.steps], lw=0.5, label="train loss")
-        if any(r.get("val_loss") is not None for r in self.epochs):
-            ax_loss.plot([r["step"] for r in self.epochs if r.get("val_loss") is not None],
-                         [r["val_loss"] for r in self.epochs if r.get("val_loss") is not None],
-                         "o-", label="validation loss")
-        ax_loss.set(xlabel="iteration", ylabel="loss", yscale="log")
-        ax_loss.legend()
-        fig.tight_layout()
-        path = os.path.join(self.model_dir, "curves.png")
-        fig.savefig(path, dpi=110)
-        return path
+        return plots.write_curves(os.path.join(self.model_dir, "curves.png"), self.steps,
+                                  self.epochs, title)
 
     def write_summary(self, summary):
         self._write_json("summary.json", summary)

@@ -323,7 +323,7 @@ class TrainingRun:
             self.state.average.copy_to_model()
         summary, best = self._summary(stopped_early)
         self.records.flush_epochs()  # the last epoch's save_seconds
-        curves = self.records.plot(f"{self.spec.info.name}: top-1 error")
+        curves = self.records.write_curves(f"{self.spec.info.name}: top-1 error")
         self.records.flush_steps()  # a run stopped inside an epoch: its last steps
         self.records.write_summary(summary)
         self.records.close()
