@@ -29,7 +29,7 @@ def _unchanged(backend, path):
 
 
 def test_training_curves_keep_the_backend(svg_backend, tmp_path):
-    records = Records(str(tmp_path), write=True, tensorboard=False)
+    records = Records(str(tmp_path), writes_files=True, tensorboard=False)
     for step in range(1, 4):
         records.add_step(step, 1, 0.1, 2.0 / step, {"top1": 0.9 / step})
     records.add_epoch({"epoch": 1, "step": 3, "loss": 1.0, "top1": 0.3, "top5": 0.7,

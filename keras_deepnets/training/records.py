@@ -86,17 +86,18 @@ def format_duration(seconds):
 
 
 class Records:
-    """Histories in memory (for the returned result) and on disk (for the chief)."""
+    """Histories in memory (for the returned result) and, where `writes_files` (the chief), on
+    disk: the CSVs, JSONs, curves.png and (with `tensorboard`) TensorBoard's event files."""
 
-    def __init__(self, model_dir, write, tensorboard=True, metric_names=("top1", "top5")):
-        self.model_dir, self.write = model_dir, write
+    def __init__(self, model_dir, writes_files, tensorboard=True, metric_names=("top1", "top5")):
+        self.model_dir, self.writes_files = model_dir, writes_files
         self.names = tuple(metric_names)
         self.epoch_fields, self.step_fields = epoch_fields(self.names), step_fields(self.names)
         self.epochs, self.steps = [], []
         self.history_csv = os.path.join(model_dir, "history.csv")
         self.steps_csv = os.path.join(model_dir, "train_steps.csv")
         self._writers = None
-        if write and tensorboard:
+        if writes_files and tensorboard:
             import tensorflow as tf
 
             self._writers = {
@@ -109,7 +110,7 @@ class Records:
         self.steps = _read_csv(self.steps_csv, lambda r: r["step"] <= global_step)
 
     def _write_json(self, name, obj):
-        if self.write:
+        if self.writes_files:
             with open(os.path.join(self.model_dir, name), "w") as f:
                 json.dump(obj, f, indent=2, default=str)  # a pathlib.Path as its text
 
@@ -132,17 +133,17 @@ class Records:
                 _scalar("learning_rate", lr, step)
 
     def flush_steps(self):
-        if self.write:
+        if self.writes_files:
             _write_csv(self.steps_csv, self.step_fields, self.steps)
 
     def flush_epochs(self):
         """Rewrites history.csv (rows updated after they were added: `save_seconds`)."""
-        if self.write:
+        if self.writes_files:
             _write_csv(self.history_csv, self.epoch_fields, self.epochs)
 
     def add_epoch(self, row):
         self.epochs.append(row)
-        if not self.write:
+        if not self.writes_files:
             return
         self.flush_epochs()
         self.flush_steps()
@@ -157,7 +158,7 @@ class Records:
     def write_curves(self, title):
         """curves.png (`plots.write_curves`: the ResNet paper's Figs. 4 and 6); its path, or
         None where nothing is written or drawn (no step yet, or no top1 metric)."""
-        if not self.write or not self.steps or "top1" not in self.names:
+        if not self.writes_files or not self.steps or "top1" not in self.names:
             return None
         return plots.write_curves(os.path.join(self.model_dir, "curves.png"), self.steps,
                                   self.epochs, title)

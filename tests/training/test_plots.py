@@ -54,7 +54,7 @@ def test_records_and_report_draw_through_plots(tmp_path, monkeypatch):
     smoothed = []
     monkeypatch.setattr(plots, "smooth", lambda v: smoothed.append(list(v)) or list(v))
     steps, epochs = _rows()
-    records = Records(str(tmp_path), write=True, tensorboard=False)
+    records = Records(str(tmp_path), writes_files=True, tensorboard=False)
     records.steps, records.epochs = steps, epochs
     assert records.write_curves("t") == str(tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -69,7 +69,7 @@ def test_records_and_report_draw_through_plots(tmp_path, monkeypatch):
 
 
 def test_no_curves_without_top1_or_steps(tmp_path):
-    assert Records(str(tmp_path), write=True, tensorboard=False).write_curves("t") is None
-    records = Records(str(tmp_path), write=True, tensorboard=False, metric_names=("top5",))
+    assert Records(str(tmp_path), writes_files=True, tensorboard=False).write_curves("t") is None
+    records = Records(str(tmp_path), writes_files=True, tensorboard=False, metric_names=("top5",))
     records.steps = _rows()[0]
     assert records.write_curves("t") is None
