@@ -61,6 +61,10 @@ setup(
                  "pytest-xdist>=3.5",
                  # tests/docs executes docs/notebooks in a real Jupyter kernel (Jupyter's own
                  # executor, as `jupyter nbconvert --execute` runs it).
-                 "nbclient>=0.10", "ipykernel>=6.0", "nbformat>=5.9"],
+                 "nbclient>=0.10", "ipykernel>=6.0", "nbformat>=5.9",
+                 # Each notebook is paired with a py:percent source (docs/notebooks/*.py, what
+                 # people edit and review); tests/docs reads both through jupytext, the
+                 # ecosystem's tool for text-paired notebooks, to check that they agree.
+                 "jupytext>=1.16"],
     },
 )

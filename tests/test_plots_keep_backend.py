@@ -29,12 +29,12 @@ def _unchanged(backend, path):
 
 
 def test_training_curves_keep_the_backend(svg_backend, tmp_path):
-    records = Records(str(tmp_path), write=True, tensorboard=False)
+    records = Records(str(tmp_path), writes_files=True, tensorboard=False)
     for step in range(1, 4):
         records.add_step(step, 1, 0.1, 2.0 / step, {"top1": 0.9 / step})
     records.add_epoch({"epoch": 1, "step": 3, "loss": 1.0, "top1": 0.3, "top5": 0.7,
                        "val_loss": 1.1, "val_top1": 0.25, "val_top5": 0.6, "lr": 0.1})
-    _unchanged(svg_backend, tmp_path / "curves.png" if records.plot("t") else None)
+    _unchanged(svg_backend, tmp_path / "curves.png" if records.write_curves("t") else None)
 
 
 def test_search_plot_keeps_the_backend(svg_backend, tmp_path):

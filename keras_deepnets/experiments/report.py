@@ -7,6 +7,7 @@ import os
 import statistics
 
 from keras_deepnets.experiments.definitions import get_experiment
+from keras_deepnets.training import plots
 from keras_deepnets.training.recipes import FAST_CIFAR
 
 PLOT_SIZE = (8, 5)  # inches
@@ -28,28 +29,15 @@ def _mean_curve(runs, x_key, y_key):
     return xs, ys
 
 
-def _smooth(values):
-    """Moving average over ~2% of the run: one batch's error is too noisy to read, and the
-    paper's curves are smooth (Caffe averages its displayed training loss the same way)."""
-    window = max(1, len(values) // 50)
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v - (values[i - window] if i >= window else 0.0)
-        out.append(total / min(i + 1, window))
-    return out
-
-
 def plot(record, path):
-    """ResNet paper Fig. 1 / Fig. 6 style: thin lines training error (per iteration), bold lines
-    test error (at each epoch end), one colour per series; the mean over repeats."""
+    """ResNet paper Fig. 1 / Fig. 6 style (`plots.draw_run`): thin lines training error (per
+    iteration, smoothed by `plots.smooth`), bold lines test error (at each epoch end), one
+    colour per series; the mean over repeats."""
     fig, ax = new_plot()
     for i, (label, runs) in enumerate(by_series(record).items()):
-        color = f"C{i}"
-        xs, ys = _mean_curve(runs, "iteration", "train_error")
-        ax.plot(xs, _smooth(ys), color=color, lw=0.7, alpha=0.9)
-        xs, ys = _mean_curve(runs, "test_iteration", "test_error")
-        marker = "o" if len(xs) < 30 else None  # a few epochs: show where the tests were
-        ax.plot(xs, ys, color=color, lw=2.5, marker=marker, ms=4, label=label)
+        plots.draw_run(ax, _mean_curve(runs, "iteration", "train_error"),
+                       _mean_curve(runs, "test_iteration", "test_error"), label=label,
+                       color=f"C{i}")
     flags = record["flags"]
     repeats = f", mean of {flags['repeats']} runs" if flags["repeats"] > 1 else ""
     ax.set(xlabel="iteration", ylabel="error (%)",
@@ -59,21 +47,15 @@ def plot(record, path):
 
 
 def new_plot():
-    """(figure, axes) of the experiments' size. A Figure of its own, not pyplot's:
-    matplotlib.use("Agg") would switch the whole process's backend (a notebook's inline plots
-    stop showing) and pyplot keeps every figure."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    """(figure, axes) of the experiments' size, on a Figure of their own (`plots.figure`)."""
+    fig = plots.figure(PLOT_SIZE, PLOT_DPI)
     return fig, fig.subplots()
 
 
 def finish_plot(fig, ax, path):
-    """The experiments' common plot style; saves `fig` to `path` (PLOT_SIZE x PLOT_DPI) and
-    leaves no pyplot state behind (a Figure of its own, see `plot`)."""
-    ax.title.set_fontsize(9)
-    ax.grid(alpha=0.3)
-    ax.legend(title="bold: test, thin: training", fontsize=8, title_fontsize=8)
+    """The experiments' common plot style (`plots.style_axes`); saves `fig` to `path`
+    (PLOT_SIZE x PLOT_DPI) and leaves no pyplot state behind (`plots.figure`)."""
+    plots.style_axes(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=PLOT_DPI)  # no bbox_inches="tight": the size stays PLOT_SIZE x DPI
     return path

@@ -21,6 +21,7 @@ from keras_deepnets import training
 from keras_deepnets.data import describe
 from keras_deepnets.experiments import report  # matplotlib is imported by its plot, not here
 from keras_deepnets.experiments.definitions import get_experiment
+from keras_deepnets.training import plots
 from keras_deepnets.training.inputs import VAL_SPLITS
 
 RECORD_VERSION = 1
@@ -75,15 +76,13 @@ def _pct(fraction):
 
 def _curves(result):
     """Per-iteration training error (the papers' thin lines) and the test error at the end of
-    every epoch (bold lines), on the same iteration axis."""
-    tested = [r for r in result.history if r.get("val_top1") is not None]
+    every epoch (bold lines), on the same iteration axis (`plots.error_curves`)."""
+    (iterations, train), (tested, test) = plots.error_curves(result.steps, result.history)
     return {
-        "iteration": [int(r["step"]) for r in result.steps],
-        "train_error": [_pct(r["top1_error"]) for r in result.steps],
+        "iteration": iterations, "train_error": train,
         "epoch_iteration": [int(r["step"]) for r in result.history],
         "epoch_train_error": [_pct(1 - r["top1"]) for r in result.history],
-        "test_iteration": [int(r["step"]) for r in tested],
-        "test_error": [_pct(1 - r["val_top1"]) for r in tested],
+        "test_iteration": tested, "test_error": test,
     }
 
 

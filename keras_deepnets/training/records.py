@@ -1,6 +1,7 @@
 """What a run leaves in its model_dir: flags JSON, config.json, CSV histories, TensorBoard logs,
-the curves PNG and the summary. Only the chief writes; on resume the histories are read back and
-cut to the restored step so they never hold the lost steps twice.
+the curves PNG (drawn by training/plots.py) and the summary. Only the chief writes; on resume
+the histories are read back and cut to the restored step so they never hold the lost steps
+twice.
 """
 
 import csv
@@ -8,6 +9,7 @@ import json
 import os
 import time
 
+from keras_deepnets.training import plots
 from keras_deepnets.training.config import CONFIG_FILE
 
 TIME_FIELDS = ("images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds",
@@ -85,17 +87,18 @@ def format_duration(seconds):
 
 
 class Records:
-    """Histories in memory (for the returned result) and on disk (for the chief)."""
+    """Histories in memory (for the returned result) and, where `writes_files` (the chief), on
+    disk: the CSVs, JSONs, curves.png and (with `tensorboard`) TensorBoard's event files."""
 
-    def __init__(self, model_dir, write, tensorboard=True, metric_names=("top1", "top5")):
-        self.model_dir, self.write = model_dir, write
+    def __init__(self, model_dir, writes_files, tensorboard=True, metric_names=("top1", "top5")):
+        self.model_dir, self.writes_files = model_dir, writes_files
         self.names = tuple(metric_names)
         self.epoch_fields, self.step_fields = epoch_fields(self.names), step_fields(self.names)
         self.epochs, self.steps = [], []
         self.history_csv = os.path.join(model_dir, "history.csv")
         self.steps_csv = os.path.join(model_dir, "train_steps.csv")
         self._writers = None
-        if write and tensorboard:
+        if writes_files and tensorboard:
             import tensorflow as tf
 
             self._writers = {
@@ -108,7 +111,7 @@ class Records:
         self.steps = _read_csv(self.steps_csv, lambda r: r["step"] <= global_step)
 
     def _write_json(self, name, obj):
-        if self.write:
+        if self.writes_files:
             with open(os.path.join(self.model_dir, name), "w") as f:
                 json.dump(obj, f, indent=2, default=str)  # a pathlib.Path as its text
 
@@ -131,17 +134,17 @@ class Records:
                 _scalar("learning_rate", lr, step)
 
     def flush_steps(self):
-        if self.write:
+        if self.writes_files:
             _write_csv(self.steps_csv, self.step_fields, self.steps)
 
     def flush_epochs(self):
         """Rewrites history.csv (rows updated after they were added: `save_seconds`)."""
-        if self.write:
+        if self.writes_files:
             _write_csv(self.history_csv, self.epoch_fields, self.epochs)
 
     def add_epoch(self, row):
         self.epochs.append(row)
-        if not self.write:
+        if not self.writes_files:
             return
         self.flush_epochs()
         self.flush_steps()
@@ -153,40 +156,13 @@ class Records:
                             _scalar("epoch_" + name, row[prefix + name], int(row["step"]))
                 self._writers[split].flush()
 
-    def plot(self, title):
-        """Training curves as in the ResNet paper's Figs. 4 and 6: per-iteration training error
-        (thin) and per-epoch validation/test error (bold), plus the loss; the error panel
-        needs a top1 metric."""
-        if not self.write or not self.steps or "top1" not in self.names:
+    def write_curves(self, title):
+        """curves.png (`plots.write_curves`: the ResNet paper's Figs. 4 and 6); its path, or
+        None where nothing is written or drawn (no step yet, or no top1 metric)."""
+        if not self.writes_files or not self.steps or "top1" not in self.names:
             return None
-        # A Figure of its own, not pyplot's: matplotlib.use("Agg") would switch the whole
-        # process's backend (a notebook's inline plots stop showing) and pyplot keeps every figure.
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(11, 4))
-        ax_err, ax_loss = fig.subplots(1, 2)
-        steps = [r["step"] for r in self.steps]
-        window = max(1, len(steps) // 100)  # smooth per-iteration noise into ~100 points
-        smooth = [sum(r["top1_error"] for r in self.steps[max(0, i - window + 1):i + 1])
-                  / min(window, i + 1) for i in range(len(self.steps))]
-        ax_err.plot(steps, [100 * e for e in smooth], lw=0.8, label="train (per iteration)")
-        val = [(r["step"], r["val_top1"]) for r in self.epochs if r.get("val_top1") is not None]
-        if val:
-            ax_err.plot([s for s, _ in val], [100 * (1 - a) for _, a in val], "o-", lw=2,
-                        label="validation (per epoch)")
-        ax_err.set(xlabel="iteration", ylabel="top-1 error (%)", title=title)
-        ax_err.legend()
-        ax_loss.plot(steps, [r["loss"] for r in self.steps], lw=0.5, label="train loss")
-        if any(r.get("val_loss") is not None for r in self.epochs):
-            ax_loss.plot([r["step"] for r in self.epochs if r.get("val_loss") is not None],
-                         [r["val_loss"] for r in self.epochs if r.get("val_loss") is not None],
-                         "o-", label="validation loss")
-        ax_loss.set(xlabel="iteration", ylabel="loss", yscale="log")
-        ax_loss.legend()
-        fig.tight_layout()
-        path = os.path.join(self.model_dir, "curves.png")
-        fig.savefig(path, dpi=110)
-        return path
+        return plots.write_curves(os.path.join(self.model_dir, "curves.png"), self.steps,
+                                  self.epochs, title)
 
     def write_summary(self, summary):
         self._write_json("summary.json", summary)

@@ -99,8 +99,8 @@ class TrainingRun:
         self.timer = Timer()
         keras.utils.set_random_seed(spec.cfg.seed)  # same initial weights on every worker
         self._build()
-        self.records = Records(spec.cfg.model_dir, spec.chief, spec.cfg.tensorboard,
-                               self.steps.names)
+        self.records = Records(spec.cfg.model_dir, writes_files=spec.chief,
+                               tensorboard=spec.cfg.tensorboard, metric_names=self.steps.names)
         self.context = _context(spec, self.model, self.log)
         self.actions = actions_lib.default_actions(self.context, self.state, self.records,
                                                    self.backup)
@@ -323,7 +323,7 @@ class TrainingRun:
             self.state.average.copy_to_model()
         summary, best = self._summary(stopped_early)
         self.records.flush_epochs()  # the last epoch's save_seconds
-        curves = self.records.plot(f"{self.spec.info.name}: top-1 error")
+        curves = self.records.write_curves(f"{self.spec.info.name}: top-1 error")
         self.records.flush_steps()  # a run stopped inside an epoch: its last steps
         self.records.write_summary(summary)
         self.records.close()
