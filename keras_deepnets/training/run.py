@@ -6,7 +6,7 @@ the four calls a controller makes (`training.train` is that controller):
     for epoch in run.epochs_left():
         if not run.train_epoch(epoch):   # steps, with the actions' on_steps hooks
             break                        # a callback stopped the run inside the epoch
-        row = run.end_epoch(epoch)   # evaluation, score, state, the actions' on_epoch_end
+        record = run.end_epoch(epoch)  # evaluation, score, state, the actions' on_epoch_end
         if run.stop_requested():
             break
     result = run.finish()            # summary, curves, export
@@ -289,21 +289,21 @@ class TrainingRun:
 
     def end_epoch(self, epoch):
         """Evaluates (every `eval_every` epochs and the last), scores the epoch, updates the
-        state and runs the actions' epoch-end jobs; returns the epoch's row."""
+        state and runs the actions' epoch-end jobs; returns the epoch's record."""
         pos, t = self.position, self.position.totals
-        row = {"epoch": epoch + 1, "step": pos.global_step, "lr": pos.lr, **self.figures(),
-               "images_per_sec": float(t.count) / max(pos.epoch_seconds, 1e-9),
-               "epoch_seconds": pos.epoch_seconds}
+        record = {"epoch": epoch + 1, "step": pos.global_step, "lr": pos.lr, **self.figures(),
+                  "images_per_sec": float(t.count) / max(pos.epoch_seconds, 1e-9),
+                  "epoch_seconds": pos.epoch_seconds}
         pos.images += t.count
         pos.seconds += pos.epoch_seconds
         t0 = time.time()
         if self.val_dist is not None and ((epoch + 1) % self.cfg.eval_every == 0
                                           or epoch + 1 == self.epochs):
             with self.state.evaluated_weights():  # the average, when the recipe keeps one
-                row.update(self.steps.evaluate(self.val_dist))
-        row["input_seconds"], row["eval_seconds"] = pos.input_seconds, time.time() - t0
-        row["wall_seconds"] = self.timer()
-        score = self.state.score(row)
+                record.update(self.steps.evaluate(self.val_dist))
+        record["input_seconds"], record["eval_seconds"] = pos.input_seconds, time.time() - t0
+        record["wall_seconds"] = self.timer()
+        score = self.state.score(record)
         if (self.schedule is not None and self.schedule.schedule == "plateau"
                 and self.state.plateaued(score, self.records.epochs)):
             self.state.plateau_drops.assign(self.state.plateau_drops + 1)
@@ -311,10 +311,10 @@ class TrainingRun:
         saves_started = time.time()
         improved = self.state.update_best(score)
         self._call_actions("on_epoch_end",
-                           self.view(improved=improved, saves_started=saves_started), row)
-        # After this row's wall_seconds: on disk with the next epoch's row (or at the end).
-        row["save_seconds"] = time.time() - saves_started
-        return row
+                           self.view(improved=improved, saves_started=saves_started), record)
+        # After this record's wall_seconds: on disk with the next epoch's (or at the end).
+        record["save_seconds"] = time.time() - saves_started
+        return record
 
     def finish(self, stopped_early=False):
         """Ends the side jobs, writes the summary and curves, exports; returns the
@@ -337,9 +337,9 @@ class TrainingRun:
                            model_dir=self.cfg.model_dir, curves_png=curves, export=exported,
                            resumed_from=self.resumed_from)
     def _summary(self, stopped_early):
-        """summary.json's figures, and the best epoch's row."""
+        """summary.json's figures, and the best epoch's record."""
         history, key, pos = self.records.epochs, self.state.score_key, self.position
-        best = self.state.best_row(history)
+        best = self.state.best_record(history)
         summary = {"model": self.spec.info.name, "epochs": len(history),
                    "steps": int(history[-1]["step"]) if history else 0,
                    "best_epoch": int(best["epoch"]) if best else None,
@@ -403,7 +403,7 @@ class TrainResult:
 
     def series(self, key):
         """One column of the per-epoch history, e.g. `result.series("val_top1")`."""
-        return [row.get(key) for row in self.history]
+        return [record.get(key) for record in self.history]
 
 
 def done_line(summary, curves, export_dir):
