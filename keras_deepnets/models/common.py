@@ -22,8 +22,7 @@ def pretrained_row(arch_key, weights):
     `accepts_pretrained`)."""
     if arch_key is None or not table.is_tag(weights):
         return None
-    row = table.find(arch_key, weights)
-    return row if row is not None and row.publisher == table.KERAS_APPLICATIONS else None
+    return next(iter(table.rows(arch_key, weights, publisher=table.KERAS_APPLICATIONS)), None)
 
 
 def check_pretrained(row, *, include_top, classes, classifier_activation, input_shape,
@@ -68,9 +67,10 @@ def check_contract(*, include_top, weights, input_shape, pooling, classes, class
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
     if table.is_tag(weights):
         if pretrained_weights is None:
+            having = sorted({row.model for row in table.rows(tag=weights)})
             raise ValueError(
                 f"{model_label} has no pretrained weights for weights={weights!r}. Models with "
-                f"weights={weights!r}: {', '.join(table.models_with(weights)) or 'none'}. Use "
+                f"weights={weights!r}: {', '.join(having) or 'none'}. Use "
                 "weights=None or a .weights.h5 path."
             )
         check_pretrained(pretrained_weights, include_top=include_top, classes=classes,

@@ -73,7 +73,7 @@ def preprocessing_mode(cfg):
     if preset is not None:
         return preset[1]["preprocessing"] or "caffe"
     if cfg.init_weights and loading.is_torch_checkpoint(cfg.init_weights):
-        row = table.find_file(cfg.init_weights)
+        row = next(iter(table.rows(file=cfg.init_weights)), None)
         return row.preprocessing if row is not None else "torch"
     return "torch" if cfg.recipe == v2_recipe.NAME else "caffe"
 

@@ -5,8 +5,9 @@ Bottom up (each imports only those above it in this list, and `registry`):
 - `store`: the cache folder, the mirror and offline switches, verified atomic downloads, and the
   converted `.weights.h5` cache.
 - `table`: one frozen row per published weights file (model, tag, publisher, URL, hash, size,
-  accuracy, evaluation transform, preprocessing, licence); `resolve` turns a `weights=` tag into
-  a row; `register_weights` (rows kept in the store's folder) / `list_weights`.
+  accuracy, evaluation transform, preprocessing, licence); `rows(model, tag, publisher=,
+  file=)` asks it, `resolve` turns a `weights=` tag into a row; `register_weights` (rows kept in
+  the store's folder) / `list_weights`.
 - `hub`: timm's rows from the Hugging Face Hub (`weights="hf://timm/resnet50.a1_in1k"`).
 - `torch_files`: torch / safetensors / npz checkpoints read as numpy, without torch.
 - `loading`: weights into built models (`load_row`, `.weights.h5`, keras.applications' files);

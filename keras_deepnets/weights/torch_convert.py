@@ -294,7 +294,7 @@ def from_constructor(source, expected, **kwargs):
 def _preprocessing(where, layout, requested):
     """The preprocessing the weights expect: `requested`, else the pretrained-sources table's
     for a published file name (torchvision's GoogLeNet: "tf"), else torchvision's "torch"."""
-    row = table.find_file(where)
+    row = next(iter(table.rows(file=where)), None)
     if row is not None and row.model != layout.name:
         raise CheckpointError(f"{where}: its name is torchvision's {row.model} file, but its "
                               f"tensors are a {layout.name}; rename it if that is intended.")
