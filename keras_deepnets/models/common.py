@@ -9,7 +9,7 @@ import keras
 
 from keras_deepnets import registry
 from keras_deepnets.models.layers import image_shape, resolve_data_format, split_shape
-from keras_deepnets.weights import loading, presets, table
+from keras_deepnets.weights import converters, loading, presets, table
 
 POOLINGS = (None, "avg", "max")
 
@@ -230,8 +230,8 @@ def accepts_pretrained(expected_names):
             folder = presets.find(weights)
             if folder is not None:
                 return preset_model(folder, names, kwargs)
-            if loading.is_torch_checkpoint(weights):
-                return loading.convert_checkpoint(kwargs.pop("weights"), names[0], **kwargs)
+            if converters.is_torch_checkpoint(weights):
+                return converters.convert_checkpoint(kwargs.pop("weights"), names[0], **kwargs)
             row = loading.named_row(names, weights)
             if row is None or row.publisher == table.KERAS_APPLICATIONS:
                 return constructor(*args, **kwargs)

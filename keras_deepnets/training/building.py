@@ -10,6 +10,7 @@ from keras_deepnets.models.common import variant_names
 from keras_deepnets.training.inputs import init_preset, init_row
 from keras_deepnets.training.strategy import ConfigError
 from keras_deepnets.weights import loading, presets
+from keras_deepnets.weights.transfer import transfer
 
 
 def set_sync_bn(model, synchronized):
@@ -44,7 +45,7 @@ def pretrained_start(row, kwargs):
     to a fresh classifier for the data's classes when they differ."""
     classes = kwargs.pop("classes")
     model = loading.pretrained_model(row, **kwargs)
-    return model if classes == row.classes else loading.transfer(model, classes=classes)
+    return model if classes == row.classes else transfer(model, classes=classes)
 
 
 def build_model(spec):

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_deepnets import data
 from keras_deepnets.data import sources
-from keras_deepnets.weights import loading, table
+from keras_deepnets.weights import converters, loading, table
 from keras_deepnets.weights import presets as model_presets  # `presets` here: the data's
 from keras_deepnets.data.digits import is_digits
 from keras_deepnets.models.common import variant_names
@@ -72,7 +72,7 @@ def preprocessing_mode(cfg):
     preset = init_preset(cfg)
     if preset is not None:
         return preset[1]["preprocessing"] or "caffe"
-    if cfg.init_weights and loading.is_torch_checkpoint(cfg.init_weights):
+    if cfg.init_weights and converters.is_torch_checkpoint(cfg.init_weights):
         row = next(iter(table.rows(file=cfg.init_weights)), None)
         return row.preprocessing if row is not None else "torch"
     return "torch" if cfg.recipe == v2_recipe.NAME else "caffe"

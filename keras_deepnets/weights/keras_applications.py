@@ -2,8 +2,8 @@
 (`from_keras_applications`).
 
 This module sits above the models: the conversion builds one of ours through the registry. The
-facts about the published files are in `weights.table`; loading files into a built model is
-`weights.loading` (below the models, which load their `weights` through it).
+facts about the published files are in `weights.table`; the layer-by-layer copy is
+`weights.applications_copy` (below the models, which load keras.applications' files through it).
 """
 
 import keras
@@ -12,7 +12,7 @@ import keras
 from keras_deepnets import models  # noqa: F401
 from keras_deepnets.registry import get_model
 from keras_deepnets.weights import table
-from keras_deepnets.weights.loading import copy_keras_applications_weights
+from keras_deepnets.weights.applications_copy import copy_keras_applications_weights
 
 # Our registry name -> the keras.applications constructor that has ImageNet weights for it.
 IMAGENET_WEIGHTS = {row.model: row.architecture

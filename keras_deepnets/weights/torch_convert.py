@@ -28,7 +28,7 @@ from keras_deepnets import registry
 from keras_deepnets.models import specs  # (importing models registers the constructors)
 from keras_deepnets.models.layers import split_shape
 from keras_deepnets.weights import table
-from keras_deepnets.weights.loading import register_converter
+from keras_deepnets.weights.converters import register_converter
 from keras_deepnets.weights.torch_files import CheckpointError, read_state_dict
 
 TORCHVISION_BN_EPSILON = 1e-5
