@@ -3,9 +3,9 @@ imports the package — an import inside a function is how an import circle gets
 
 The layers, bottom up: registry, startup, weights/torch_files, weights/converters,
 weights/applications_copy, weights/transfer (leaves) -> weights/store -> weights/table ->
-weights/hub -> weights/loading -> weights/presets -> models (they register into the registry) ->
-weights/prefetch ->
-preprocessing, stats, weights/torch_convert, weights/keras_applications -> the package -> data ->
+weights/hub -> weights/loading -> weights/presets -> weights/argument -> models (they register
+into the registry) -> preprocessing, stats, weights/torch_convert, weights/keras_applications,
+weights/prefetch -> the package -> data ->
 export -> training -> tuning, experiments, diagnostics (the top layers, which nothing imports).
 """
 
@@ -125,9 +125,13 @@ LOW_LAYERS = {
     "weights/presets.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
                            "keras_deepnets.weights.store", "keras_deepnets.weights.hub",
                            "keras_deepnets.weights.loading", "keras_deepnets.weights.transfer"},
+    # the one reading of a constructor's `weights=`
+    "weights/argument.py": {"keras_deepnets.weights.table", "keras_deepnets.weights.hub",
+                            "keras_deepnets.weights.presets",
+                            "keras_deepnets.weights.converters"},
     "models/": {"keras_deepnets.registry", "keras_deepnets.weights.table",
                 "keras_deepnets.weights.loading", "keras_deepnets.weights.presets",
-                "keras_deepnets.weights.converters",
+                "keras_deepnets.weights.converters", "keras_deepnets.weights.argument",
                 "keras_deepnets.models"},
 }
 

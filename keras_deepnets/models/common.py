@@ -2,27 +2,15 @@
 
 import contextlib
 import functools
-import os
 import sys
 
 import keras
 
 from keras_deepnets import registry
 from keras_deepnets.models.layers import image_shape, resolve_data_format, split_shape
-from keras_deepnets.weights import converters, loading, presets, table
+from keras_deepnets.weights import argument, converters, loading, presets, table
 
 POOLINGS = (None, "avg", "max")
-
-
-def pretrained_row(arch_key, weights):
-    """The keras.applications row of the weights table that `weights` asks for, for the
-    architecture `arch_key` (a registry name such as "resnet50", or None when the architecture
-    is none of them); None when `weights` is None or a file, or names other weights (the named
-    constructors load torchvision's, timm's and registered rows themselves,
-    `accepts_pretrained`)."""
-    if arch_key is None or not table.is_tag(weights):
-        return None
-    return next(iter(table.rows(arch_key, weights, publisher=table.KERAS_APPLICATIONS)), None)
 
 
 def check_pretrained(row, *, include_top, classes, classifier_activation, input_shape,
@@ -52,12 +40,12 @@ def check_pretrained(row, *, include_top, classes, classifier_activation, input_
 
 
 def check_contract(*, include_top, weights, input_shape, pooling, classes, classifier_activation,
-                   pretrained_weights, model_label):
-    """Validates the contract's arguments before any layer is built.
+                   weights_names, model_label):
+    """Validates the contract's arguments before any layer is built; returns what `weights`
+    names (`argument.resolve_weights`, in place).
 
-    `pretrained_weights` is `pretrained_row(...)` for this model: the row of the pretrained
-    weights `weights` names (keras.applications has ImageNet weights for VGG16/19 and
-    ResNet50/101/152 only), or None.
+    `weights_names` is keras.applications' registry name of this model's architecture (it has
+    ImageNet weights for VGG16/19 and ResNet50/101/152 only) in a tuple, or ().
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of None, 'avg', 'max'; got {pooling!r}.")
@@ -65,28 +53,11 @@ def check_contract(*, include_top, weights, input_shape, pooling, classes, class
         raise ValueError(f"include_top must be True or False; got {include_top!r}.")
     if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
-    if table.is_tag(weights):
-        if pretrained_weights is None:
-            having = sorted({row.model for row in table.rows(tag=weights)})
-            raise ValueError(
-                f"{model_label} has no pretrained weights for weights={weights!r}. Models with "
-                f"weights={weights!r}: {', '.join(having) or 'none'}. Use "
-                "weights=None or a .weights.h5 path."
-            )
-        check_pretrained(pretrained_weights, include_top=include_top, classes=classes,
+    source = argument.resolve_weights(weights, weights_names, in_place=model_label)
+    if source.row is not None:
+        check_pretrained(source.row, include_top=include_top, classes=classes,
                          classifier_activation=classifier_activation, input_shape=input_shape)
-    elif weights is not None:
-        if not isinstance(weights, (str, os.PathLike)):
-            raise ValueError(
-                "weights must be None, a tag such as 'imagenet' or a path to a .weights.h5 "
-                "file; "
-                f"got {weights!r}."
-            )
-        if not os.path.isfile(weights):
-            raise ValueError(
-                f"weights={str(weights)!r} is neither None, a tag such as 'imagenet' nor an "
-                "existing file."
-            )
+    return source
 
 
 @contextlib.contextmanager
@@ -176,14 +147,14 @@ def model_inputs(inputs, source):
     return keras.utils.get_source_inputs(source) if source is not None else inputs
 
 
-def finish(model, weights, pretrained_weights):
-    """Loads `weights` into a freshly built model: the pretrained weights of the `pretrained`
-    table's row `pretrained_weights` (when `weights` named them, whose preprocessing the model
-    then records), or a `.weights.h5` file."""
-    if pretrained_weights is not None:
-        loading.load_row(model, pretrained_weights)
-    elif weights is not None:
-        loading.load_weights_file(model, weights)
+def finish(model, source):
+    """Loads the weights `source` (`check_contract`'s) names into a freshly built model: a
+    weights table's row (whose preprocessing the model then records), or a `.weights.h5`
+    file."""
+    if source.row is not None:
+        loading.load_row(model, source.row)
+    elif source.kind == argument.FILE:
+        loading.load_weights_file(model, source.value)
 
 
 def loads_presets(expected_names):
@@ -226,13 +197,12 @@ def accepts_pretrained(expected_names):
         def wrapper(*args, **kwargs):
             names = expected_names(kwargs)
             names = (names,) if isinstance(names, str) else tuple(names)
-            weights = kwargs.get("weights")
-            folder = presets.find(weights)
-            if folder is not None:
-                return preset_model(folder, names, kwargs)
-            if converters.is_torch_checkpoint(weights):
+            source = argument.resolve_weights(kwargs.get("weights"), names)
+            if source.kind == argument.PRESET:
+                return preset_model(source.value, names, kwargs)
+            if source.kind == argument.CHECKPOINT:
                 return converters.convert_checkpoint(kwargs.pop("weights"), names[0], **kwargs)
-            row = loading.named_row(names, weights)
+            row = source.row
             if row is None or row.publisher == table.KERAS_APPLICATIONS:
                 return constructor(*args, **kwargs)
             check_pretrained(row, include_top=kwargs.get("include_top", True),

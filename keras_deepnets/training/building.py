@@ -7,7 +7,7 @@ import keras
 
 from keras_deepnets import registry
 from keras_deepnets.models.common import variant_names
-from keras_deepnets.training.inputs import init_preset, init_row
+from keras_deepnets.training.inputs import init_preset, init_source
 from keras_deepnets.training.strategy import ConfigError
 from keras_deepnets.weights import loading, presets
 from keras_deepnets.weights.transfer import transfer
@@ -53,7 +53,7 @@ def build_model(spec):
     cfg = spec.cfg
     kwargs = model_kwargs(cfg, spec.info, spec.plan)
     try:
-        row, preset = init_row(cfg), init_preset(cfg)
+        row, preset = init_source(cfg).row, init_preset(cfg)
         if row is not None:
             model = pretrained_start(row, kwargs)
         elif preset is not None:  # rebuilt as saved, carried over to the data's classifier

@@ -17,6 +17,8 @@ Bottom up (each imports only those above it in this list, and `registry`):
 - `presets`: a folder (`save_preset`) holding a model's weights, config, classes, transforms,
   measured accuracy, model card and SHA-256s; `weights=` loads it by path, `file://` or
   `hf://owner/repo[@revision]`.
+- `argument`: a constructor's `weights=` read in one place (`resolve_weights`: None, a tag, a
+  preset, a checkpoint or a weights file), for every constructor.
 - above the models: `torch_convert` (torchvision / timm state_dicts -> our models,
   `from_torchvision`; it registers its converters with `converters`), `keras_applications`
   (`from_keras_applications`) and `prefetch` (files fetched ahead, for an offline machine).

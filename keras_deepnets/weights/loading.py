@@ -18,20 +18,6 @@ from keras_deepnets import registry
 from keras_deepnets.weights import applications_copy, converters, hub, store, table
 
 
-def named_row(models, weights):
-    """The row a tag asks for (`table.resolve`; a Hub tag's from its config.json), for the
-    first of `models` that has it; None for None or a path."""
-    if table.is_hub_tag(weights):
-        row = hub.row_for(weights)
-        if row.model not in models:
-            raise table.WeightsError(
-                f"weights={weights!r} holds timm's {row.architecture} ({row.model}), which the "
-                f"{models[0]} constructor cannot load; use kd.get_model({row.model!r}, "
-                f"weights={weights!r}).")
-        return row
-    return table.resolve(models, weights)
-
-
 def load_row(model, row, verbose=True):
     """Loads the weights of `row` into `model` (built for them): from the converted cache, else
     fetched (downloaded, verified), converted and cached, so the next call neither downloads

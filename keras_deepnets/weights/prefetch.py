@@ -3,7 +3,7 @@
 import sys
 
 from keras_deepnets import registry
-from keras_deepnets.weights import loading, table
+from keras_deepnets.weights import argument, loading, table
 
 
 def prefetch(models, tags=("imagenet",), convert=False, verbose=True):
@@ -18,7 +18,7 @@ def prefetch(models, tags=("imagenet",), convert=False, verbose=True):
         name = registry.model_info(model).name
         for tag in tags:
             try:
-                row = loading.named_row((name,), tag)
+                row = argument.resolve_weights(tag, (name,)).row
             except table.WeightsError as error:
                 if len(tags) == 1:
                     raise
