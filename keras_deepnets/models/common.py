@@ -161,7 +161,9 @@ def loads_presets(expected_names):
     """Decorates a constructor so that `weights=` takes a preset (a folder `kd.save_preset`
     wrote, `file://` of it, or `hf://owner/repo[@revision]` of one on the Hub): rebuilt from
     its config after checking that it holds the architecture `expected_names(kwargs)` names
-    (`presets.load_folder`). Anything else goes to the constructor."""
+    (`presets.load_folder`). Anything else goes to the constructor, whose model class reads it
+    (`check_contract`: `argument.resolve_weights` in place); for the models without published
+    weights (LeNet-5, the CIFAR VGGs), whose errors for a tag or a checkpoint it gives."""
     def decorate(constructor):
         @functools.wraps(constructor)
         def wrapper(*args, **kwargs):
@@ -182,13 +184,13 @@ def preset_model(folder, names, kwargs):
 
 
 def accepts_pretrained(expected_names):
-    """Decorates a named constructor so that `weights=` takes every pretrained source:
-    a tag of the weights table ("imagenet", "IMAGENET1K_V2", "DEFAULT", a registered tag) or
-    a Hub tag ("hf://timm/resnet50.a1_in1k"), built for the weights and loaded through the
-    cache (`loading.pretrained_model`); a preset (`loads_presets`); a PyTorch-side file
-    (.pth, .safetensors, .npz), converted after checking that it holds this constructor's
-    architecture.
-    keras.applications' rows, None and `.weights.h5` files go to the constructor itself.
+    """Decorates a named constructor so that `weights=` takes every pretrained source, as
+    `argument.resolve_weights` reads it: a tag of the weights table ("imagenet",
+    "IMAGENET1K_V2", "DEFAULT", a registered tag) or a Hub tag ("hf://timm/resnet50.a1_in1k"),
+    built for the weights and loaded through the cache (`loading.pretrained_model`); a preset
+    (`preset_model`); a PyTorch-side file (.pth, .safetensors, .npz), converted after checking
+    that it holds this constructor's architecture. keras.applications' rows, None and
+    `.weights.h5` files go to the constructor itself.
 
     `expected_names(kwargs)` is the registry name it builds with these arguments, or several
     (AlexNet's "alexnet", "alexnet_torchvision": the weights decide the variant)."""
