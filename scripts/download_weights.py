@@ -17,7 +17,7 @@ import sys
 
 from absl import app, flags
 
-from keras_deepnets.weights import loading, store
+from keras_deepnets.weights import prefetch, store
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("models", None, "Registry names, e.g. resnet50,vgg16_bn.")
@@ -32,7 +32,7 @@ def main(argv):
         print("error: --models is required (e.g. --models=resnet50,vgg16_bn)", file=sys.stderr)
         return 2
     try:
-        done = loading.prefetch(FLAGS.models, FLAGS.tags, convert=FLAGS.convert)
+        done = prefetch.prefetch(FLAGS.models, FLAGS.tags, convert=FLAGS.convert)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,10 +1,11 @@
 """Import layering: every module imports first in a fresh process, and no function body
 imports the package — an import inside a function is how an import circle gets patched over.
 
-The layers, bottom up: registry, startup, weights/torch_files (leaves) -> weights/store ->
-weights/table -> weights/hub -> weights/loading -> weights/presets -> models (they register into
-the registry) ->
-preprocessing, stats, weights/torch_convert, weights/keras_applications -> the package -> data ->
+The layers, bottom up: registry, startup, weights/torch_files, weights/converters,
+weights/applications_copy, weights/transfer (leaves) -> weights/store -> weights/table ->
+weights/hub -> weights/loading -> weights/presets -> weights/argument -> models (they register
+into the registry) -> preprocessing, stats, weights/torch_convert, weights/keras_applications,
+weights/prefetch -> the package -> data ->
 export -> training -> tuning, experiments, diagnostics (the top layers, which nothing imports).
 """
 
@@ -107,19 +108,30 @@ LOW_LAYERS = {
     "weights/__init__.py": set(),  # imports nothing: the low modules below must not pull in
     # the converters above the models when the models import them
     "weights/torch_files.py": set(),  # reads files into numpy; knows nothing of the models
+    # the converters' registry (torch_convert, above the models, registers into it)
+    "weights/converters.py": set(),
+    "weights/applications_copy.py": set(),  # layer by layer, by name: Keras and numpy only
+    "weights/transfer.py": set(),
     # files and folders (Keras's folder from startup); the rows it is given say what to fetch
     "weights/store.py": {"keras_deepnets.startup"},
     # the registered rows are kept in the store's folder
     "weights/table.py": {"keras_deepnets.registry", "keras_deepnets.weights.store"},
     "weights/hub.py": {"keras_deepnets.weights.table"},
     "weights/loading.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
-                           "keras_deepnets.weights.store", "keras_deepnets.weights.hub"},
+                           "keras_deepnets.weights.store", "keras_deepnets.weights.hub",
+                           "keras_deepnets.weights.converters",
+                           "keras_deepnets.weights.applications_copy"},
     # presets rebuild models through Keras's serialization, never by importing them
     "weights/presets.py": {"keras_deepnets.registry", "keras_deepnets.weights.table",
                            "keras_deepnets.weights.store", "keras_deepnets.weights.hub",
-                           "keras_deepnets.weights.loading"},
+                           "keras_deepnets.weights.loading", "keras_deepnets.weights.transfer"},
+    # the one reading of a constructor's `weights=`
+    "weights/argument.py": {"keras_deepnets.weights.table", "keras_deepnets.weights.hub",
+                            "keras_deepnets.weights.presets",
+                            "keras_deepnets.weights.converters"},
     "models/": {"keras_deepnets.registry", "keras_deepnets.weights.table",
                 "keras_deepnets.weights.loading", "keras_deepnets.weights.presets",
+                "keras_deepnets.weights.converters", "keras_deepnets.weights.argument",
                 "keras_deepnets.models"},
 }
 

@@ -55,7 +55,8 @@ def table(names=None, speed=False, batch_size=8, steps=5, log=print):
         info = registry.model_info(name)
         model = registry.get_model(name)
         stats = model_stats(model)
-        best = weights_table.best_row(name)
+        best = max((r for r in weights_table.rows(name) if r.top1 is not None),
+                   key=lambda r: r.top1, default=None)  # the best published top-1
         rows.append({"name": name, "family": info.family, "input": model.input_shape[1],
                      "params": stats.params, "trainable": stats.trainable_params,
                      "mult_adds": stats.mult_adds, "top1": best and best.top1,

@@ -1,7 +1,7 @@
 """Time to accuracy: how long a machine takes to train a CIFAR model to a test top-1, one
 recipe beside another (the fast recipe against the paper's, compressed to the same epochs).
 
-The clock is the training core's: each epoch's row carries `wall_seconds` since the run began
+The clock is the training core's: each epoch's record carries `wall_seconds` since the run began
 (model build, tracing, the per-epoch test evaluation included; a resumed run continues from the
 recorded time, so the downtime between a kill and the restart is not counted). The record also
 keeps the whole command's wall time (`started`: the script's start, imports included).

@@ -115,10 +115,10 @@ class AlexNetModel(DeepNet):
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}.")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
-        check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
-                       pooling=pooling, classes=classes,
-                       classifier_activation=classifier_activation, pretrained_weights=None,
-                       model_label=name)
+        weights_source = check_contract(include_top=include_top, weights=weights,
+                                        input_shape=input_shape, pooling=pooling, classes=classes,
+                                        classifier_activation=classifier_activation,
+                                        weights_names=(), model_label=name)
         inputs, source = make_input(input_tensor, input_shape, default_size=DEFAULT_SIZE[variant],
                                     min_size=1, include_top=include_top, needs_static=True)
         for side in split_shape(inputs.shape[1:])[:2]:
@@ -134,7 +134,7 @@ class AlexNetModel(DeepNet):
         self._set_arch(variant=variant, dropout=float(dropout), include_top=include_top,
                        input_shape=tuple(inputs.shape[1:]), pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)
-        finish(self, weights, None)
+        finish(self, weights_source)
 
 
 @accepts_pretrained(lambda kwargs: variant_names("alexnet", kwargs.get("variant")))

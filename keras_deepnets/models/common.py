@@ -2,28 +2,15 @@
 
 import contextlib
 import functools
-import os
 import sys
 
 import keras
 
 from keras_deepnets import registry
 from keras_deepnets.models.layers import image_shape, resolve_data_format, split_shape
-from keras_deepnets.weights import loading, presets, table
+from keras_deepnets.weights import argument, converters, loading, presets, table
 
 POOLINGS = (None, "avg", "max")
-
-
-def pretrained_row(arch_key, weights):
-    """The keras.applications row of the weights table that `weights` asks for, for the
-    architecture `arch_key` (a registry name such as "resnet50", or None when the architecture
-    is none of them); None when `weights` is None or a file, or names other weights (the named
-    constructors load torchvision's, timm's and registered rows themselves,
-    `accepts_pretrained`)."""
-    if arch_key is None or not table.is_tag(weights):
-        return None
-    row = table.find(arch_key, weights)
-    return row if row is not None and row.publisher == table.KERAS_APPLICATIONS else None
 
 
 def check_pretrained(row, *, include_top, classes, classifier_activation, input_shape,
@@ -53,12 +40,12 @@ def check_pretrained(row, *, include_top, classes, classifier_activation, input_
 
 
 def check_contract(*, include_top, weights, input_shape, pooling, classes, classifier_activation,
-                   pretrained_weights, model_label):
-    """Validates the contract's arguments before any layer is built.
+                   weights_names, model_label):
+    """Validates the contract's arguments before any layer is built; returns what `weights`
+    names (`argument.resolve_weights`, in place).
 
-    `pretrained_weights` is `pretrained_row(...)` for this model: the row of the pretrained
-    weights `weights` names (keras.applications has ImageNet weights for VGG16/19 and
-    ResNet50/101/152 only), or None.
+    `weights_names` is keras.applications' registry name of this model's architecture (it has
+    ImageNet weights for VGG16/19 and ResNet50/101/152 only) in a tuple, or ().
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of None, 'avg', 'max'; got {pooling!r}.")
@@ -66,27 +53,11 @@ def check_contract(*, include_top, weights, input_shape, pooling, classes, class
         raise ValueError(f"include_top must be True or False; got {include_top!r}.")
     if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
-    if table.is_tag(weights):
-        if pretrained_weights is None:
-            raise ValueError(
-                f"{model_label} has no pretrained weights for weights={weights!r}. Models with "
-                f"weights={weights!r}: {', '.join(table.models_with(weights)) or 'none'}. Use "
-                "weights=None or a .weights.h5 path."
-            )
-        check_pretrained(pretrained_weights, include_top=include_top, classes=classes,
+    source = argument.resolve_weights(weights, weights_names, in_place=model_label)
+    if source.row is not None:
+        check_pretrained(source.row, include_top=include_top, classes=classes,
                          classifier_activation=classifier_activation, input_shape=input_shape)
-    elif weights is not None:
-        if not isinstance(weights, (str, os.PathLike)):
-            raise ValueError(
-                "weights must be None, a tag such as 'imagenet' or a path to a .weights.h5 "
-                "file; "
-                f"got {weights!r}."
-            )
-        if not os.path.isfile(weights):
-            raise ValueError(
-                f"weights={str(weights)!r} is neither None, a tag such as 'imagenet' nor an "
-                "existing file."
-            )
+    return source
 
 
 @contextlib.contextmanager
@@ -176,21 +147,23 @@ def model_inputs(inputs, source):
     return keras.utils.get_source_inputs(source) if source is not None else inputs
 
 
-def finish(model, weights, pretrained_weights):
-    """Loads `weights` into a freshly built model: the pretrained weights of the `pretrained`
-    table's row `pretrained_weights` (when `weights` named them, whose preprocessing the model
-    then records), or a `.weights.h5` file."""
-    if pretrained_weights is not None:
-        loading.load_row(model, pretrained_weights)
-    elif weights is not None:
-        loading.load_weights_file(model, weights)
+def finish(model, source):
+    """Loads the weights `source` (`check_contract`'s) names into a freshly built model: a
+    weights table's row (whose preprocessing the model then records), or a `.weights.h5`
+    file."""
+    if source.row is not None:
+        loading.load_row(model, source.row)
+    elif source.kind == argument.FILE:
+        loading.load_weights_file(model, source.value)
 
 
 def loads_presets(expected_names):
     """Decorates a constructor so that `weights=` takes a preset (a folder `kd.save_preset`
     wrote, `file://` of it, or `hf://owner/repo[@revision]` of one on the Hub): rebuilt from
     its config after checking that it holds the architecture `expected_names(kwargs)` names
-    (`presets.load_folder`). Anything else goes to the constructor."""
+    (`presets.load_folder`). Anything else goes to the constructor, whose model class reads it
+    (`check_contract`: `argument.resolve_weights` in place); for the models without published
+    weights (LeNet-5, the CIFAR VGGs), whose errors for a tag or a checkpoint it gives."""
     def decorate(constructor):
         @functools.wraps(constructor)
         def wrapper(*args, **kwargs):
@@ -211,13 +184,13 @@ def preset_model(folder, names, kwargs):
 
 
 def accepts_pretrained(expected_names):
-    """Decorates a named constructor so that `weights=` takes every pretrained source:
-    a tag of the weights table ("imagenet", "IMAGENET1K_V2", "DEFAULT", a registered tag) or
-    a Hub tag ("hf://timm/resnet50.a1_in1k"), built for the weights and loaded through the
-    cache (`loading.pretrained_model`); a preset (`loads_presets`); a PyTorch-side file
-    (.pth, .safetensors, .npz), converted after checking that it holds this constructor's
-    architecture.
-    keras.applications' rows, None and `.weights.h5` files go to the constructor itself.
+    """Decorates a named constructor so that `weights=` takes every pretrained source, as
+    `argument.resolve_weights` reads it: a tag of the weights table ("imagenet",
+    "IMAGENET1K_V2", "DEFAULT", a registered tag) or a Hub tag ("hf://timm/resnet50.a1_in1k"),
+    built for the weights and loaded through the cache (`loading.pretrained_model`); a preset
+    (`preset_model`); a PyTorch-side file (.pth, .safetensors, .npz), converted after checking
+    that it holds this constructor's architecture. keras.applications' rows, None and
+    `.weights.h5` files go to the constructor itself.
 
     `expected_names(kwargs)` is the registry name it builds with these arguments, or several
     (AlexNet's "alexnet", "alexnet_torchvision": the weights decide the variant)."""
@@ -226,13 +199,12 @@ def accepts_pretrained(expected_names):
         def wrapper(*args, **kwargs):
             names = expected_names(kwargs)
             names = (names,) if isinstance(names, str) else tuple(names)
-            weights = kwargs.get("weights")
-            folder = presets.find(weights)
-            if folder is not None:
-                return preset_model(folder, names, kwargs)
-            if loading.is_torch_checkpoint(weights):
-                return loading.convert_checkpoint(kwargs.pop("weights"), names[0], **kwargs)
-            row = loading.named_row(names, weights)
+            source = argument.resolve_weights(kwargs.get("weights"), names)
+            if source.kind == argument.PRESET:
+                return preset_model(source.value, names, kwargs)
+            if source.kind == argument.CHECKPOINT:
+                return converters.convert_checkpoint(kwargs.pop("weights"), names[0], **kwargs)
+            row = source.row
             if row is None or row.publisher == table.KERAS_APPLICATIONS:
                 return constructor(*args, **kwargs)
             check_pretrained(row, include_top=kwargs.get("include_top", True),

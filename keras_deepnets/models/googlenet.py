@@ -152,10 +152,10 @@ class GoogLeNetModel(DeepNet):
                  classifier_activation="softmax", name="googlenet", **kwargs):
         _check(variant, aux_classifiers, dropout, include_top)
         dropout = DROPOUT[variant] if dropout is None else float(dropout)
-        check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
-                       pooling=pooling, classes=classes,
-                       classifier_activation=classifier_activation, pretrained_weights=None,
-                       model_label=name)
+        weights_source = check_contract(include_top=include_top, weights=weights,
+                                        input_shape=input_shape, pooling=pooling, classes=classes,
+                                        classifier_activation=classifier_activation,
+                                        weights_names=(), model_label=name)
         inputs, source = make_input(input_tensor, input_shape, default_size=224,
                                     min_size=MIN_SIZE, include_top=include_top,
                                     needs_static=aux_classifiers)
@@ -172,7 +172,7 @@ class GoogLeNetModel(DeepNet):
                        include_top=include_top, input_shape=tuple(inputs.shape[1:]),
                        pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)
-        finish(self, weights, None)
+        finish(self, weights_source)
 
     def inference_model(self):
         """This network without the auxiliary classifiers (itself when it has none), holding

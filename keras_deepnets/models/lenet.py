@@ -65,10 +65,10 @@ class LeNet5Model(DeepNet):
                  name="lenet5", **kwargs):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}.")
-        check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
-                       pooling=pooling, classes=classes,
-                       classifier_activation=classifier_activation, pretrained_weights=None,
-                       model_label=name)
+        weights_source = check_contract(include_top=include_top, weights=weights,
+                                        input_shape=input_shape, pooling=pooling, classes=classes,
+                                        classifier_activation=classifier_activation,
+                                        weights_names=(), model_label=name)
         if input_shape is None and input_tensor is None:
             input_shape = image_shape(32, 32, 1)
         inputs, source = make_input(input_tensor, input_shape, default_size=32, min_size=32,
@@ -84,7 +84,7 @@ class LeNet5Model(DeepNet):
         self._set_arch(variant=variant, include_top=include_top,
                        input_shape=tuple(inputs.shape[1:]), pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)
-        finish(self, weights, None)
+        finish(self, weights_source)
 
 
 @loads_presets(lambda kwargs: "lenet5_modern" if kwargs.get("variant") == "modern" else "lenet5")

@@ -20,8 +20,7 @@ from keras_deepnets.models import specs
 from keras_deepnets.models.blocks import BLOCKS, STEMS, BlockOptions, stage
 from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
                                           check_contract, classifier, finish,
-                                          graph_recursion_limit, make_input, model_inputs, pool,
-                                          pretrained_row)
+                                          graph_recursion_limit, make_input, model_inputs, pool)
 from keras_deepnets.registry import register_model
 
 # The paper's ImageNet (block, stage_depths) -> registry name: the key of the `pretrained` table
@@ -118,13 +117,12 @@ class ResNetModel(DeepNet):
             raise ValueError(f"groups and width_per_group (ResNeXt) need block='bottleneck'; "
                              f"got groups={groups!r}, width_per_group={width_per_group!r} with "
                              "basic blocks.")
-        row = pretrained_row(_paper_arch_key(block, stage_depths, stage_filters, stem,
-                                             stem_filters, opts), weights)
-        check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
-                       pooling=pooling, classes=classes,
-                       classifier_activation=classifier_activation,
-                       pretrained_weights=row, model_label=name)
-        opts = dataclasses.replace(opts, bn_epsilon=_bn_epsilon(bn_epsilon, row))
+        arch = _paper_arch_key(block, stage_depths, stage_filters, stem, stem_filters, opts)
+        weights_source = check_contract(include_top=include_top, weights=weights,
+                                        input_shape=input_shape, pooling=pooling, classes=classes,
+                                        classifier_activation=classifier_activation,
+                                        weights_names=(arch,) if arch else (), model_label=name)
+        opts = dataclasses.replace(opts, bn_epsilon=_bn_epsilon(bn_epsilon, weights_source.row))
         stem_fn, stem_stride = STEMS[stem]
         total_stride = stem_stride * 2 ** (len(stage_depths) - 1)
         inputs, source = make_input(input_tensor, input_shape,
@@ -150,7 +148,7 @@ class ResNetModel(DeepNet):
                        bn_momentum=opts.bn_momentum, include_top=include_top,
                        input_shape=tuple(inputs.shape[1:]), pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)
-        finish(self, weights, row)
+        finish(self, weights_source)
 
 
 ResNet = ResNetModel  # the generic builder under its short name

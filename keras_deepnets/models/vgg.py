@@ -15,7 +15,7 @@ from keras import layers
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
                                           check_contract, classifier, finish, loads_presets,
-                                          make_input, model_inputs, pool, pretrained_row)
+                                          make_input, model_inputs, pool)
 from keras_deepnets.models.layers import Conv2D, LocalResponseNormalization, image_shape
 from keras_deepnets.models.specs import VGG_CONFIGS
 from keras_deepnets.registry import register_model
@@ -81,12 +81,13 @@ class VGGModel(DeepNet):
         key = config.upper() if isinstance(config, str) else None
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
-        row = pretrained_row(None if batch_norm else _PAPER_CONFIGS.get(key), weights)
-        check_contract(include_top=include_top, weights=weights, input_shape=input_shape,
-                       pooling=pooling, classes=classes,
-                       classifier_activation=classifier_activation,
-                       pretrained_weights=row, model_label=name)
-        if row is not None and include_top and input_shape not in (None, (224, 224, 3)):
+        arch = None if batch_norm else _PAPER_CONFIGS.get(key)
+        weights_source = check_contract(include_top=include_top, weights=weights,
+                                        input_shape=input_shape, pooling=pooling, classes=classes,
+                                        classifier_activation=classifier_activation,
+                                        weights_names=(arch,) if arch else (), model_label=name)
+        if (weights_source.row is not None and include_top
+                and input_shape not in (None, (224, 224, 3))):
             raise ValueError(f"weights={weights!r} with include_top=True needs input_shape "
                              f"(224, 224, 3) (the FC layers fix it); got {input_shape}.")
         inputs, source = make_input(input_tensor, input_shape, default_size=224,
@@ -123,7 +124,7 @@ class VGGModel(DeepNet):
                        include_top=include_top, input_shape=tuple(inputs.shape[1:]),
                        pooling=pooling, classes=classes,
                        classifier_activation=classifier_activation)
-        finish(self, weights, row)
+        finish(self, weights_source)
 
 
 VGG = VGGModel  # the generic builder under its short name

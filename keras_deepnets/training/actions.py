@@ -10,7 +10,7 @@ A `TrainingRun` calls, in the order of its `actions` list:
     on_epoch_begin(run, epoch)      before an epoch's first step
     before_steps(run, n)            before each call of n steps (`steps_per_loop`)
     on_steps(run, steps)            after it, with the `Step`s whose loss was finite
-    on_epoch_end(run, row)          after the epoch's row (training and validation figures)
+    on_epoch_end(run, record)       after the epoch's record (training and validation figures)
     on_train_end(run)               once, when the run stops (also after an error)
 Each hook gets what it needs and nothing it could change under another part: `run` is a frozen
 view made for the call. All hooks see the `RunContext` (config, model, weight paths, log, the
@@ -101,7 +101,7 @@ class RunView(RunContext):
 
 @dataclasses.dataclass(frozen=True)
 class EpochEndView(RunView):
-    """What `on_epoch_end` gets besides the row."""
+    """What `on_epoch_end` gets besides the record."""
 
     improved: bool  # this epoch set a new best score
     saves_started: float  # when the epoch-end jobs began (time.time())
@@ -122,7 +122,7 @@ class Action:
     def on_steps(self, run, steps):
         pass
 
-    def on_epoch_end(self, run, row):
+    def on_epoch_end(self, run, record):
         pass
 
     def on_train_end(self, run):
@@ -180,8 +180,8 @@ class ProgressBar(Action):
 
 
 class StepRecords(Action):
-    """Per-step rows (train_steps.csv, TensorBoard) and the epoch rows (history.csv): the one
-    writer of the run's `records`."""
+    """Per-step records (train_steps.csv, TensorBoard) and the epoch records (history.csv): the
+    one writer of the run's `records`."""
 
     def __init__(self, records):
         self.records = records
@@ -190,8 +190,8 @@ class StepRecords(Action):
         for s in steps:
             self.records.add_step(s.global_step, s.epoch, s.lr, s.loss, s.values)
 
-    def on_epoch_end(self, run, row):
-        self.records.add_epoch(row)
+    def on_epoch_end(self, run, record):
+        self.records.add_epoch(record)
 
 
 class WeightFiles(Action):
@@ -201,7 +201,7 @@ class WeightFiles(Action):
     def __init__(self, state):
         self.state = state
 
-    def on_epoch_end(self, run, row):
+    def on_epoch_end(self, run, record):
         # Every worker swaps (the swap is a local assignment, and the workers' copies stay
         # equal); only the chief writes.
         with self.state.evaluated_weights():
@@ -227,7 +227,7 @@ class Backups(Action):
             self.flush()
             self.backup.save(run.global_step)
 
-    def on_epoch_end(self, run, row):
+    def on_epoch_end(self, run, record):
         self.backup.save(run.global_step)
 
 
@@ -237,11 +237,12 @@ _NOT_METRICS = frozenset(("epoch", "step", "lr", "loss", *TIME_FIELDS))
 class EpochLine(Action):
     """One line per epoch: figures, lr, img/s and the time left."""
 
-    def on_epoch_end(self, run, row):
+    def on_epoch_end(self, run, record):
         done = max(run.step - run.first, 1)
-        remaining = (run.total_steps - run.global_step) * row["epoch_seconds"] / done
-        run.log(epoch_line(row, run.epochs, remaining, time.time() - run.saves_started,
-                           [k for k in row if k not in _NOT_METRICS and not k.startswith("val_")]))
+        remaining = (run.total_steps - run.global_step) * record["epoch_seconds"] / done
+        metrics = [k for k in record if k not in _NOT_METRICS and not k.startswith("val_")]
+        run.log(epoch_line(record, run.epochs, remaining, time.time() - run.saves_started,
+                           metrics))
 
 
 class Profile(Action):

@@ -7,9 +7,10 @@ import keras
 
 from keras_deepnets import registry
 from keras_deepnets.models.common import variant_names
-from keras_deepnets.training.inputs import init_preset, init_row
+from keras_deepnets.training.inputs import init_preset, init_source
 from keras_deepnets.training.strategy import ConfigError
 from keras_deepnets.weights import loading, presets
+from keras_deepnets.weights.transfer import transfer
 
 
 def set_sync_bn(model, synchronized):
@@ -44,7 +45,7 @@ def pretrained_start(row, kwargs):
     to a fresh classifier for the data's classes when they differ."""
     classes = kwargs.pop("classes")
     model = loading.pretrained_model(row, **kwargs)
-    return model if classes == row.classes else loading.transfer(model, classes=classes)
+    return model if classes == row.classes else transfer(model, classes=classes)
 
 
 def build_model(spec):
@@ -52,7 +53,7 @@ def build_model(spec):
     cfg = spec.cfg
     kwargs = model_kwargs(cfg, spec.info, spec.plan)
     try:
-        row, preset = init_row(cfg), init_preset(cfg)
+        row, preset = init_source(cfg).row, init_preset(cfg)
         if row is not None:
             model = pretrained_start(row, kwargs)
         elif preset is not None:  # rebuilt as saved, carried over to the data's classifier

@@ -6,10 +6,10 @@
     on_train_batch_begin(batch, logs)     before each call of `steps_per_loop` steps
     on_train_batch_end(batch, logs)       after it: `batch` the epoch's last step run (0-based),
                                           `logs` the epoch's loss and metrics so far
-    on_epoch_end(epoch, logs)             the epoch's row (history.csv's figures; `val_*` when
+    on_epoch_end(epoch, logs)             the epoch's record (history.csv's figures; `val_*` when
                                           it was evaluated), after the package's weight files,
                                           records and backup of the epoch are written
-    on_train_end(logs)                    once, with the last epoch's row
+    on_train_end(logs)                    once, with the last epoch's record
 
 `self.model.stop_training = True` stops the run: at an epoch's end after that epoch, inside an
 epoch after the current call of steps, with a backup at that step (the records written first),
@@ -40,7 +40,7 @@ REFUSED = {
 
 def check(callbacks, reported):
     """Refuses, with one line, a callback that is not a Keras callback, one the loop cannot
-    honour, or one that monitors a figure the run does not report (`reported`: the row's
+    honour, or one that monitors a figure the run does not report (`reported`: the record's
     names) or cannot tell the direction of."""
     for cb in callbacks:
         if not isinstance(cb, keras.callbacks.Callback):
@@ -60,10 +60,10 @@ def check(callbacks, reported):
                              f"cannot tell which way {monitor} should go).")
 
 
-def _logs(row):
-    """A history row as Keras logs: its figures, without the epoch (an argument in Keras) and
-    the count of validation images."""
-    return {k: v for k, v in row.items()
+def _logs(record):
+    """A history record as Keras logs: its figures, without the epoch (an argument in Keras)
+    and the count of validation images."""
+    return {k: v for k, v in record.items()
             if k not in ("epoch", "val_examples") and v is not None}
 
 
@@ -97,10 +97,10 @@ class KerasCallbacks(Action):
         for cb in self.callbacks:
             cb.on_train_batch_end(run.step - 1, dict(logs))
 
-    def on_epoch_end(self, run, row):
-        self.last = _logs(row)
+    def on_epoch_end(self, run, record):
+        self.last = _logs(record)
         for cb in self.callbacks:
-            cb.on_epoch_end(int(row["epoch"]) - 1, dict(self.last))
+            cb.on_epoch_end(int(record["epoch"]) - 1, dict(self.last))
 
     def on_train_end(self, run):
         for cb in self.callbacks:

@@ -19,7 +19,7 @@ from keras_deepnets.training.building import model_kwargs
 from keras_deepnets.training.config import make_config
 from keras_deepnets.training.steps import flip_averaged
 from keras_deepnets.training.strategy import ConfigError
-from keras_deepnets.weights import loading, presets, table
+from keras_deepnets.weights import argument, loading, presets, table
 
 
 def find_weights(cfg):
@@ -68,7 +68,7 @@ def _trained_model(cfg, info, plan):
         raise ConfigError(str(e)) from None
     if table.is_tag(cfg.weights):
         try:
-            row = loading.named_row(variant_names(cfg.model), cfg.weights)
+            row = argument.resolve_weights(cfg.weights, variant_names(cfg.model)).row
             return loading.pretrained_model(row, **model_kwargs(cfg, info, plan))
         except ValueError as e:
             raise ConfigError(str(e)) from None

@@ -6,12 +6,13 @@ this module only picks splits and presets and turns them into the per-worker `da
 """
 
 import dataclasses
+import os
 
 import tensorflow as tf
 
 from keras_deepnets import data
 from keras_deepnets.data import sources
-from keras_deepnets.weights import loading, table
+from keras_deepnets.weights import argument, converters, table
 from keras_deepnets.weights import presets as model_presets  # `presets` here: the data's
 from keras_deepnets.data.digits import is_digits
 from keras_deepnets.models.common import variant_names
@@ -53,27 +54,28 @@ def init_preset(cfg):
     return None if folder is None else (folder, model_presets.read(folder, cfg.init_weights))
 
 
-def init_row(cfg):
-    """The weights-table row of `init_weights` when it is a tag ("imagenet", "IMAGENET1K_V2",
-    "hf://timm/..."), else None (a preset's `hf://` included)."""
-    if not table.is_tag(cfg.init_weights) or (table.is_hub_tag(cfg.init_weights)
-                                              and init_preset(cfg) is not None):
-        return None
-    return loading.named_row(variant_names(cfg.model), cfg.init_weights)
+def init_source(cfg):
+    """What `init_weights` names (`argument.resolve_weights`): its row when it is a tag
+    ("imagenet", "IMAGENET1K_V2", "hf://timm/..."), a preset (a preset's `hf://` included), a
+    checkpoint, a weights file, or nothing."""
+    init_weights = cfg.init_weights
+    if isinstance(init_weights, str) and not table.is_tag(init_weights):
+        init_weights = os.path.expanduser(init_weights)
+    return argument.resolve_weights(init_weights, variant_names(cfg.model))
 
 
 def preprocessing_mode(cfg):
     """What the ImageNet presets normalise with: the `init_weights`' preprocessing (a tag's
     row; a preset's; a torchvision file's, by the weights table; "torch" for other
     PyTorch-side checkpoints), else "caffe", the papers' mean subtraction."""
-    row = init_row(cfg)
+    row = init_source(cfg).row
     if row is not None:
         return row.preprocessing
     preset = init_preset(cfg)
     if preset is not None:
         return preset[1]["preprocessing"] or "caffe"
-    if cfg.init_weights and loading.is_torch_checkpoint(cfg.init_weights):
-        row = table.find_file(cfg.init_weights)
+    if cfg.init_weights and converters.is_torch_checkpoint(cfg.init_weights):
+        row = next(iter(table.rows(file=cfg.init_weights)), None)
         return row.preprocessing if row is not None else "torch"
     return "torch" if cfg.recipe == v2_recipe.NAME else "caffe"
 
@@ -95,7 +97,7 @@ def eval_preset_options(cfg, info, image_size, model=None):
     preset = None if published else init_preset(cfg)
     if preset is not None:
         published = preset[1]["evaluation"]
-    row = None if published else init_row(cfg)
+    row = None if published else init_source(cfg).row
     if row is not None and row.resize and row.crop:
         published = {"resize": row.resize, "crop": row.crop,
                      "interpolation": row.interpolation or "bilinear"}

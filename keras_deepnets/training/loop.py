@@ -43,7 +43,7 @@ def train(config=None, *, strategy=None, model_fn=None, callbacks=(), optimizer=
         model_fn: optional `fn(**kwargs) -> keras.Model` replacing `registry.get_model(model)`
             (e.g. a tuner's hyper-model); it gets `classes` (and `input_shape`, `shortcut`).
         callbacks: `keras.callbacks.Callback` objects, run on every worker with Keras's
-            contract (callbacks.py): `on_epoch_end(epoch, logs)` gets the epoch's history row,
+            contract (callbacks.py): `on_epoch_end(epoch, logs)` gets the epoch's history record,
             `self.model.stop_training = True` stops the run with its records and backup whole.
         optimizer: a `keras.optimizers.Optimizer` (lr a float or a LearningRateSchedule)
             instead of the recipe's fused SGD and schedule. The run builds its own from the

@@ -16,8 +16,8 @@ TIME_FIELDS = ("images_per_sec", "epoch_seconds", "input_seconds", "eval_seconds
                "save_seconds", "wall_seconds")
 # Where an epoch's wall time went: the training loop (epoch_seconds), making its input
 # (input_seconds), evaluation (eval_seconds), then the actions' epoch-end saves (weights,
-# records, backup: save_seconds), which come after the row's wall_seconds. So the wall time
-# between two rows is the previous row's save_seconds plus this row's input, loop and eval.
+# records, backup: save_seconds), which come after the record's wall_seconds. So the wall time
+# between two records is the previous record's save_seconds plus this record's input, loop and eval.
 
 
 def epoch_fields(metric_names):
@@ -34,7 +34,7 @@ def step_fields(metric_names):
             *(("top1_error",) if "top1" in metric_names else ()))
 
 
-# Counters, read back as integers: a resumed run rewrites the rows it read (history.csv on every
+# Counters, read back as integers: a resumed run rewrites the records it read (history.csv on every
 # epoch and at the end), which must keep "2", not become "2.0".
 INTEGER_FIELDS = ("epoch", "step", "val_examples")
 
@@ -49,23 +49,23 @@ def _read_csv(path, keep):
     if not os.path.isfile(path):
         return []
     with open(path, newline="") as f:
-        rows = [{k: _value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
-    return [r for r in rows if keep(r)]
+        records = [{k: _value(k, v) for k, v in record.items()} for record in csv.DictReader(f)]
+    return [r for r in records if keep(r)]
 
 
 def read_history(model_dir):
-    """The epoch rows of a run's `<model_dir>/history.csv` (numbers as the run wrote them;
+    """The epoch records of a run's `<model_dir>/history.csv` (numbers as the run wrote them;
     [] before its first epoch), e.g. for scripts that time runs
     (scripts/benchmarks/epoch_overhead.py)."""
     return _read_csv(os.path.join(model_dir, "history.csv"), lambda r: True)
 
 
-def _write_csv(path, fields, rows):
+def _write_csv(path, fields, records):
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(records)
     os.replace(tmp, path)  # a kill -9 never leaves half a file
 
 
@@ -123,11 +123,11 @@ class Records:
         self._write_json(CONFIG_FILE, record)
 
     def add_step(self, step, epoch, lr, loss, values):
-        """One step's row; `values`: each metric on the step's batch, by name."""
-        row = {"step": step, "epoch": epoch, "lr": lr, "loss": loss, **values}
+        """One step's record; `values`: each metric on the step's batch, by name."""
+        record = {"step": step, "epoch": epoch, "lr": lr, "loss": loss, **values}
         if "top1" in values:
-            row["top1_error"] = 1.0 - values["top1"]
-        self.steps.append(row)
+            record["top1_error"] = 1.0 - values["top1"]
+        self.steps.append(record)
         if self._writers and step % 50 == 0:
             with self._writers["train"].as_default():
                 _scalar("batch_loss", loss, step)
@@ -138,12 +138,12 @@ class Records:
             _write_csv(self.steps_csv, self.step_fields, self.steps)
 
     def flush_epochs(self):
-        """Rewrites history.csv (rows updated after they were added: `save_seconds`)."""
+        """Rewrites history.csv (records updated after they were added: `save_seconds`)."""
         if self.writes_files:
             _write_csv(self.history_csv, self.epoch_fields, self.epochs)
 
-    def add_epoch(self, row):
-        self.epochs.append(row)
+    def add_epoch(self, record):
+        self.epochs.append(record)
         if not self.writes_files:
             return
         self.flush_epochs()
@@ -152,8 +152,8 @@ class Records:
             for split, prefix in (("train", ""), ("validation", "val_")):
                 with self._writers[split].as_default():
                     for name in ("loss", *self.names):
-                        if row.get(prefix + name) is not None:
-                            _scalar("epoch_" + name, row[prefix + name], int(row["step"]))
+                        if record.get(prefix + name) is not None:
+                            _scalar("epoch_" + name, record[prefix + name], int(record["step"]))
                 self._writers[split].flush()
 
     def write_curves(self, title):
@@ -172,19 +172,19 @@ class Records:
             writer.close()
 
 
-def epoch_line(row, epochs, eta_seconds, save_seconds=None, metric_names=("top1", "top5")):
+def epoch_line(record, epochs, eta_seconds, save_seconds=None, metric_names=("top1", "top5")):
     """The end-of-epoch line: loss and metrics, validation, lr, images/s, where the epoch's
     time went (training loop, input, evaluation, saves so far) and ETA."""
     figures = ("loss", *metric_names)
-    parts = [f"Epoch {int(row['epoch'])}/{epochs}", *(f"{n} {row[n]:.4f}" for n in figures)]
-    if row.get("val_loss") is not None:
-        parts += [f"val_{n} {row['val_' + n]:.4f}" for n in figures]
-    split = [f"{name} {row[key]:.1f} s" for name, key in
-             (("input", "input_seconds"), ("eval", "eval_seconds")) if row.get(key) is not None]
+    parts = [f"Epoch {int(record['epoch'])}/{epochs}", *(f"{n} {record[n]:.4f}" for n in figures)]
+    if record.get("val_loss") is not None:
+        parts += [f"val_{n} {record['val_' + n]:.4f}" for n in figures]
+    split = [f"{name} {record[key]:.1f} s" for name, key in
+             (("input", "input_seconds"), ("eval", "eval_seconds")) if record.get(key) is not None]
     if save_seconds is not None:
         split.append(f"saves {save_seconds:.1f} s")
-    parts += [f"lr {row['lr']:.3g}", f"{row['images_per_sec']:.1f} img/s",
-              f"{row['epoch_seconds']:.1f} s" + (f" ({', '.join(split)})" if split else ""),
+    parts += [f"lr {record['lr']:.3g}", f"{record['images_per_sec']:.1f} img/s",
+              f"{record['epoch_seconds']:.1f} s" + (f" ({', '.join(split)})" if split else ""),
               f"ETA {format_duration(eta_seconds)}"]
     return " - ".join(parts)
 

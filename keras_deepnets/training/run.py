@@ -6,7 +6,7 @@ the four calls a controller makes (`training.train` is that controller):
     for epoch in run.epochs_left():
         if not run.train_epoch(epoch):   # steps, with the actions' on_steps hooks
             break                        # a callback stopped the run inside the epoch
-        row = run.end_epoch(epoch)   # evaluation, score, state, the actions' on_epoch_end
+        record = run.end_epoch(epoch)  # evaluation, score, state, the actions' on_epoch_end
         if run.stop_requested():
             break
     result = run.finish()            # summary, curves, export
@@ -111,7 +111,7 @@ class TrainingRun:
             self.context.last_path)
         self.val_dist = self._validation()
         self.input = inputs.TrainInput(spec.strategy, spec.cfg, spec.info, spec.plan)
-        self.at = Position()
+        self.position = Position()
         self.resumed_from = None
 
     # What the spec fixed, by the names the run's parts use.
@@ -190,17 +190,17 @@ class TrainingRun:
     def restore(self):
         """Continues from the latest backup, if there is one (records cut to its step)."""
         self.resumed_from = self.backup.restore()
-        at = self.at
-        at.start_epoch = int(self.state.epoch.numpy())
-        at.start_step = int(self.state.step_in_epoch.numpy())
-        at.global_step = int(self.optimizer.iterations.numpy())
+        pos = self.position
+        pos.start_epoch = int(self.state.epoch.numpy())
+        pos.start_step = int(self.state.step_in_epoch.numpy())
+        pos.global_step = int(self.optimizer.iterations.numpy())
         if self.resumed_from:
-            self.records.restore(at.start_epoch, at.global_step)
+            self.records.restore(pos.start_epoch, pos.global_step)
             self.timer.base = (self.records.epochs[-1]["wall_seconds"] if self.records.epochs
                                else 0.0)
-            self.log(f"Resuming from backup {self.resumed_from}: epoch {at.start_epoch + 1}, "
-                     f"step {at.start_step}/{self.steps_per_epoch} of the epoch (global step "
-                     f"{at.global_step}).")
+            self.log(f"Resuming from backup {self.resumed_from}: epoch {pos.start_epoch + 1}, "
+                     f"step {pos.start_step}/{self.steps_per_epoch} of the epoch (global step "
+                     f"{pos.global_step}).")
         self.log(describe_run(self))
         self.records.write_flags(self.cfg.to_dict(), {
             "policy": self.spec.policy, "strategy": strategy_name(self.spec.strategy),
@@ -213,32 +213,32 @@ class TrainingRun:
         return self.resumed_from
 
     def epochs_left(self):
-        return range(self.at.start_epoch, self.epochs)
+        return range(self.position.start_epoch, self.epochs)
 
     def train_epoch(self, epoch):
         """Runs the epoch's remaining steps (after a resume, from the backup's step); False
         when a callback stopped the run inside the epoch (`stop_inside`)."""
-        started, at = time.time(), self.at
-        at.first = at.start_step if epoch == at.start_epoch else 0
-        at.n_steps = self._epoch_steps(epoch)
-        at.step, at.lr = at.first, None
-        at.totals = actions_lib.Totals(delta=self.steps.sums.initial * 0.0)
+        started, pos = time.time(), self.position
+        pos.first = pos.start_step if epoch == pos.start_epoch else 0
+        pos.n_steps = self._epoch_steps(epoch)
+        pos.step, pos.lr = pos.first, None
+        pos.totals = actions_lib.Totals(delta=self.steps.sums.initial * 0.0)
         iterator = self.input.iterator(
-            epoch, at.first, [self._epoch_steps(e) for e in range(epoch, self.epochs)])
-        self._each("on_epoch_begin", self.view(), epoch)
+            epoch, pos.first, [self._epoch_steps(e) for e in range(epoch, self.epochs)])
+        self._call_actions("on_epoch_begin", self.view(), epoch)
         t0 = time.time()
-        at.input_seconds = t0 - started
-        while at.step < at.n_steps:
+        pos.input_seconds = t0 - started
+        while pos.step < pos.n_steps:
             n = self._chunk()
-            self._each("before_steps", self.view(), n)
+            self._call_actions("before_steps", self.view(), n)
             steps = self.divergence.finite(self._steps(epoch, self.steps.run(iterator, n)),
-                                           at.step)
+                                           pos.step)
             for s in steps:
-                at.totals = at.totals.plus(s)
-            self._each("on_steps", self.view(), steps)
-            if self.stop_requested() and at.step < at.n_steps:
+                pos.totals = pos.totals.plus(s)
+            self._call_actions("on_steps", self.view(), steps)
+            if self.stop_requested() and pos.step < pos.n_steps:
                 return self.stop_inside()
-        at.epoch_seconds = time.time() - t0
+        pos.epoch_seconds = time.time() - t0
         return True
 
     def stop_requested(self):
@@ -248,13 +248,13 @@ class TrainingRun:
     def stop_inside(self):
         """Stops inside an epoch: the step records, then a backup at the step reached (unless
         one was just saved there), so the same command resumes from here; returns False."""
-        at = self.at
-        self.state.step_in_epoch.assign(at.step)
+        pos = self.position
+        self.state.step_in_epoch.assign(pos.step)
         self.records.flush_steps()
-        if self.backup.latest != os.path.join(self.backup.write_dir, f"ckpt-{at.global_step}"):
-            self.backup.save(at.global_step)
-        self.log(f"Stopped by a callback at step {at.step}/{at.n_steps} of epoch "
-                 f"{int(self.state.epoch.numpy()) + 1} (global step {at.global_step}); the "
+        if self.backup.latest != os.path.join(self.backup.write_dir, f"ckpt-{pos.global_step}"):
+            self.backup.save(pos.global_step)
+        self.log(f"Stopped by a callback at step {pos.step}/{pos.n_steps} of epoch "
+                 f"{int(self.state.epoch.numpy()) + 1} (global step {pos.global_step}); the "
                  f"backup is at that step.")
         return False
 
@@ -264,61 +264,62 @@ class TrainingRun:
     def _chunk(self):
         """Steps in the next call: `steps_per_loop`, cut where the epoch ends and at backup
         steps (so backups stay where they are without loops)."""
-        at = self.at
-        n = min(self.cfg.steps_per_loop, at.n_steps - at.step)
+        pos = self.position
+        n = min(self.cfg.steps_per_loop, pos.n_steps - pos.step)
         if self.cfg.backup_steps:
-            n = min(n, self.cfg.backup_steps - at.global_step % self.cfg.backup_steps)
+            n = min(n, self.cfg.backup_steps - pos.global_step % self.cfg.backup_steps)
         return n
 
     def _steps(self, epoch, rows):
-        out, at = [], self.at
+        out, pos = [], self.position
         for row in rows:
-            at.step += 1
-            at.global_step += 1
-            at.lr = self.lr_at(at.global_step - 1)
-            out.append(actions_lib.Step(at.global_step, epoch + 1, at.lr,
+            pos.step += 1
+            pos.global_step += 1
+            pos.lr = self.lr_at(pos.global_step - 1)
+            out.append(actions_lib.Step(pos.global_step, epoch + 1, pos.lr,
                                         row.loss_sum / max(row.count, 1), row.count,
                                         row.values, row.delta))
         return out
 
     def figures(self):
         """The epoch's loss and metrics so far (training figures, by name)."""
-        t = self.at.totals
+        t = self.position.totals
         return {"loss": float(t.mean("loss")),
                 **self.steps.sums.results(self.steps.sums.initial + t.delta)}
 
     def end_epoch(self, epoch):
         """Evaluates (every `eval_every` epochs and the last), scores the epoch, updates the
-        state and runs the actions' epoch-end jobs; returns the epoch's row."""
-        at, t = self.at, self.at.totals
-        row = {"epoch": epoch + 1, "step": at.global_step, "lr": at.lr, **self.figures(),
-               "images_per_sec": float(t.count) / max(at.epoch_seconds, 1e-9),
-               "epoch_seconds": at.epoch_seconds}
-        at.images += t.count
-        at.seconds += at.epoch_seconds
+        state and runs the actions' epoch-end jobs; returns the epoch's record."""
+        pos, t = self.position, self.position.totals
+        record = {"epoch": epoch + 1, "step": pos.global_step, "lr": pos.lr, **self.figures(),
+                  "images_per_sec": float(t.count) / max(pos.epoch_seconds, 1e-9),
+                  "epoch_seconds": pos.epoch_seconds}
+        pos.images += t.count
+        pos.seconds += pos.epoch_seconds
         t0 = time.time()
         if self.val_dist is not None and ((epoch + 1) % self.cfg.eval_every == 0
                                           or epoch + 1 == self.epochs):
             with self.state.evaluated_weights():  # the average, when the recipe keeps one
-                row.update(self.steps.evaluate(self.val_dist))
-        row["input_seconds"], row["eval_seconds"] = at.input_seconds, time.time() - t0
-        row["wall_seconds"] = self.timer()
-        score = self.state.score(row)
+                record.update(self.steps.evaluate(self.val_dist))
+        record["input_seconds"], record["eval_seconds"] = pos.input_seconds, time.time() - t0
+        record["wall_seconds"] = self.timer()
+        score = self.state.score(record)
         if (self.schedule is not None and self.schedule.schedule == "plateau"
                 and self.state.plateaued(score, self.records.epochs)):
             self.state.plateau_drops.assign(self.state.plateau_drops + 1)
         self.state.end_epoch(epoch + 1)
         saves_started = time.time()
-        self._each("on_epoch_end", self.view(improved=self.state.update_best(score),
-                                             saves_started=saves_started), row)
-        # After this row's wall_seconds: on disk with the next epoch's row (or at the end).
-        row["save_seconds"] = time.time() - saves_started
-        return row
+        improved = self.state.update_best(score)
+        self._call_actions("on_epoch_end",
+                           self.view(improved=improved, saves_started=saves_started), record)
+        # After this record's wall_seconds: on disk with the next epoch's (or at the end).
+        record["save_seconds"] = time.time() - saves_started
+        return record
 
     def finish(self, stopped_early=False):
         """Ends the side jobs, writes the summary and curves, exports; returns the
         `TrainResult`. `stopped_early`: the controller stopped before the last epoch."""
-        self._each("on_train_end", self.context)
+        self._call_actions("on_train_end", self.context)
         if self.state.average is not None:  # the result and the export hold the average
             self.state.average.copy_to_model()
         summary, best = self._summary(stopped_early)
@@ -336,35 +337,34 @@ class TrainingRun:
                            model_dir=self.cfg.model_dir, curves_png=curves, export=exported,
                            resumed_from=self.resumed_from)
     def _summary(self, stopped_early):
-        """summary.json's figures, and the best epoch's row."""
-        history, key = self.records.epochs, self.state.score_key
-        best = self.state.best_row(history)
+        """summary.json's figures, and the best epoch's record."""
+        history, key, pos = self.records.epochs, self.state.score_key, self.position
+        best = self.state.best_record(history)
         summary = {"model": self.spec.info.name, "epochs": len(history),
                    "steps": int(history[-1]["step"]) if history else 0,
                    "best_epoch": int(best["epoch"]) if best else None,
                    "monitor": key, "mode": self.state.mode, "best_score": best.get(key),
                    "best": best,
                    "final": history[-1] if history else {}, "wall_seconds": self.timer(),
-                   "images_per_sec": (self.at.images / self.at.seconds if self.at.seconds
-                                      else None),
+                   "images_per_sec": (pos.images / pos.seconds if pos.seconds else None),
                    "stopped_early": stopped_early, "best_weights": self.context.best_path}
         return summary, best
 
     def end_train(self):
         """The side jobs' end without a summary (the run stopped on an error)."""
         self.input.close()
-        self._each("on_train_end", self.context)
+        self._call_actions("on_train_end", self.context)
 
     def view(self, **epoch_end):
         """The frozen view the actions get, as the run stands now: `actions.RunView`, or with
         `epoch_end`'s fields (improved, saves_started) an `actions.EpochEndView`."""
-        at = self.at
+        pos = self.position
         view = actions_lib.EpochEndView if epoch_end else actions_lib.RunView
-        return view(**_fields(self.context), global_step=at.global_step, step=at.step,
-                    n_steps=at.n_steps, first=at.first, totals=at.totals,
+        return view(**_fields(self.context), global_step=pos.global_step, step=pos.step,
+                    n_steps=pos.n_steps, first=pos.first, totals=pos.totals,
                     figures=self.figures, **epoch_end)
 
-    def _each(self, hook, view, *args):
+    def _call_actions(self, hook, view, *args):
         for action in self.actions:  # all of one hook see the same view
             getattr(action, hook)(view, *args)
 
@@ -403,7 +403,7 @@ class TrainResult:
 
     def series(self, key):
         """One column of the per-epoch history, e.g. `result.series("val_top1")`."""
-        return [row.get(key) for row in self.history]
+        return [record.get(key) for record in self.history]
 
 
 def done_line(summary, curves, export_dir):

@@ -22,14 +22,14 @@ MODES = ("auto", "max", "min")
 
 
 def reported_figures(metric_names, has_validation):
-    """The figures a run reports in its history rows and callbacks' logs: the loss and each
+    """The figures a run reports in its history records and callbacks' logs: the loss and each
     metric, then the same with `val_` when it evaluates."""
     names = ["loss", *metric_names]
     return names + ([f"val_{n}" for n in names] if has_validation else [])
 
 
 def monitor_key(monitor, has_validation, metric_names):
-    """The history row's key that ranks epochs in this run: `monitor` checked against the
+    """The history record's key that ranks epochs in this run: `monitor` checked against the
     figures the run reports, or by default (None) val_top1 / top1 (with no top-1 metric, the
     first metric's, or the loss)."""
     first = "top1" if "top1" in metric_names else (metric_names[0] if metric_names else "loss")
@@ -83,16 +83,16 @@ class TrainState:
         best/last and exported: the average when there is one, else the trained weights."""
         return self.average.in_model() if self.average is not None else contextlib.nullcontext()
 
-    def score(self, row):
+    def score(self, record):
         """The epoch's score, signed so that higher is better, or None when it was not
         evaluated (it then does not compete)."""
-        value = row.get(self.score_key)
+        value = record.get(self.score_key)
         if value is None:
             return None
         return value if self.mode == "max" else -value
 
-    def best_row(self, history):
-        """The history row with the best score ({} when none was scored)."""
+    def best_record(self, history):
+        """The history record with the best score ({} when none was scored)."""
         scored = [r for r in history if self.score(r) is not None]
         return max(scored, key=self.score) if scored else {}
 

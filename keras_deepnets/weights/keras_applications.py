@@ -2,8 +2,8 @@
 (`from_keras_applications`).
 
 This module sits above the models: the conversion builds one of ours through the registry. The
-facts about the published files are in `weights.table`; loading files into a built model is
-`weights.loading` (below the models, which load their `weights` through it).
+facts about the published files are in `weights.table`; the layer-by-layer copy is
+`weights.applications_copy` (below the models, which load keras.applications' files through it).
 """
 
 import keras
@@ -12,11 +12,11 @@ import keras
 from keras_deepnets import models  # noqa: F401
 from keras_deepnets.registry import get_model
 from keras_deepnets.weights import table
-from keras_deepnets.weights.loading import copy_keras_applications_weights
+from keras_deepnets.weights.applications_copy import copy_keras_applications_weights
 
 # Our registry name -> the keras.applications constructor that has ImageNet weights for it.
-IMAGENET_WEIGHTS = {model: row.architecture
-                    for model, row in table.rows_from(table.KERAS_APPLICATIONS).items()}
+IMAGENET_WEIGHTS = {row.model: row.architecture
+                    for row in table.rows(publisher=table.KERAS_APPLICATIONS)}
 
 
 def _top_kwargs(model, names):
@@ -47,7 +47,7 @@ def from_keras_applications(model):
         >>> ka = keras.applications.ResNet50(weights=None)
         >>> ours = keras_deepnets.from_keras_applications(ka)
     """
-    rows = table.rows_from(table.KERAS_APPLICATIONS)
+    rows = {row.model: row for row in table.rows(publisher=table.KERAS_APPLICATIONS)}
     key = getattr(model, "name", None)
     if key not in rows:
         raise ValueError(f"Expected a keras.applications model named one of "

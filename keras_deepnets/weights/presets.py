@@ -33,6 +33,7 @@ import numpy as np
 
 from keras_deepnets import registry
 from keras_deepnets.weights import hub, loading, store, table
+from keras_deepnets.weights.transfer import transfer
 
 FORMAT = "keras_deepnets.preset"  # config.json's "format": what tells a preset from timm's repo
 VERSION = 1
@@ -41,7 +42,7 @@ CONFIG, WEIGHTS, TRAINING, CARD, MANIFEST = (
 FILE_PREFIX = "file://"
 # Constructor arguments a caller may change when loading a preset: the first two leave every
 # weight's shape as it is (the model is rebuilt with them); the others give the features or a
-# new classifier on the same weights (`loading.transfer`). Any other argument must agree with
+# new classifier on the same weights (`transfer`). Any other argument must agree with
 # the preset's.
 CHANGEABLE = ("name", "classifier_activation", "include_top", "pooling", "classes",
               "input_shape")
@@ -423,7 +424,7 @@ def load_preset(preset, expected=None, **kwargs):
     with its weights, preprocessing and evaluation transform. `expected`: the registry names
     the caller builds (a named constructor's); a preset of another architecture is a one-line
     error naming both. `kwargs` in `CHANGEABLE` (include_top=False, classes=..., ...) rebuild
-    it with those and carry its weights over (`loading.transfer`); others must agree with it.
+    it with those and carry its weights over (`transfer`); others must agree with it.
 
     Example:
         >>> model = kd.load_preset("presets/flowers-r50")  # doctest: +SKIP
@@ -451,7 +452,7 @@ def load_folder(folder, source, expected=None, **kwargs):
         if not hasattr(model, "_arch"):
             raise PresetError(f"weights={source!r}: {facts['model']} cannot be rebuilt with "
                               f"{', '.join(sorted(changes))}; load it as saved.")
-        model = loading.transfer(model, **changes)
+        model = transfer(model, **changes)
     return model
 
 

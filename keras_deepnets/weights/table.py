@@ -251,17 +251,12 @@ FILE_SUFFIXES = (".h5", ".keras", ".pth", ".pt", ".safetensors", ".npz", ".bin")
 _CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".npz")
 
 
-def all_rows():
-    """The published rows, then the registered ones."""
-    return SOURCES + registered_rows()
-
-
 def registered_path():
     """The file that keeps the registered rows: `<cache folder>/registered_weights.json`."""
     return os.path.join(store.home(), REGISTERED_FILE)
 
 
-def registered_rows():
+def _registered_rows():
     """The rows `register_weights` added, in this process or any other sharing the cache
     folder (read again only when the file changed)."""
     path = registered_path()
@@ -321,26 +316,48 @@ def is_tag(weights):
                 or os.path.exists(weights))
 
 
-def rows_of(model):
-    """Every row (published and registered) whose weights fit the registry name `model`."""
-    return [row for row in all_rows() if row.model == model]
+def rows(model=None, tag=None, *, publisher=None, file=None):
+    """The table's rows (published, then registered) that match every argument given: the one
+    way to ask the table.
+
+    Args:
+        model: a registry name ("resnet50"); the rows whose weights fit it.
+        tag: a `weights=` tag. "imagenet" is keras.applications' file where keras.applications
+            has the model, otherwise torchvision's IMAGENET1K_V1; "DEFAULT" is torchvision's
+            best (the rows marked `default`); any other tag matches the rows of that tag.
+        publisher: "keras.applications", "torchvision", "timm" or "user".
+        file: a weights file's path or name (".../resnet50-11ad3fa6.pth"): the rows that publish
+            a file of that name, with or without the classifier.
+
+    Example:
+        >>> [row.tag for row in table.rows("resnet50", publisher=table.TORCHVISION)]
+        ['IMAGENET1K_V1', 'IMAGENET1K_V2']
+    """
+    found = [row for row in SOURCES + _registered_rows()
+             if model in (None, row.model) and publisher in (None, row.publisher)]
+    if file is not None:
+        name = str(file).replace("\\", "/").rsplit("/", 1)[-1]
+        found = [row for row in found if name in (row.file, row.file_notop)]
+    return found if tag is None else _tagged(found, tag)
 
 
-def _pick(rows, tag):
+def _tagged(found, tag):
+    """The rows of `found` that `tag` names, each model's "imagenet" and "DEFAULT" resolved."""
     if tag == "imagenet":  # keras.applications' where it has the model, else torchvision's V1
-        return ([r for r in rows if r.tag == "imagenet"]
-                or [r for r in rows if r.publisher == TORCHVISION and r.tag == "IMAGENET1K_V1"])
+        keras_has = {r.model for r in found if r.tag == "imagenet"}
+        return [r for r in found if r.tag == "imagenet" or (
+            r.model not in keras_has and r.publisher == TORCHVISION and r.tag == "IMAGENET1K_V1")]
     if tag == "DEFAULT":
-        return [r for r in rows if r.default]
-    return [r for r in rows if r.tag == tag]
+        return [r for r in found if r.default]
+    return [r for r in found if r.tag == tag]
 
 
-def tags_of(model):
+def _tags_of(model):
     """The tags `weights=` takes for `model`, "imagenet" and "DEFAULT" included where they
     resolve."""
-    rows = rows_of(model)
-    named = [t for t in RESERVED_TAGS if _pick(rows, t)]
-    return named + sorted({r.tag for r in rows} - set(named))
+    found = rows(model)
+    named = [t for t in RESERVED_TAGS if _tagged(found, t)]
+    return named + sorted({r.tag for r in found} - set(named))
 
 
 def resolve(models, weights):
@@ -354,63 +371,26 @@ def resolve(models, weights):
         return None
     models = (models,) if isinstance(models, str) else tuple(models)
     for model in models:
-        picked = _pick(rows_of(model), weights)
+        picked = rows(model, weights)
         if picked:
             return picked[0]
-    raise WeightsError(unknown_tag_message(models, weights))
+    raise WeightsError(_unknown_tag_message(models, weights))
 
 
-def unknown_tag_message(models, tag):
+def _unknown_tag_message(models, tag):
     """What to say when none of `models` has weights tagged `tag`."""
     label = models[0]
-    tags = [t for m in models for t in tags_of(m)]
+    tags = [t for m in models for t in _tags_of(m)]
     if not tags:
-        with_weights = sorted({r.model for r in all_rows()})
+        with_weights = sorted({r.model for r in rows()})
         return (f"{label} has no pretrained weights (weights={tag!r}). Models with weights: "
                 f"{', '.join(with_weights)}. Use weights=None, a .weights.h5 path or a "
                 "checkpoint file (.pth, .safetensors, .npz).")
-    elsewhere = sorted({r.model for r in all_rows() if r.tag == tag} - set(models))
+    elsewhere = sorted({r.model for r in rows(tag=tag)} - set(models))
     where = (f" {tag!r} is a tag of other architectures: {', '.join(elsewhere)}."
              if elsewhere else "")
     return (f"{label} has no weights tagged {tag!r}.{where} Its tags: "
             f"{', '.join(dict.fromkeys(tags))} (kd.list_weights({label!r}) lists each file).")
-
-
-def find(model, tag):
-    """The row of `model`'s weights tagged `tag`, or None (no error)."""
-    picked = _pick(rows_of(model), tag) if isinstance(tag, str) else []
-    return picked[0] if picked else None
-
-
-def models_with(tag):
-    """Sorted registry names that have weights tagged `tag` (e.g. "imagenet")."""
-    return sorted({row.model for row in all_rows() if _pick([row], tag)})
-
-
-def find_file(path):
-    """The row of a published weights file, by its base name (e.g. ".../resnet50-11ad3fa6.pth"),
-    or None for a file the table does not know."""
-    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
-    return next((row for row in all_rows() if name in (row.file, row.file_notop)), None)
-
-
-def best_row(model):
-    """The row with the best published ImageNet top-1 for the registry name `model`, or None
-    when the table has none."""
-    rows = [row for row in rows_of(model) if row.top1 is not None]
-    return max(rows, key=lambda row: row.top1) if rows else None
-
-
-def published_top1(model):
-    """The best published ImageNet top-1 (%) of any weights for `model`, or None."""
-    row = best_row(model)
-    return None if row is None else row.top1
-
-
-def rows_from(publisher):
-    """`{model: row}` of the rows `publisher` (e.g. "keras.applications") publishes; for
-    torchvision, several files per model: the last one."""
-    return {row.model: row for row in all_rows() if row.publisher == publisher}
 
 
 def is_cached(row):
@@ -471,9 +451,7 @@ def list_weights(model=None):
         >>> [row.tag for row in kd.list_weights("resnet50")]
         ['imagenet', 'IMAGENET1K_V1', 'IMAGENET1K_V2']
     """
-    if model is None:
-        return WeightsTable(all_rows())
-    return WeightsTable(rows_of(registry.model_info(model).name))
+    return WeightsTable(rows(None if model is None else registry.model_info(model).name))
 
 
 def torch_layout(model):

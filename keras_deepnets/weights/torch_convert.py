@@ -28,7 +28,7 @@ from keras_deepnets import registry
 from keras_deepnets.models import specs  # (importing models registers the constructors)
 from keras_deepnets.models.layers import split_shape
 from keras_deepnets.weights import table
-from keras_deepnets.weights.loading import register_converter
+from keras_deepnets.weights.converters import register_converter
 from keras_deepnets.weights.torch_files import CheckpointError, read_state_dict
 
 TORCHVISION_BN_EPSILON = 1e-5
@@ -294,7 +294,7 @@ def from_constructor(source, expected, **kwargs):
 def _preprocessing(where, layout, requested):
     """The preprocessing the weights expect: `requested`, else the pretrained-sources table's
     for a published file name (torchvision's GoogLeNet: "tf"), else torchvision's "torch"."""
-    row = table.find_file(where)
+    row = next(iter(table.rows(file=where)), None)
     if row is not None and row.model != layout.name:
         raise CheckpointError(f"{where}: its name is torchvision's {row.model} file, but its "
                               f"tensors are a {layout.name}; rename it if that is intended.")

@@ -70,14 +70,15 @@ def bare_step():
 
 
 def train_run(model_dir):
-    """The rows of history.csv of one train_cifar.py run, evaluating every epoch."""
+    """The records of history.csv of one train_cifar.py run, evaluating every epoch."""
     _python("train_cifar.py", f"--data={os.path.expanduser(FLAGS.data)}",
             f"--model={FLAGS.model}", "--recipe=fast",
             f"--mixed_precision={FLAGS.mixed_precision}", f"--epochs={FLAGS.epochs}",
             "--eval_every=1", f"--eval_flip={FLAGS.eval_flip}",
             f"--batch_size={FLAGS.batch_size}", f"--model_dir={model_dir}", "--export_dir=",
             "--verbose=1")
-    return [{k: v for k, v in row.items() if v is not None} for row in read_history(model_dir)]
+    return [{k: v for k, v in record.items() if v is not None}
+            for record in read_history(model_dir)]
 
 
 PARTS = ("wall", "epoch", "input", "eval", "save", "rest")

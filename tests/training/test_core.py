@@ -35,7 +35,7 @@ def test_epochs_without_evaluation_do_not_compete():
     # a figure that should go down: the lowest validation loss is the best
     by_loss = TrainState(monitor_key("val_loss", True, ["top1"]), mode="min")
     history = [{"val_loss": 2.0}, {"val_loss": 1.5}, {"val_loss": 1.7}]
-    assert by_loss.best_row(history) == {"val_loss": 1.5}
+    assert by_loss.best_record(history) == {"val_loss": 1.5}
     assert by_loss.update_best(by_loss.score(history[0]))
     assert by_loss.update_best(by_loss.score(history[1]))
     assert not by_loss.update_best(by_loss.score(history[2]))
@@ -93,23 +93,23 @@ def test_best_weights_file_is_the_summarys_best_epoch(cifar10_dir, tmp_path, mon
 
 
 def check_time_split(history_csv, history):
-    """Each row says where its wall time went: the columns are in history.csv, >= 0, and
-    between two rows the wall time is the previous row's saves plus this row's input, loop
+    """Each record says where its wall time went: the columns are in history.csv, >= 0, and
+    between two records the wall time is the previous record's saves plus this record's input, loop
     and evaluation (the rest, a few Python lines, stays small)."""
     with open(history_csv, newline="") as f:
-        rows = [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
-    assert len(rows) == len(history)
+        records = [{k: float(v) for k, v in record.items() if v} for record in csv.DictReader(f)]
+    assert len(records) == len(history)
     split = ("epoch_seconds", "input_seconds", "eval_seconds", "save_seconds")
-    for row, kept in zip(rows, history):
-        assert all(row[key] >= 0 for key in split), row
-        assert all(row[key] == pytest.approx(kept[key]) for key in split + ("wall_seconds",))
-    assert rows[0]["wall_seconds"] >= sum(rows[0][k] for k in split[:3])
-    for previous, row in zip(rows, rows[1:]):
-        between = row["wall_seconds"] - previous["wall_seconds"]
-        parts = (previous["save_seconds"] + row["input_seconds"] + row["epoch_seconds"]
-                 + row["eval_seconds"])
+    for record, kept in zip(records, history):
+        assert all(record[key] >= 0 for key in split), record
+        assert all(record[key] == pytest.approx(kept[key]) for key in split + ("wall_seconds",))
+    assert records[0]["wall_seconds"] >= sum(records[0][k] for k in split[:3])
+    for previous, record in zip(records, records[1:]):
+        between = record["wall_seconds"] - previous["wall_seconds"]
+        parts = (previous["save_seconds"] + record["input_seconds"] + record["epoch_seconds"]
+                 + record["eval_seconds"])
         assert parts <= between + 1e-3 and between - parts <= 0.05 * between + 0.25, (
-            previous, row)
+            previous, record)
 
 
 NAN_RUN = textwrap.dedent("""
@@ -154,13 +154,13 @@ def test_nan_under_mirrored_stops_naming_a_checkpoint_that_loads(cifar10_dir, tm
     assert str(last) in message and str(model_dir / "backup" / "ckpt-4") in message
     # The named weights are epoch 1's: they load and evaluate to that epoch's figures.
     with open(model_dir / "history.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [int(r["epoch"]) for r in rows] == [1]
+        records = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in records] == [1]
     evaluate = run_script("train_cifar.py", "--eval_only", f"--data={cifar10_dir}",
                           "--max_val_examples=64", "--batch_size=32",
                           f"--model_dir={tmp_path / 'eval'}", f"--weights={last}")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
-    assert f"top-1 {float(rows[0]['val_top1']):.4f}" in evaluate.stdout, evaluate.stdout
+    assert f"top-1 {float(records[0]['val_top1']):.4f}" in evaluate.stdout, evaluate.stdout
 
 
 def test_importing_the_package_leaves_devices_for_logical_cpus():

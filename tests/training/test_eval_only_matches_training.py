@@ -31,13 +31,13 @@ def test_eval_only_on_best_weights_prints_the_recorded_epoch(cifar10_dir, tmp_pa
     assert train.returncode == 0, train.stdout[-2000:] + train.stderr[-3000:]
     best_epoch = json.loads((model_dir / "summary.json").read_text())["best_epoch"]
     with open(model_dir / "history.csv", newline="") as f:
-        row = next(r for r in csv.DictReader(f) if float(r["epoch"]) == float(best_epoch))
+        record = next(r for r in csv.DictReader(f) if float(r["epoch"]) == float(best_epoch))
 
     # No --weights: --eval_only finds model_dir/checkpoints/best.weights.h5 itself.
     evaluate = run_script("train_cifar.py", f"--data={cifar10_dir}", f"--model_dir={model_dir}",
                           "--eval_only", *FLAGS, timeout=300)
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
-    want = (f"top-1 {float(row['val_top1']):.4f}  top-5 {float(row['val_top5']):.4f}  "
+    want = (f"top-1 {float(record['val_top1']):.4f}  top-5 {float(record['val_top5']):.4f}  "
             f"on {128} images")
     assert want in evaluate.stdout, (want, evaluate.stdout)
 

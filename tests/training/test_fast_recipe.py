@@ -76,8 +76,8 @@ def test_short_fast_run_learns_and_evaluates_the_averaged_weights(cifar10_dir, t
                             max_examples=2048, max_val_examples=500, batch_size=128, epochs=3,
                             model_dir=str(model_dir), export_dir="", verbose=0,
                             tensorboard=False, callbacks=[raw])
-    rows = list(csv.DictReader(open(model_dir / "history.csv")))
-    assert float(rows[-1]["val_top1"]) > 0.2, rows
+    records = list(csv.DictReader(open(model_dir / "history.csv")))
+    assert float(records[-1]["val_top1"]) > 0.2, records
     last = model_dir / "checkpoints" / "last.weights.h5"
     result.model.load_weights(last)
     averaged = result.model.get_weights()
@@ -85,7 +85,7 @@ def test_short_fast_run_learns_and_evaluates_the_averaged_weights(cifar10_dir, t
     proc = run_script("train_cifar.py", f"--data={cifar10_dir}", "--max_val_examples=500",
                       f"--model_dir={tmp_path / 'eval'}", "--eval_only", f"--weights={last}")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"top-1 {float(rows[-1]['val_top1']):.4f}" in proc.stdout, proc.stdout
+    assert f"top-1 {float(records[-1]['val_top1']):.4f}" in proc.stdout, proc.stdout
     saved = {name for name, _ in tf.train.list_variables(str(model_dir / "backup"))}
     averages = {n for n in saved if n.startswith("weight_average/w")}
     assert len(averages) == len(ema.averaged_weights(result.model)) > 60  # ResNet-20: 65 + 38

@@ -101,19 +101,19 @@ def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifa
                 None)
     assert len(history) == (4 if stop is None else stop + 1)
     assert out["summary"]["stopped_early"] == (stop is not None)
-    # the user's callback got each epoch's row as logs, CSVLogger wrote the same figures
+    # the user's callback got each epoch's record as logs, CSVLogger wrote the same figures
     assert out["began"] == out["ended"] == 1
     logged = csv_rows(str(run_dir) + "_csvlogger.csv")
     assert [e for e, _ in out["epochs"]] == [int(r["epoch"]) for r in logged] == list(
         range(len(history)))
-    for (_, logs), row, line in zip(out["epochs"], history, logged):
+    for (_, logs), record, line in zip(out["epochs"], history, logged):
         for key in ("loss", "top1", "top3", "val_loss", "val_top1", "val_top3", "lr"):
-            assert float(row[key]) == pytest.approx(logs[key]) == pytest.approx(
+            assert float(record[key]) == pytest.approx(logs[key]) == pytest.approx(
                 float(line[key])), key
     # the metric by its name in the result, the epoch lines and TensorBoard
     assert [r["val_top3"] for r in out["history"]] == pytest.approx(val_top3)
-    for row in history:
-        assert f"val_top3 {float(row['val_top3']):.4f}" in out["stdout"]
+    for record in history:
+        assert f"val_top3 {float(record['val_top3']):.4f}" in out["stdout"]
     board = _scalars(run_dir / "tensorboard" / "validation")
     assert board["epoch_top3"] == [(int(r["step"]), pytest.approx(float(r["val_top3"])))
                                    for r in history]

@@ -42,8 +42,8 @@ def test_synthetic_data_when_no_data_flag(tmp_path):
     replay = run_script("train_cifar.py", f"--config={tmp_path}/m/config.json",
                         f"--model_dir={tmp_path}/r", timeout=180)
     assert replay.returncode == 0, replay.stderr[-2000:]
-    rows = [list(csv.DictReader(open(tmp_path / d / "history.csv"))) for d in ("m", "r")]
-    assert rows[1][0]["loss"] == rows[0][0]["loss"] and rows[1][0]["step"] == "2"
+    records = [list(csv.DictReader(open(tmp_path / d / "history.csv"))) for d in ("m", "r")]
+    assert records[1][0]["loss"] == records[0][0]["loss"] and records[1][0]["step"] == "2"
 
 
 def test_profile_flag_writes_a_trace_of_the_train_step(tmp_path):
@@ -73,8 +73,8 @@ def test_short_resnet20_run_beats_chance(cifar10_dir, tmp_path):
                       timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "Epoch 3/3 - loss" in proc.stdout and "img/s" in proc.stdout and "ETA" in proc.stdout
-    rows = list(csv.DictReader(open(model_dir / "history.csv")))
-    assert len(rows) == 3 and float(rows[-1]["val_top1"]) > 0.2, rows
+    records = list(csv.DictReader(open(model_dir / "history.csv")))
+    assert len(records) == 3 and float(records[-1]["val_top1"]) > 0.2, records
     summary = json.loads((model_dir / "summary.json").read_text())
     assert summary["best_score"] > 0.2 and summary["wall_seconds"] > 0
     assert json.loads((model_dir / "flags.json").read_text())["model"] == "resnet20"

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import keras_deepnets as kd
-from keras_deepnets.weights import loading, store, table
+from keras_deepnets.weights import prefetch, store, table
 
 from weights_helpers import check_logits
 
@@ -229,7 +229,7 @@ def test_a_conversion_killed_is_redone_cleanly(die_at, left, team_row, server, k
 
 def test_prefetch_fills_the_cache_a_machine_without_internet_uses(team_row, server, kd_home,
                                                                   monkeypatch):
-    done = loading.prefetch(["resnet18"], ["team", "IMAGENET1K_V2"])  # V2: skipped, said why
+    done = prefetch.prefetch(["resnet18"], ["team", "IMAGENET1K_V2"])  # V2: skipped, said why
     assert done == [("resnet18", "team", str(kd_home / "downloads" / "resnet18.safetensors"))]
     monkeypatch.setenv("KERAS_DEEPNETS_OFFLINE", "1")
     kd.ResNet18(weights="team", include_top=False)

@@ -38,17 +38,18 @@ def _bn_epsilons(model):
 
 
 def test_table_rows_are_frozen_and_complete():
-    assert table.models_with("imagenet") == sorted(
+    with_imagenet = sorted({row.model for row in table.rows(tag="imagenet")})
+    assert with_imagenet == sorted(
         {row.model for row in table.SOURCES})  # every ImageNet model with published weights
-    assert len(table.models_with("imagenet")) == 18
+    assert len(with_imagenet) == 18
     for row in (r for r in table.SOURCES if r.publisher == table.KERAS_APPLICATIONS):
         assert row.tag == "imagenet" and table.resolve(row.model, "imagenet") is row
         assert callable(getattr(keras.applications, row.architecture))
         assert row.preprocessing == "caffe" and 70 < row.top1 < 80
         assert row.bn_epsilon == (KA_EPSILON if row.model.startswith("resnet") else None)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        table.find("resnet50", "imagenet").bn_epsilon = 1e-5
-    assert table.find("resnet20", "imagenet") is None
+        table.rows("resnet50", "imagenet")[0].bn_epsilon = 1e-5
+    assert table.rows("resnet20", "imagenet") == []
 
 
 def _keras_vgg_files(module):
@@ -127,7 +128,7 @@ def test_torchvision_rows_are_torchvisions_enums():
         assert (row.resize, row.crop, row.interpolation) == (resize, 224, "bilinear"), file
         assert row.url + row.file == "https://download.pytorch.org/models/" + file
         assert row.file_hash == re.search(r"-([0-9a-f]{8})\.pth$", file).group(1)
-        assert table.find_file(f"/cache/{file}") is row
+        assert table.rows(file=f"/cache/{file}") == [row]
     for model in {e[0] for e in TORCHVISION_ENUMS}:  # DEFAULT: the V2 file, else the V1
         members = {e[1]: e[2] for e in TORCHVISION_ENUMS if e[0] == model}
         default = members.get("IMAGENET1K_V2", members["IMAGENET1K_V1"])
@@ -213,7 +214,7 @@ def test_pretrained_resnet_is_built_with_the_weights_epsilon(bn_epsilon, loads):
                         bn_epsilon=bn_epsilon)
     assert _bn_epsilons(model) == {KA_EPSILON}
     assert model.get_config()["bn_epsilon"] == KA_EPSILON
-    assert loads == [("resnet50", table.find("resnet50", "imagenet"))]
+    assert loads == [("resnet50", table.rows("resnet50", "imagenet")[0])]
 
 
 @pytest.mark.parametrize("bn_epsilon", [1e-5, 1e-3])
@@ -247,14 +248,14 @@ def test_block_options_are_immutable_and_normalised():
 
 def test_torchvision_files_say_which_weights_set_they_are():
     # the same tensors' shapes, two weights sets: the file name tells V1 (resize 256) from V2
-    v1, v2 = (table.find_file(f"/cache/{name}") for name in
+    (v1,), (v2,) = (table.rows(file=f"/cache/{name}") for name in
               ("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"))
     assert (v1.resize, v1.top1, v2.resize, v2.top1) == (256, 76.130, 232, 80.858)
     assert dict(v2.model_kwargs) == {"stride_in_1x1": False, "bn_epsilon": 1e-5}  # v1.5
-    assert table.find_file("googlenet-1378be20.pth").preprocessing == "tf"
-    assert table.find_file("my_resnet.pth") is None
-    assert table.published_top1("resnet50") == 80.858  # the best of three files
-    assert table.published_top1("resnet20") is None
+    assert [r.preprocessing for r in table.rows(file="googlenet-1378be20.pth")] == ["tf"]
+    assert table.rows(file="my_resnet.pth") == []
+    assert max(r.top1 for r in table.rows("resnet50")) == 80.858  # the best of three files
+    assert table.rows("resnet20") == []
 
 
 @pytest.mark.parametrize("model, url, built, kwargs", [
@@ -293,8 +294,8 @@ def test_constructor_arguments_that_contradict_the_file_are_refused(model, model
 def test_list_weights_shows_a_table_and_stays_a_list_of_rows(kd_home, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     rows = kd.list_weights("resnet50")
-    assert rows == [table.find("resnet50", t) for t in ("imagenet", "IMAGENET1K_V1",
-                                                         "IMAGENET1K_V2")]
+    assert rows == [table.rows("resnet50", t)[0] for t in ("imagenet", "IMAGENET1K_V1",
+                                                             "IMAGENET1K_V2")]
     assert rows[-1].file == "resnet50-11ad3fa6.pth" and isinstance(rows[0], table.Pretrained)
     lines = repr(rows).splitlines()
     assert lines[0].split() == ["tag", "publisher", "top-1", "%", "MB", "preprocessing", "cached"]
