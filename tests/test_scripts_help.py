@@ -26,7 +26,6 @@ COVERED = {
     "convert_weights.py": "tests/weights/test_torch_convert.py",
     "push_weights.py": "tests/weights/test_presets.py",
     "make_tfrecords.py": "tests/data/test_sources.py",
-    "make_notebooks.py": "tests/docs/test_notebooks_clean.py",
     "benchmarks/benchmark_train.py": "tests/training/test_scripts.py",
     "benchmarks/speed_vs_torch.py": "tests/training/test_scripts.py",
     "benchmarks/recipe_step_cost.py": "tests/training/test_scripts.py",
