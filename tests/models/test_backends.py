@@ -18,25 +18,28 @@ import pytest
 import keras_deepnets as kd
 
 # One model of each family, small: name -> (registry name or constructor, its arguments).
+# Logits, not probabilities: a softmax of small random logits is near-uniform, so a 5e-5 match
+# of probabilities says little about the logits behind them.
+LOGITS = {"classifier_activation": None}
 CASES = {
-    "resnet20": ("resnet20", {}),
-    "resnet18": ("resnet18", {"input_shape": [64, 64, 3]}),
-    "vgg11_lrn": ("vgg11_lrn", {"input_shape": [64, 64, 3], "classes": 10}),
-    "lenet5": ("lenet5", {}),  # scaled tanh, trainable subsampling, Table I's partial C3
+    "resnet20": ("resnet20", LOGITS),
+    "resnet18": ("resnet18", {"input_shape": [64, 64, 3], **LOGITS}),
+    "vgg11_lrn": ("vgg11_lrn", {"input_shape": [64, 64, 3], "classes": 10, **LOGITS}),
+    "lenet5": ("lenet5", LOGITS),  # scaled tanh, trainable subsampling, Table I's partial C3
     "alexnet": ("alexnet", {"input_shape": [67, 67, 3], "include_top": False,
                             "pooling": "avg"}),  # LRN, groups=2
-    "googlenet": ("googlenet_torchvision", {"input_shape": [64, 64, 3], "classes": 10}),
+    "googlenet": ("googlenet_torchvision", {"input_shape": [64, 64, 3], "classes": 10,
+                                            **LOGITS}),
     # a two-stage ResNeXt: JAX's CPU grouped convolution is XLA's, slow at ResNeXt-50's size
     "resnext": ("ResNet", {"block": "bottleneck", "stage_depths": [1, 1],
                            "stage_filters": [16, 32], "stem": "cifar", "groups": 4,
-                           "width_per_group": 8, "stride_in_1x1": False}),
+                           "width_per_group": 8, "stride_in_1x1": False, **LOGITS}),
 }
 
 
 # One network of each family at full size on two of the shared photos (torchvision's
 # transform of them)
-# (logits: with a random classifier the softmax is near-uniform, a weak comparison)
-PHOTO_CASES = {f"{name}_photos": (name, {"classifier_activation": None})
+PHOTO_CASES = {f"{name}_photos": (name, LOGITS)
                for name in ("resnet50", "vgg16_bn", "googlenet", "resnext50_32x4d")}
 PHOTOS = (pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torchvision"
           / "inputs_224.npz")
@@ -45,6 +48,22 @@ PHOTOS = (pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "torch
 def _build(name, kwargs, **extra):
     return (getattr(kd, name) if name[0].isupper() else functools.partial(kd.get_model, name))(
         **kwargs, **extra)
+
+
+def _randomise_every_weight(model, rng):
+    """Every weight random: a constant one (a zero bias, a unit BN gamma or variance, LeNet's
+    unit subsampling coefficient) hides a wrong mapping or layout behind a symmetric value.
+    Zeros become normal(0, 0.2), other constants uniform(0.5, 1.5) (variances stay positive);
+    kernels keep their random initialisation."""
+    for variable in model.weights:
+        value = keras.ops.convert_to_numpy(variable)
+        if np.all(value == value.flat[0]):
+            new = (rng.normal(0, 0.2, value.shape) if value.flat[0] == 0
+                   else rng.uniform(0.5, 1.5, value.shape))
+            variable.assign(new.astype(value.dtype))
+    constant = [v.path for v in model.weights if np.prod(v.shape) > 1
+                and np.ptp(keras.ops.convert_to_numpy(v)) == 0]
+    assert not constant, constant
 
 # Building is most of the other side's time (every layer's shapes are traced by its backend),
 # so the subprocess builds its models while this process builds the TF ones and writes their
@@ -78,7 +97,7 @@ def check(name, got, expected):
     # float32 on both sides, summed in another order (oneDNN against XLA's CPU kernels): up to
     # ~1.2e-5 of the largest output was seen for the small ResNeXt; a layout or grouping bug
     # is off by a large fraction of it.
-    diff = float(np.abs(got - expected).max() / max(1.0, np.abs(expected).max()))
+    diff = float(np.abs(got - expected).max() / np.abs(expected).max())  # of the largest logit
     print(name, diff)
     assert diff < 5e-5, (name, diff)
 
@@ -104,6 +123,19 @@ for builder in ["ResNet18", "VGG11", "AlexNet", "GoogLeNet", "ResNeXt50_32x4d"]:
 keras.config.set_image_data_format("channels_last")
 print("contract ok")
 assert "tensorflow" not in sys.modules, "building or loading a model imported TensorFlow"
+# Keras's own training loop on this backend: ResNet-20 (BN in training mode, option A shortcuts)
+# memorises 32 random images in 12 epochs, and BN's moving statistics are updated. (After the
+# check above: Keras's fit on numpy arrays imports TensorFlow for its data adapters.)
+keras.utils.set_random_seed(0)
+net = kd.get_model("resnet20", weights=None)
+net.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
+rng = np.random.default_rng(0)
+images, labels = rng.normal(0, 50, (32, 32, 32, 3)).astype("float32"), rng.integers(0, 10, 32)
+losses = net.fit(images, labels, batch_size=16, epochs=12, verbose=0).history["loss"]
+moving = [keras.ops.convert_to_numpy(v) for v in net.weights if "moving_mean" in v.path]
+assert np.isfinite(losses).all() and losses[-1] < 0.5 * losses[0], losses
+assert moving and all(np.abs(m).max() > 0 for m in moving), "BN statistics not updated"
+print("fit ok", losses[0], losses[-1])
 from keras_deepnets import training
 try:
     training.make_config(model="resnet20")
@@ -141,10 +173,7 @@ def test_other_backends_match_tensorflow(backend, tmp_path):
         photos = np.load(PHOTOS)["images_nhwc"][:2]
         for name, (builder, kwargs) in all_cases.items():
             model = _build(builder, kwargs)
-            for layer in model.layers:  # non-trivial BN statistics
-                if layer.__class__.__name__ == "BatchNormalization":
-                    layer.set_weights([rng.uniform(0.5, 1.5, w.shape)
-                                       for w in layer.get_weights()])
+            _randomise_every_weight(model, rng)
             x = (photos if name in PHOTO_CASES else
                  rng.uniform(0, 50, size=(2, *model.input_shape[1:])).astype("float32"))
             model.save_weights(paths[name][0])
@@ -159,4 +188,4 @@ def test_other_backends_match_tensorflow(backend, tmp_path):
     assert other.returncode == 0, stdout + stderr[-3000:]
     names = [line.split()[0] for line in stdout.splitlines()]
     assert sorted(names) == sorted([*all_cases, *(n + "_nchw" for n in CHANNELS_FIRST),
-                                    "keras_file", "contract", "training_error"])
+                                    "keras_file", "contract", "fit", "training_error"])

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import keras_deepnets as kd
+from keras_deepnets.models import layers
 
 
 def _pair(x_shape, filters, seed=0):
@@ -70,8 +71,8 @@ def test_resnet_bottlenecks_use_it_for_stride_1_only_and_it_saves(tmp_path):
         "conv3_block1_0_conv")}
     assert kinds["conv2_block1_1_conv"] is kd.PointwiseConv2D  # 1x1, stride 1
     assert kinds["conv2_block1_3_conv"] is kd.PointwiseConv2D
-    assert kinds["conv2_block1_2_conv"] is keras.layers.Conv2D  # 3x3
-    assert kinds["conv3_block1_0_conv"] is keras.layers.Conv2D  # 1x1, stride 2 (shortcut)
+    assert kinds["conv2_block1_2_conv"] is layers.Conv2D  # 3x3
+    assert kinds["conv3_block1_0_conv"] is layers.Conv2D  # 1x1, stride 2 (shortcut)
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
     assert type(again.get_layer("conv2_block1_1_conv")) is kd.PointwiseConv2D
