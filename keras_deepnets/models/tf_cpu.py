@@ -10,6 +10,7 @@ and need no probe.
 """
 
 import functools
+import platform
 
 import keras
 
@@ -65,3 +66,19 @@ def needs_channels_last(dtype="float32"):
     around it): the TensorFlow backend, no GPU, and CPU kernels without NCHW convolutions."""
     return (keras.backend.backend() == "tensorflow" and _cpu_only()
             and not _runs(_nchw_convolution, dtype))
+
+
+@functools.cache
+def native_bfloat16():
+    """Whether this CPU computes in bfloat16 natively (AVX512_BF16 or AMX on x86, BF16 on Arm;
+    read from Linux's /proc/cpuinfo, False where it cannot be read). Elsewhere bfloat16 is
+    emulated: measured on an AVX2 EPYC, a ResNet-20 training step ran 32 img/s in bfloat16
+    against 226 in float32."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            words = set(f.read().split())
+    except OSError:
+        return False
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return "bf16" in words
+    return bool(words & {"avx512_bf16", "amx_bf16"})

@@ -117,8 +117,9 @@ class TrainConfig:
     collective_timeout: float = setting(
         None, "Multi-worker only: seconds a worker waits for its peers before ending with a "
         "WorkerLost error (default $KERAS_DEEPNETS_COLLECTIVE_TIMEOUT or 600; 0: wait forever).")
-    mixed_precision: str = setting("float32", "auto: float16 on GPUs, bfloat16 on CPUs/TPUs.",
-                                   choices=PRECISIONS)
+    mixed_precision: str = setting(
+        "float32", "auto: float16 on GPUs, bfloat16 on TPUs and on CPUs with native bfloat16 "
+        "(AVX512_BF16, AMX), float32 on other CPUs.", choices=PRECISIONS)
     jit_compile: bool = setting(False, "XLA-compile the forward/backward pass.")
     steps_per_loop: int = setting(1, "Training steps per tf.function call: fewer host round "
                                   "trips (GPUs, small models); records stay per step.")

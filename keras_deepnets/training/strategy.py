@@ -18,6 +18,8 @@ import re
 
 import tensorflow as tf
 
+from keras_deepnets.models.tf_cpu import native_bfloat16
+
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
 
@@ -145,17 +147,20 @@ def strategy_name(strategy):
 def resolve_precision(precision, strategy=None):
     """Maps `--mixed_precision` to a Keras dtype policy name.
 
-    auto: mixed_float16 on GPUs (tensor cores), mixed_bfloat16 on CPUs and TPUs (same exponent
-    range as float32, so no loss scaling is needed). "float16"/"bfloat16" mean the mixed policies.
+    auto: mixed_float16 on GPUs (tensor cores), mixed_bfloat16 on TPUs and on CPUs that compute
+    in bfloat16 natively (same exponent range as float32, so no loss scaling is needed), float32
+    on other CPUs, where bfloat16 is emulated and several times slower (`tf_cpu.native_bfloat16`).
+    "float16"/"bfloat16" mean the mixed policies.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"mixed_precision must be one of auto, float32, float16, bfloat16; "
                           f"got {precision!r}.")
     if precision == "auto":
-        on_gpu = bool(tf.config.list_logical_devices("GPU"))
         if isinstance(strategy, tf.distribute.TPUStrategy):
-            on_gpu = False
-        return "mixed_float16" if on_gpu else "mixed_bfloat16"
+            return "mixed_bfloat16"
+        if tf.config.list_logical_devices("GPU"):
+            return "mixed_float16"
+        return "mixed_bfloat16" if native_bfloat16() else "float32"
     if precision in ("float16", "bfloat16"):
         return "mixed_" + precision
     return precision
