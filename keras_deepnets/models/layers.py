@@ -84,12 +84,11 @@ def add_channel_bias(x, bias, data_format=None):
 class Conv2D(keras.layers.Conv2D):
     """keras.layers.Conv2D whose bias is added by `add_channel_bias` (correct in both data
     formats at every size), and whose channels_first convolution runs as channels_last, transposed
-    around it, where TensorFlow's CPU kernels have no NCHW convolution (models/tf_cpu.py: CPUs
-    without AVX-512); everything else, weights and config included, is Keras's."""
+    around it, on TensorFlow's CPU kernels (models/tf_cpu.py: without AVX-512 they have no NCHW
+    convolution, or a slow one); everything else, weights and config included, is Keras's."""
 
     def convolution_op(self, inputs, kernel):
-        if (self.data_format == "channels_first"
-                and needs_channels_last(keras.backend.standardize_dtype(inputs.dtype))):
+        if self.data_format == "channels_first" and needs_channels_last():
             outputs = ops.conv(ops.transpose(inputs, (0, 2, 3, 1)), kernel,
                                strides=list(self.strides), padding=self.padding,
                                dilation_rate=self.dilation_rate, data_format="channels_last")

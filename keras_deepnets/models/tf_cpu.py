@@ -1,12 +1,11 @@
-"""What this TensorFlow's CPU kernels can do, probed once per process.
+"""What this TensorFlow's CPU kernels can do, and this CPU, asked once per process.
 
 Why: TensorFlow's x86 wheels run oneDNN's kernels by default only on CPUs with AVX-512 (or
 AMX/AVX-VNNI); elsewhere (an AVX2-only CPU, or TF_ENABLE_ONEDNN_OPTS=0) its CPU kernels
 have no NCHW Conv2D ("The Conv2D op currently only supports the NHWC tensor format on the
 CPU") and no gradient for grouped convolutions ("Gradients for grouped convolutions are not
-supported on CPU"). The layers ask these probes and take another path where a kernel is
-missing, so that a model runs and trains on any CPU. With a GPU visible, convolutions run there
-and need no probe.
+supported on CPU"). The layers ask here and take another path where a kernel is missing or
+slow, so that a model runs and trains on any CPU. With a GPU visible, convolutions run there.
 """
 
 import functools
@@ -46,13 +45,6 @@ def _grouped_gradients(tf, dtype):
                                     strides=[1, 1, 1, 1], padding="SAME")
 
 
-def _nchw_convolution(tf, dtype):
-    x, kernel = tf.ones((1, 2, 4, 4), dtype), tf.ones((3, 3, 2, 2), dtype)
-    y = tf.nn.convolution(x, kernel, padding="SAME", data_format="NCHW")
-    tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel, out_backprop=y,
-                                   strides=[1, 1, 1, 1], padding="SAME", data_format="NCHW")
-
-
 @functools.cache
 def native_grouped_gradients(dtype="float32"):
     """Whether TensorFlow's own grouped convolution has gradients here in `dtype` (oneDNN on the
@@ -61,11 +53,13 @@ def native_grouped_gradients(dtype="float32"):
 
 
 @functools.cache
-def needs_channels_last(dtype="float32"):
-    """Whether a channels_first convolution in `dtype` must run as channels_last (transposed
-    around it): the TensorFlow backend, no GPU, and CPU kernels without NCHW convolutions."""
-    return (keras.backend.backend() == "tensorflow" and _cpu_only()
-            and not _runs(_nchw_convolution, dtype))
+def needs_channels_last():
+    """Whether a channels_first convolution runs as channels_last (transposed around it): on
+    the TensorFlow backend with no GPU. Without oneDNN, TensorFlow's CPU kernels have no NCHW
+    convolution at all; with it, on an AVX2 CPU, oneDNN's NCHW kernels for some shapes are its
+    reference ones: a channels_first VGG-11 at 123x123 took 35 s per image, 0.11 s transposed.
+    The transposes cost little beside a convolution on any CPU."""
+    return keras.backend.backend() == "tensorflow" and _cpu_only()
 
 
 @functools.cache

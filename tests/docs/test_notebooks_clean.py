@@ -103,3 +103,16 @@ def test_run_notebook_parameters_are_checked():
             parse_parameter(bad)
     with pytest.raises(ValueError, match="0 cells tagged 'parameters'"):
         with_parameters(nbformat.v4.new_notebook(), {"EPOCHS": 1})
+
+
+def test_every_notebook_installs_the_package_the_same_way():
+    """The install block (from "# Setup:" to `import keras_deepnets as kd`) is repeated in each
+    notebook on purpose: on a fresh Colab runtime it runs before the package exists, so it
+    cannot live in it. It is one block, kept the same here."""
+    blocks = {}
+    for path in PATHS:
+        lines = path.with_suffix(".py").read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("# Setup:"))
+        end = lines.index("import keras_deepnets as kd", start)
+        blocks[path.name] = lines[start:end + 1]
+    assert len(PATHS) == 3 and all(b == blocks[PATHS[0].name] for b in blocks.values()), blocks

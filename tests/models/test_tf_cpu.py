@@ -67,7 +67,7 @@ def test_channels_first_and_grouped_convolutions_without_onednn(tmp_path):
     rng = np.random.default_rng(1)
     layer = kd.GroupedConv2D(filters=24, kernel_size=3, strides=2, padding="same", groups=4)
     layer.build((2, 9, 9, 16))
-    assert layer.uses_native_kernel() and not tf_cpu.needs_channels_last()  # oneDNN here
+    assert layer.uses_native_kernel() and tf_cpu.needs_channels_last()  # oneDNN, no GPU
     x = rng.standard_normal((2, 9, 9, 16)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 4, 24)).astype(np.float32) * 0.2
     bias = rng.standard_normal(24).astype(np.float32)
