@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import keras_deepnets as kd
 from keras_deepnets import data, export
+from keras_deepnets.models import tf_cpu
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "export.md"
@@ -33,9 +34,7 @@ def _has_vnni():
     ResNet-20's int8 agreed on 93.25% of the images (97.65% with 7-bit weights, 97.90% with
     uint8 weights), against 98.60% on a Zen 4 with VNNI. The file is the same; the runtime's
     kernel is not."""
-    with open("/proc/cpuinfo") as f:
-        flags = f.read()
-    return " avx512_vnni" in flags or " avx_vnni" in flags
+    return bool(tf_cpu.cpu_flags() & {"avx512_vnni", "avx_vnni"})
 
 
 @pytest.mark.slow
