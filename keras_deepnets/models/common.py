@@ -157,24 +157,6 @@ def finish(model, source):
         loading.load_weights_file(model, source.value)
 
 
-def loads_presets(expected_names):
-    """Decorates a constructor so that `weights=` takes a preset (a folder `kd.save_preset`
-    wrote, `file://` of it, or `hf://owner/repo[@revision]` of one on the Hub): rebuilt from
-    its config after checking that it holds the architecture `expected_names(kwargs)` names
-    (`presets.load_folder`). Anything else goes to the constructor, whose model class reads it
-    (`check_contract`: `argument.resolve_weights` in place); for the models without published
-    weights (LeNet-5, the CIFAR VGGs), whose errors for a tag or a checkpoint it gives."""
-    def decorate(constructor):
-        @functools.wraps(constructor)
-        def wrapper(*args, **kwargs):
-            folder = presets.find(kwargs.get("weights"))
-            if folder is None:
-                return constructor(*args, **kwargs)
-            return preset_model(folder, expected_names(kwargs), kwargs)
-        return wrapper
-    return decorate
-
-
 def preset_model(folder, names, kwargs):
     """The model of the preset in `folder` (`kwargs["weights"]` named it), which must hold one
     of the registry names `names`; the other `kwargs` as `presets.load_folder` takes them."""

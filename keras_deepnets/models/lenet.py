@@ -18,8 +18,8 @@ import keras
 from keras import layers
 
 from keras_deepnets.models import specs
-from keras_deepnets.models.common import (DeepNet, builds_in_data_format, check_contract,
-                                          classifier, finish, loads_presets, make_input,
+from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
+                                          check_contract, classifier, finish, make_input,
                                           model_inputs, pool)
 from keras_deepnets.models.layers import (Conv2D, PartialConv2D, ScaledTanh, TrainableSubsampling,
                                           image_shape)
@@ -87,7 +87,8 @@ class LeNet5Model(DeepNet):
         finish(self, weights_source)
 
 
-@loads_presets(lambda kwargs: "lenet5_modern" if kwargs.get("variant") == "modern" else "lenet5")
+@accepts_pretrained(
+    lambda kwargs: "lenet5_modern" if kwargs.get("variant") == "modern" else "lenet5")
 def LeNet5(variant="paper", **kwargs):
     """LeNet-5 (LeCun et al. 1998); `kd.LeNet5(weights=None)` is the paper's 60,000-parameter
     network with a Dense softmax output."""

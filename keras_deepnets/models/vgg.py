@@ -14,8 +14,8 @@ from keras import layers
 
 from keras_deepnets.models.batchnorm import BatchNormalization
 from keras_deepnets.models.common import (DeepNet, accepts_pretrained, builds_in_data_format,
-                                          check_contract, classifier, finish, loads_presets,
-                                          make_input, model_inputs, pool)
+                                          check_contract, classifier, finish, make_input,
+                                          model_inputs, pool)
 from keras_deepnets.models.layers import Conv2D, LocalResponseNormalization, image_shape
 from keras_deepnets.models.specs import VGG_CONFIGS
 from keras_deepnets.registry import register_model
@@ -191,5 +191,5 @@ def cifar_vgg(config, classes=10, input_shape=None, classifier_activation="softm
 
 
 for _config, (_name, _) in CIFAR_VGGS.items():  # the registry's names of the CIFAR-sized VGGs
-    register_model(_name, loads_presets(lambda kwargs, name=_name: name)(
+    register_model(_name, accepts_pretrained(lambda kwargs, name=_name: name)(
         functools.partial(cifar_vgg, _config)), "cifar")

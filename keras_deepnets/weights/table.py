@@ -384,8 +384,9 @@ def _unknown_tag_message(models, tag):
     if not tags:
         with_weights = sorted({r.model for r in rows()})
         return (f"{label} has no pretrained weights (weights={tag!r}). Models with weights: "
-                f"{', '.join(with_weights)}. Use weights=None, a .weights.h5 path or a "
-                "checkpoint file (.pth, .safetensors, .npz).")
+                f"{', '.join(with_weights)}. Use weights=None, a .weights.h5 path or a preset "
+                "folder (kd.save_preset); torchvision/timm checkpoint files (.pth, "
+                ".safetensors, .npz) load into the models listed.")
     elsewhere = sorted({r.model for r in rows(tag=tag)} - set(models))
     where = (f" {tag!r} is a tag of other architectures: {', '.join(elsewhere)}."
              if elsewhere else "")

@@ -24,7 +24,7 @@ from safetensors.numpy import save_file
 import keras_deepnets as kd
 from keras_deepnets import training
 from keras_deepnets.training import config as train_config
-from keras_deepnets.weights import presets
+from keras_deepnets.weights import presets, table
 
 from weights_helpers import TORCHVISION, check_logits
 
@@ -180,6 +180,8 @@ def test_small_models_and_plain_functional_ones_round_trip(tmp_path):
     assert presets.read(path)["class_names"] == names
     with pytest.raises(presets.PresetError, match="not lenet5;"):
         kd.LeNet5(weights=path)
+    with pytest.raises(table.WeightsError, match="lenet5 has no pretrained weights.*preset"):
+        kd.LeNet5(weights="imagenet")
     vgg = kd.get_model("vgg11_bn_cifar")
     rgb = np.repeat(x, 3, axis=-1)
     path = kd.save_preset(vgg, tmp_path / "vgg")

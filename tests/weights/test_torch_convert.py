@@ -183,6 +183,9 @@ def test_named_constructors_take_a_checkpoint_file(resnet18_state, images, tmp_p
     with pytest.raises(CheckpointError, match=r"holds torchvision's resnet18, which the "
                                               r"resnet34 constructor cannot load"):
         kd.ResNet34(weights=str(path))
+    for name in ("lenet5", "vgg11_bn_cifar"):  # no published weights, one path all the same
+        with pytest.raises(CheckpointError, match=f"resnet18, which the {name} constructor"):
+            kd.get_model(name, weights=path)
     with pytest.raises(ValueError, match="PyTorch-side checkpoint: load it through a named"):
         kd.ResNet("basic", (2, 2, 2, 2), weights=str(path))  # the generic builder
     with pytest.raises(ValueError, match="no such file"):
