@@ -10,6 +10,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -46,9 +47,6 @@ HELP = [
     "benchmarks/profile_step.py",
 ]
 
-# Scripts that need a package this project does not install (PyTorch lives in a scratch venv).
-NEEDS = {"benchmarks/deploy_speed_torch.py": "torch"}
-
 
 def _scripts():
     return sorted(p.relative_to(SCRIPTS).as_posix()
@@ -76,8 +74,6 @@ def _expected(path):
 
 @pytest.mark.parametrize("script", HELP)
 def test_help(script):
-    if script in NEEDS and importlib.util.find_spec(NEEDS[script]) is None:
-        pytest.skip(f"{script} needs {NEEDS[script]}, which this environment lacks")
     path = SCRIPTS / script
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -88,3 +84,17 @@ def test_help(script):
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert _expected(path) in done.stdout, done.stdout[-3000:]
     assert "--" in done.stdout  # the flags are listed
+
+
+def test_the_torch_side_of_deploy_speed_names_what_it_needs(tmp_path):
+    """deploy_speed_torch.py runs in PyTorch's own venv; run in a Python without PyTorch (this
+    project's), it says so, not a traceback."""
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("this Python has torch: the script would run, not refuse")
+    images = tmp_path / "images.npy"
+    np.save(images, np.zeros((1, 8, 8, 3), "float32"))
+    done = subprocess.run([sys.executable, str(SCRIPTS / "benchmarks/deploy_speed_torch.py"),
+                           "--runtime=torch_eager", f"--images={images}"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "needs torch and torchvision" in done.stderr and "--torch_python" in done.stderr

@@ -21,8 +21,12 @@ import os
 import sys
 
 import numpy as np
-import torch
-import torchvision
+
+try:  # --help works in any Python; a run needs PyTorch's venv, and says so (main)
+    import torch
+    import torchvision
+except ImportError:
+    torch = torchvision = None
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "keras_deepnets", "export"))
@@ -65,6 +69,10 @@ def main():
     args = runtimes.worker_arguments()
     if args.runtime not in RUNTIMES:
         sys.exit(f"error: --runtime takes {', '.join(RUNTIMES)}; got {args.runtime!r}.")
+    if torch is None:
+        sys.exit(f"error: {os.path.basename(__file__)} needs torch and torchvision, which "
+                 f"{sys.executable} lacks; deploy_speed.py runs it with --torch_python=<the "
+                 "python of a venv that has them>.")
     channels_last = args.runtime != "torch_eager"
     run = make_runner(args.runtime, build(args.path, channels_last, args.threads), channels_last)
     runtimes.run_worker(args, run, prepare=lambda x: to_torch(x, channels_last),
