@@ -1,7 +1,7 @@
-"""PyTorch's side of scripts/benchmarks/deploy_speed.py: torchvision's ResNet-50 with the same
-weights, timed in PyTorch's own virtual environment by the protocol of
-keras_deepnets/export/runtimes.py (imported by path: that file needs numpy only; this script
-never imports keras_deepnets).
+"""PyTorch's side of `benchmark.py deploy`: torchvision's ResNet-50 with the same weights, timed
+in PyTorch's own virtual environment by the protocol of keras_deepnets/export/runtimes.py
+(imported by path: that file needs numpy only; this script never imports keras_deepnets, so it
+is no mode of benchmark.py, which runs in this project's environment).
 
     /tmp/torchenv/bin/python scripts/benchmarks/deploy_speed_torch.py --runtime=torch_eager \
         --path=resnet50_state.npz --images=images.npy --batches=1,32 [--outputs=out.npy]
@@ -71,7 +71,7 @@ def main():
         sys.exit(f"error: --runtime takes {', '.join(RUNTIMES)}; got {args.runtime!r}.")
     if torch is None:
         sys.exit(f"error: {os.path.basename(__file__)} needs torch and torchvision, which "
-                 f"{sys.executable} lacks; deploy_speed.py runs it with --torch_python=<the "
+                 f"{sys.executable} lacks; `benchmark.py deploy` runs it with --torch_python=<the "
                  "python of a venv that has them>.")
     channels_last = args.runtime != "torch_eager"
     run = make_runner(args.runtime, build(args.path, channels_last, args.threads), channels_last)

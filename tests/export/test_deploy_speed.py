@@ -1,6 +1,6 @@
-"""scripts/benchmarks/deploy_speed.py run for real in its smallest configuration (ResNet-20,
-batch 1, one round, no PyTorch), and the worker module's promise to load no TensorFlow when run by
-path."""
+"""`scripts/benchmarks/benchmark.py deploy` run for real in its smallest configuration
+(ResNet-20, batch 1, one round, no PyTorch), and the worker module's promise to load no
+TensorFlow when run by path."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from export_helpers import run_script
 
 
 def _run(*args, timeout=300):
-    return run_script("benchmarks/deploy_speed.py", *args, timeout=timeout)
+    return run_script("benchmarks/benchmark.py", "deploy", *args, timeout=timeout)
 
 
 def test_tiny_run_writes_its_record(trained_resnet20, cifar10_dir, tmp_path):
@@ -39,7 +39,7 @@ def test_tiny_run_writes_its_record(trained_resnet20, cifar10_dir, tmp_path):
     assert agreement["keras_function"][0] == 1.0
     assert record["goal"] == {}  # no PyTorch side to compare with
     table = (tmp_path / "out" / "deploy_speed.md").read_text()
-    assert "| onnx_int8 |" in table and "scripts/benchmarks/deploy_speed.py" in table
+    assert "| onnx_int8 |" in table and "scripts/benchmarks/benchmark.py deploy" in table
 
 
 def test_bad_flags_are_one_line():

@@ -119,9 +119,9 @@ def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_pa
         (tmp_path / "train" / folder.name).mkdir(parents=True)
         for image in sorted(folder.iterdir())[:10]:
             shutil.copy(image, tmp_path / "train" / folder.name / image.name)
-    proc = run_script("benchmarks/benchmark_train.py", "--models=resnet20", "--precisions=float32",
-                      "--steps=1", "--warmup=1", "--rounds=1", "--batch_size=16",
-                      "--train_rounds=2", "--nometrics",
+    proc = run_script("benchmarks/benchmark.py", "train", "--models=resnet20",
+                      "--precisions=float32", "--steps=1", "--warmup=1", "--rounds=1",
+                      "--batch_size=16", "--train_rounds=2", "--nometrics",
                       "--matmul_size=256", "--noloop", f"--cifar_data={tmp_path}",
                       timeout=300, env={**ENV, "KERAS_DEEPNETS_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -145,7 +145,7 @@ def test_benchmark_train_reports_every_column_with_real_data(cifar10_dir, tmp_pa
 def test_speed_vs_torch_refuses_what_cannot_run(flags, message):
     """The PyTorch comparison (torch lives in a scratch venv, never here) says in one line what
     is missing instead of failing inside a subprocess."""
-    proc = run_script("benchmarks/speed_vs_torch.py", *flags, timeout=120)
+    proc = run_script("benchmarks/benchmark.py", "vs_torch", *flags, timeout=120)
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
 
@@ -154,8 +154,8 @@ def test_recipe_step_cost_times_every_variant_and_names_bad_models(tmp_path):
     """The fast recipe's step cost (the bar: <= 3% over the paper's): every variant timed in the
     same process, the JSON beside the table; the figures themselves are not judged."""
     out = tmp_path / "cost.json"
-    proc = run_script("benchmarks/recipe_step_cost.py", "--batch_size=8", "--rounds=1", "--steps=1",
-                      f"--output={out}", timeout=300)
+    proc = run_script("benchmarks/benchmark.py", "recipe_cost", "--batch_size=8", "--rounds=1",
+                      "--steps=1", f"--output={out}", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads(out.read_text())
     labels = ["paper", "fast", "fast without the weight average", "fast without Nesterov",
@@ -164,7 +164,7 @@ def test_recipe_step_cost_times_every_variant_and_names_bad_models(tmp_path):
     assert record["fast_vs_paper"] == record["step_ms"]["fast"] / record["step_ms"]["paper"] - 1
     for label in labels:
         assert f"| {label} | " in proc.stdout
-    bad = run_script("benchmarks/recipe_step_cost.py", "--model=resnet50", timeout=120)
+    bad = run_script("benchmarks/benchmark.py", "recipe_cost", "--model=resnet50", timeout=120)
     assert bad.returncode != 0
     assert bad.stderr.strip().splitlines()[-1].startswith("error: the fast recipe is for the "
                                                           "CIFAR models; resnet50"), bad.stderr

@@ -1,22 +1,23 @@
-"""Our training step against PyTorch's on this CPU, in interleaved rounds: ours, PyTorch's,
-ours, ... so that both sides see the same machine (a shared VM drifts by 20-30% within
-minutes, more than the ratios being judged; docs/performance.md).
+"""Our training step against PyTorch's on this CPU, in interleaved rounds (--onednn: the kernels).
+
+Interleaved: ours, PyTorch's, ours, ... so that both sides see the same machine (a shared VM
+drifts by 20-30% within minutes, more than the ratios being judged; docs/performance.md).
 
     python -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1
-    python scripts/benchmarks/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python \\
+    python scripts/benchmarks/benchmark.py vs_torch --torch_python=/tmp/torchenv/bin/python \\
         --torch_step=../shared/bench/torch_step.py --models=resnet20,resnet56,resnet50 --rounds=3
 
-Each round runs scripts/benchmarks/benchmark_train.py once per input size (every model and
+Each round runs the train mode (`benchmark.py train`) once per input size (every model and
 precision, a fresh process per case) and then the PyTorch peer's timing function
 (`images_per_second` of torch_step.py: the median of the timed steps after 3 warm-up steps) for
 the same cases; the table shows each side's median and range over the rounds, the per-round
 ratio's, and best against best. Timed steps as torch_step.py: 20 at 32x32 (batch 128), 10 at
 224x224 (batch 32). ResNet-50 is torchvision's v1.5 on both sides (ours:
-`resnet50_v1.5` of benchmark_train.py, the stride on the 3x3). PyTorch is never imported here:
+`resnet50_v1.5` of the train mode, the stride on the 3x3). PyTorch is never imported here:
 it lives in its own virtual environment, not in this project's.
 
-    python scripts/benchmarks/speed_vs_torch.py --torch_python=/tmp/torchenv/bin/python --onednn \
-        --models=resnet20 --precisions=bfloat16 --inter_op_threads=1 [--onednn_shapes]
+    python scripts/benchmarks/benchmark.py vs_torch --torch_python=/tmp/torchenv/bin/python \\
+        --onednn --models=resnet20 --precisions=bfloat16 --inter_op_threads=1 [--onednn_shapes]
 
 `--onednn` times no rounds: it runs each case once on each side with ONEDNN_VERBOSE=1 and
 prints what oneDNN executed in the timed steps (keras_deepnets.diagnostics.onednn_log): kind, pass,
@@ -26,20 +27,17 @@ slower. `--inter_op_threads=1` runs our kernels one at a time, as PyTorch does (
 inter-op threads two kernels share the two cores and each reads slower).
 """
 
-import os
-
-os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
-import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
-
 import json
+import os
 import re
 import subprocess
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from keras_deepnets.diagnostics import onednn_log
 from keras_deepnets.diagnostics import rounds as rounds_summary
+from modes import ENTRY
 
 flags.DEFINE_string("torch_python", None, "A Python with torch and torchvision (a scratch venv).")
 flags.DEFINE_string("torch_step", "../shared/bench/torch_step.py", "The PyTorch peer's script.")
@@ -59,7 +57,7 @@ flags.DEFINE_integer("inter_op_threads", 0, "Our side's TF inter-op threads (0: 
                      "1: one kernel at a time, as PyTorch).")
 FLAGS = flags.FLAGS
 
-# --models name -> (benchmark_train.py's name, the PyTorch network (NETS in TORCH_ROUND), batch,
+# --models name -> (the train mode's name, the PyTorch network (NETS in TORCH_ROUND), batch,
 # input side, classes, timed steps): torch_step.py's cases and protocol.
 CASES = {"resnet20": ("resnet20", "resnet20", 128, 32, 10, 20),
          "resnet56": ("resnet56", "resnet56", 128, 32, 10, 20),
@@ -121,7 +119,7 @@ def check_flags():
         sys.exit(f"error: --precisions takes float32 and/or bfloat16; got {', '.join(bad)}.")
     if not FLAGS.torch_python or not os.access(FLAGS.torch_python, os.X_OK):
         sys.exit(f"error: --torch_python={FLAGS.torch_python!r} is not an executable Python; "
-                 "make a scratch venv with torch and torchvision (see this script's docstring).")
+                 "make a scratch venv with torch and torchvision (see this mode's docstring).")
     if not os.path.isfile(FLAGS.torch_step):
         sys.exit(f"error: --torch_step={FLAGS.torch_step!r}: no such file.")
 
@@ -131,16 +129,15 @@ def _steps(model):
 
 
 def ours_round():
-    """{(model, precision): img/s} of benchmark_train.py over every case: one run per input
+    """{(model, precision): img/s} of the train mode over every case: one run per input
     size (a fresh process per case inside it), each with that size's steps."""
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark_train.py")
     precision = {v: k for k, v in POLICY.items()}
     ours = {CASES[m][0]: m for m in FLAGS.models}
     result = {}
     for size in sorted({CASES[m][3] for m in FLAGS.models}):
         models = [m for m in FLAGS.models if CASES[m][3] == size]
         out = subprocess.run(
-            [sys.executable, script, f"--models={','.join(CASES[m][0] for m in models)}",
+            [sys.executable, ENTRY, "train", f"--models={','.join(CASES[m][0] for m in models)}",
              f"--precisions={','.join(POLICY[p] for p in FLAGS.precisions)}", "--noinference",
              "--noloop", f"--steps={_steps(models[0])}", "--matmul_size=512",
              "--metrics" if FLAGS.metrics else "--nometrics"],
@@ -171,8 +168,7 @@ def _logged(command, **kwargs):
 def onednn_case(model, precision):
     """Markdown: the oneDNN primitives of one logged run of our step and of PyTorch's."""
     ours_name, net, batch, size, classes, _ = CASES[model]
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark_train.py")
-    ours = _logged([sys.executable, script, f"--models={ours_name}",
+    ours = _logged([sys.executable, ENTRY, "train", f"--models={ours_name}",
                     f"--precisions={POLICY[precision]}", "--noinference", "--noloop",
                     "--mark_steps", f"--steps={_steps(model)}", "--matmul_size=64",
                     f"--inter_op_threads={FLAGS.inter_op_threads}",
@@ -199,8 +195,7 @@ def table(rounds):
 
 
 def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
+    del argv  # benchmark.py refuses arguments beside the flags
     check_flags()
     if FLAGS.onednn:
         for p in FLAGS.precisions:
@@ -221,7 +216,3 @@ def main(argv):
         with open(FLAGS.json, "w") as f:
             json.dump([{side: {f"{m} {p}": v for (m, p), v in r[side].items()}
                         for side in r} for r in rounds], f, indent=1)
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -1,9 +1,11 @@
-"""Times a training step of our ResNet-50 and ResNet-20 on Keras's current backend (run it with
+"""A training step on Keras's current backend (KERAS_BACKEND) against PyTorch's ResNet-50.
+
+Times a training step of our ResNet-50 and ResNet-20 on Keras's current backend (run it with
 KERAS_BACKEND=jax: on a GPU machine that is the path without TensorFlow) against torchvision's
 ResNet-50 in PyTorch, float32 and bfloat16, on whatever device each framework sees.
 
-    KERAS_BACKEND=jax python scripts/benchmarks/benchmark_backends.py --json=backends.json
-    KERAS_BACKEND=jax python scripts/benchmarks/benchmark_backends.py --models=resnet50 \\
+    KERAS_BACKEND=jax python scripts/benchmarks/benchmark.py backends --json=backends.json
+    KERAS_BACKEND=jax python scripts/benchmarks/benchmark.py backends --models=resnet50 \\
         --batch_size=256 --precisions=bfloat16 --frameworks=keras,torch      # a GPU machine
 
 Each row: framework, backend, device, model, precision, batch, img/s (median of --steps timed
@@ -20,7 +22,7 @@ import time
 
 import keras
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 import keras_deepnets as kd
 
@@ -109,7 +111,7 @@ def torch_rows(precisions, batch, steps, warmup):
 
 
 def main(argv):
-    del argv
+    del argv  # benchmark.py refuses arguments beside the flags
     rows = []
     if "keras" in FLAGS.frameworks:
         rows += keras_rows(FLAGS.models, FLAGS.precisions, FLAGS.batch_size, FLAGS.steps,
@@ -120,7 +122,3 @@ def main(argv):
         with open(FLAGS.json, "w") as f:
             json.dump({"command": " ".join(sys.argv), "keras_backend":
                        os.environ.get("KERAS_BACKEND", "tensorflow"), "rows": rows}, f, indent=1)
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -1,23 +1,21 @@
-"""Where a training step's time goes: traces N steps of a registry model on synthetic data
-through the training core (TF profiler) and prints the kernel time by kind (convolutions
-forward and backward, batch norm, ReLU, the zero-pad shortcut, casts, the optimizer update...).
+"""Where a training step's time goes: kernel time by kind, from a TF profiler trace.
 
-    python scripts/benchmarks/profile_step.py --model=resnet20 --mixed_precision=bfloat16
-    python scripts/benchmarks/profile_step.py --model=resnet56 --steps=10 --json=runs/profile.json
+Traces N steps of a registry model on synthetic data through the training core (TF profiler)
+and prints the kernel time by kind (convolutions forward and backward, batch norm, ReLU, the
+zero-pad shortcut, casts, the optimizer update...).
+
+    python scripts/benchmarks/benchmark.py profile --model=resnet20 --mixed_precision=bfloat16
+    python scripts/benchmarks/benchmark.py profile --model=resnet56 --steps=10 \\
+        --json=runs/profile.json
 
 The same from Python: keras_deepnets.diagnostics.op_profile.profile_step(...); for a trace of a
 real run, op_profile.breakdown("<model_dir>/tensorboard", steps) after --profile=N.
 """
 
-import os
-
-os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
-import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
-
 import json
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from keras_deepnets.diagnostics import op_profile
 
@@ -33,8 +31,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
+    del argv  # benchmark.py refuses arguments beside the flags
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     try:
@@ -49,7 +46,3 @@ def main(argv):
         with open(FLAGS.json, "w") as f:
             json.dump({"model": FLAGS.model, "precision": FLAGS.mixed_precision,
                        "steps": FLAGS.steps, "wall_ms": wall, "rows": rows}, f, indent=1)
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -1,7 +1,9 @@
-"""What the fast recipe's step costs against the paper recipe's, at the same batch and precision;
+"""The fast recipe's step against the paper's, and the fused SGD update against Keras's.
+
+What the fast recipe's step costs against the paper recipe's, at the same batch and precision;
 and what the fused SGD update (training/optimizers.py) saves against Keras's.
 
-    python scripts/benchmarks/recipe_step_cost.py --model=resnet20 --batch_size=128 --rounds=8
+    python scripts/benchmarks/benchmark.py recipe_cost --model=resnet20 --batch_size=128 --rounds=8
 
 Builds one training step per recipe in this process (the paper's; the fast one with its
 Nesterov momentum, label smoothing, weight decay and weight average; the fast one without
@@ -15,17 +17,12 @@ steps timed one after the other compare the machine's moods, not the recipes. Pr
 than the paper's (its extras, EMA and flips, should be nearly free).
 """
 
-import os
-
-os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
-import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
-
 import dataclasses
 import json
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 flags.DEFINE_string("model", "resnet20", "A CIFAR model of the registry.")
 flags.DEFINE_integer("batch_size", 128, "Batch of every step.")
@@ -63,8 +60,7 @@ def time_rounds(steps, inputs, rounds, per_round):
 
 
 def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
+    del argv  # benchmark.py refuses arguments beside the flags
     if FLAGS.rounds < 1 or FLAGS.steps < 1 or FLAGS.batch_size < 1:
         sys.exit("error: --rounds, --steps and --batch_size must be positive whole numbers.")
     import keras
@@ -101,7 +97,3 @@ def main(argv):
                        "precision": FLAGS.precision, "rounds": FLAGS.rounds,
                        "steps": FLAGS.steps, "step_ms": {k: 1000 * v for k, v in best.items()},
                        "fast_vs_paper": best["fast"] / best["paper"] - 1}, f, indent=1)
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -1,10 +1,11 @@
 """What a training epoch costs beyond its steps: train() wall to wall against the bare step.
 
-    python scripts/benchmarks/epoch_overhead.py --data=~/.cache/keras_deepnets/cifar10-jpeg \
-        --epochs=4 --output_dir=docs/results/one_cpu/epoch_overhead
+    python scripts/benchmarks/benchmark.py epoch_overhead \\
+        --data=~/.cache/keras_deepnets/cifar10-jpeg --epochs=4 \\
+        --output_dir=docs/results/one_cpu/epoch_overhead
 
 Interleaved, each in a fresh process: the bare step and the forward pass alone
-(`benchmark_train.py --noloop`, the fast recipe's step on one in-memory batch), then
+(`benchmark.py train --noloop`, the fast recipe's step on one in-memory batch), then
 `train_cifar.py` (all the data, the fast recipe, evaluation every epoch), then the bare step
 again. From each run's history.csv, the epochs after the first (the first traces and
 decodes) give the wall time per epoch (differences of `wall_seconds`) and its split
@@ -16,13 +17,9 @@ the benchmark's inference speed (x2 with --eval_flip). Rows for evaluation every
 evaluation. Writes epoch_overhead.json and .md.
 """
 
-import os
-
-os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
-import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
-
 import glob
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,8 +27,9 @@ import tempfile
 from absl import app, flags
 
 from keras_deepnets.training.records import read_history
+from modes import BENCHMARKS
 
-SCRIPTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # scripts/
+SCRIPTS = os.path.dirname(BENCHMARKS)  # scripts/
 
 flags.DEFINE_string("data", None, "CIFAR-10 folder (train/ and test/ class folders).")
 flags.DEFINE_string("model", "resnet20", "A CIFAR model of the registry.")
@@ -60,9 +58,9 @@ def _python(script, *args):
 
 
 def bare_step():
-    """{train_ips, infer_ips, ...} of benchmark_train.py's one case (its JSON line)."""
+    """{train_ips, infer_ips, ...} of the train mode's one case (its JSON line)."""
     policy = "mixed_bfloat16" if FLAGS.mixed_precision == "bfloat16" else "float32"
-    out = _python("benchmarks/benchmark_train.py", f"--models={FLAGS.model}",
+    out = _python("benchmarks/benchmark.py", "train", f"--models={FLAGS.model}",
                   f"--precisions={policy}", "--recipes=fast", f"--steps={FLAGS.steps}", "--noloop",
                   f"--batch_size={FLAGS.batch_size}")
     rows = [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")]
@@ -127,7 +125,7 @@ def summarize(bare, history, projected):
             "rows": {k: {"seconds": {p: round(v, 3) for p, v in r.items()},
                          "percent": percent(r, bare_epoch)} for k, r in rows.items()},
             "history": history,
-            "command": "python scripts/benchmarks/epoch_overhead.py " + " ".join(sys.argv[1:])}
+            "command": "python scripts/benchmarks/benchmark.py " + " ".join(sys.argv[1:])}
 
 
 def markdown(result):
@@ -151,7 +149,7 @@ def markdown(result):
 
 
 def main(argv):
-    del argv
+    del argv  # benchmark.py refuses arguments beside the flags
     try:
         projected = [int(v) for v in FLAGS.project]
     except ValueError:
@@ -175,7 +173,3 @@ def main(argv):
     with open(os.path.join(FLAGS.output_dir, "epoch_overhead.md"), "w") as f:
         f.write(markdown(result))
     print(markdown(result))
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -1,31 +1,29 @@
-"""Times weights by name for ResNet-50 on this machine: the first call (download from an HTTP
-server on 127.0.0.1, verify, convert, cache) and the second (the cached converted file only).
+"""Times weights by name for ResNet-50 on this machine: the first call and the cached ones.
+
+The first call downloads from an HTTP server on 127.0.0.1, verifies, converts and caches; the
+second and third read the cached converted file only.
 The file is torchvision's ResNet-50 state_dict rebuilt from ../shared/torchvision (no network
 here), registered as a team's weights; a real download adds the transfer time of ~98 MB.
 
-    python scripts/benchmarks/benchmark_weights.py \
+    python scripts/benchmarks/benchmark.py weights \\
         --json=docs/results/one_cpu/weights_load_resnet50.json
 """
-
-import os
-
-os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
-import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
 
 import functools
 import hashlib
 import http.server
 import json
+import os
 import pathlib
 import sys
 import tempfile
 import threading
 import time
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("shared", str(pathlib.Path(__file__).resolve().parents[3] / "shared"),
+flags.DEFINE_string("shared", str(pathlib.Path(__file__).resolve().parents[4] / "shared"),
                     "The shared folder (its torchvision/ fixtures).")
 flags.DEFINE_string("json", None, "Write the figures here.")
 
@@ -39,7 +37,7 @@ def _serve(folder):
 
 
 def main(argv):
-    del argv
+    del argv  # benchmark.py refuses arguments beside the flags
     sys.path.insert(0, os.path.join(FLAGS.shared, "torchvision"))
     from seeded_weights import load_fixture  # the shared folder's numpy-only rebuild
     from safetensors.numpy import save_file
@@ -65,9 +63,5 @@ def main(argv):
     print(json.dumps(figures))
     if FLAGS.json:
         with open(FLAGS.json, "w") as f:
-            json.dump({"command": "python scripts/benchmarks/benchmark_weights.py", **figures}, f,
+            json.dump({"command": "python scripts/benchmarks/benchmark.py weights", **figures}, f,
                       indent=1)
-
-
-if __name__ == "__main__":
-    app.run(main)

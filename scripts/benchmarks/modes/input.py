@@ -1,6 +1,6 @@
 """Images per second of the ImageNet training input pipeline against a Keras-utilities baseline.
 
-    python scripts/benchmarks/benchmark_input.py \
+    python scripts/benchmarks/benchmark.py input \\
         --data ~/.cache/keras_deepnets/imagenet1k-sample/imagenet1k-sample
 
 Both pipelines read the same class folder, repeated to --num_images images, and do the ResNet
@@ -17,10 +17,6 @@ The rounds alternate between the two; the table shows each one's best round. The
 """
 
 import os
-
-os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
-import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
-
 import time
 
 from absl import app, flags
@@ -87,7 +83,7 @@ def measure(dataset):
 
 
 def main(argv):
-    del argv
+    del argv  # benchmark.py refuses arguments beside the flags
     if not os.path.isdir(FLAGS.data):
         raise app.UsageError(f"--data={FLAGS.data} is not a folder; extract the shared ImageNet "
                              "sample first (run the tests once, or tar xzf it into a cache).")
@@ -106,7 +102,3 @@ def main(argv):
     for name, rate in best.items():
         print(f"| {name} | {rate:.1f} |")
     print(f"speedup: {ours_rate / base_rate:.2f}x")
-
-
-if __name__ == "__main__":
-    app.run(main)

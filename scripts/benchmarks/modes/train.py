@@ -1,10 +1,10 @@
 """Training and inference throughput of the training core, against keras.applications.ResNet50.
 
     # ResNet-20 @32 b128, ResNet-50 and keras.apps @224 b32:
-    python scripts/benchmarks/benchmark_train.py
-    python scripts/benchmarks/benchmark_train.py --models=resnet20 --precisions=mixed_bfloat16 \
+    python scripts/benchmarks/benchmark.py train
+    python scripts/benchmarks/benchmark.py train --models=resnet20 --precisions=mixed_bfloat16 \\
         --cifar_data=~/.cache/keras_deepnets/cifar10-jpeg        # + step time on real images
-    python scripts/benchmarks/benchmark_train.py --precisions=mixed_float16 --jit_compile  # a GPU
+    python scripts/benchmarks/benchmark.py train --precisions=mixed_float16 --jit_compile  # a GPU
 
 Each (model, precision) runs in a fresh process (clean dtype policy, graph caches and memory
 figures). It times `--steps` training steps, after `--warmup` steps that include tracing, of the
@@ -38,7 +38,7 @@ from absl import app, flags
 REFERENCE = "keras.applications.ResNet50"
 # Variants timed under their own names. torchvision's ResNet-50 is "v1.5" (stride on the 3x3,
 # 6% more multiply-adds than the paper's v1), so a side-by-side with PyTorch
-# (scripts/benchmarks/speed_vs_torch.py) times the same network, not just the same name.
+# (`benchmark.py vs_torch`) times the same network, not just the same name.
 VARIANTS = {"resnet50_v1.5": ("resnet50", {"stride_in_1x1": False})}
 flags.DEFINE_list("models", ["resnet20", "resnet50", REFERENCE],
                   f"Registry names, {', '.join(VARIANTS)} and/or {REFERENCE}.")
@@ -55,7 +55,7 @@ flags.DEFINE_integer("train_rounds", 1, "The training step and the forward pass 
                      "ratios).")
 flags.DEFINE_bool("mark_steps", False, "Print onednn_log's BEGIN/END lines around the timed "
                   "training steps (one round), so that a run with ONEDNN_VERBOSE=1 logs what "
-                  "oneDNN ran in them (scripts/benchmarks/speed_vs_torch.py --onednn).")
+                  "oneDNN ran in them (benchmark.py vs_torch --onednn).")
 flags.DEFINE_bool("metrics", True, "Count top-1/top-5 in the timed step, as training does; "
                   "--nometrics times it without them (PyTorch's benchmark step has none).")
 flags.DEFINE_list("extra_metrics", [], "More metrics in the timed step and the train() loop, by "
@@ -278,7 +278,7 @@ def _cases():
 
 
 def main(argv):
-    del argv
+    del argv  # benchmark.py refuses arguments beside the flags
     rows = []
     for name, policy, recipe in _cases():
         opts = {"model": name, "policy": policy, "recipe": recipe, "steps": FLAGS.steps,
@@ -328,7 +328,3 @@ def main(argv):
               f"{gflops:.0f} ({100 * gflops / ceilings[r['policy']]:.0f}%) | "
               f"{r['peak_mb']:.0f} | {infer} | {iratio} | {steps_ms} | "
               f"{loop} |")
-
-
-if __name__ == "__main__":
-    app.run(main)

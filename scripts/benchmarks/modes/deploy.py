@@ -1,8 +1,10 @@
-"""Deployed inference speed, side by side in one run: the package's exports in the runtimes they
-are made for against PyTorch, for ResNet-50 v1.5 and ResNet-20, in interleaved rounds.
+"""Deployed inference img/s of the exports in their runtimes against PyTorch, with top-1 agreement.
 
-    python scripts/benchmarks/deploy_speed.py --torch_python=/tmp/torchenv/bin/python --rounds=3 \
-        --resnet20_weights=runs/resnet20/checkpoints/best.weights.h5 \
+Side by side in one run: the package's exports in the runtimes they are made for against
+PyTorch, for ResNet-50 v1.5 and ResNet-20, in interleaved rounds.
+
+    python scripts/benchmarks/benchmark.py deploy --torch_python=/tmp/torchenv/bin/python \\
+        --rounds=3 --resnet20_weights=runs/resnet20/checkpoints/best.weights.h5 \\
         --output_dir=docs/results/one_cpu
 
 Each round runs every (model, runtime) once, each in a fresh process
@@ -24,25 +26,21 @@ float32 model's on the same images.
 `--torch_python=` (empty) skips PyTorch's side, saying so.
 """
 
-import os
-
-os.environ.setdefault("KERAS_DEEPNETS_QUIET_TF", "1")  # read by the import below
-import keras_deepnets  # noqa: F401  (first: starts TensorFlow without its C++ logs)
-
 import json
+import os
 import platform
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 import keras_deepnets as kd
 from keras_deepnets import data, export
 from keras_deepnets.export import runtimes
+from modes import BENCHMARKS
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(kd.__file__)))
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "keras_deepnets")
 MODELS = ("resnet50", "resnet20")
@@ -53,7 +51,7 @@ flags.DEFINE_list("runtimes", list(runtimes.RUNTIMES), "The package's runtimes t
 flags.DEFINE_list("batches", ["1", "32"], "Batch sizes.")
 flags.DEFINE_integer("rounds", 3, "Interleaved rounds.")
 flags.DEFINE_string("torch_python", "/tmp/torchenv/bin/python", "A Python with torch and "
-                    "torchvision (a scratch venv, see speed_vs_torch.py); empty: no PyTorch.")
+                    "torchvision (a scratch venv, see the vs_torch mode); empty: no PyTorch.")
 flags.DEFINE_list("torch_runtimes", list(TORCH_RUNTIMES), "PyTorch's runtimes (ResNet-50).")
 flags.DEFINE_integer("threads", 0, "Intra-op threads of every runtime; 0: each runtime's "
                      "default.")
@@ -66,7 +64,7 @@ flags.DEFINE_integer("num_calibration", 100, "int8 calibration images.")
 flags.DEFINE_string("imagenet_dir", os.path.join(CACHE, "imagenet1k-sample",
                                                  "imagenet1k-sample"), "ImageNet sample.")
 flags.DEFINE_string("cifar_dir", os.path.join(CACHE, "cifar10-jpeg"), "CIFAR-10 JPEG folder.")
-flags.DEFINE_string("fixtures", os.path.join(HERE, "..", "..", "..", "shared", "torchvision"),
+flags.DEFINE_string("fixtures", os.path.join(BENCHMARKS, "..", "..", "..", "shared", "torchvision"),
                     "../shared/torchvision (the numpy rebuild of torchvision's state_dicts).")
 flags.DEFINE_string("work_dir", None, "Exports and images; default a temporary folder.")
 flags.DEFINE_string("output_dir", None, "Writes deploy_speed.json and deploy_speed.md here.")
@@ -91,7 +89,7 @@ def check_flags():
         fail(f"--rounds must be at least 1; got {FLAGS.rounds}.")
     if FLAGS.torch_python and not os.access(FLAGS.torch_python, os.X_OK):
         fail(f"--torch_python={FLAGS.torch_python!r} is not an executable Python; make a venv "
-             "with torch and torchvision (speed_vs_torch.py's docstring) or pass "
+             "with torch and torchvision (`benchmark.py vs_torch --help`) or pass "
              "--torch_python= to skip PyTorch.")
     folders = {"resnet50": [("imagenet_dir", FLAGS.imagenet_dir), ("fixtures", FLAGS.fixtures)],
                "resnet20": [("cifar_dir", FLAGS.cifar_dir)]}
@@ -164,7 +162,7 @@ def cases(name, paths):
             for r in FLAGS.runtimes]
     if name != "resnet50" or not FLAGS.torch_python:
         return ours
-    script = os.path.join(HERE, "deploy_speed_torch.py")
+    script = os.path.join(BENCHMARKS, "deploy_speed_torch.py")
     return ours + [(r, FLAGS.torch_python, script, paths["torch_state"])
                    for r in FLAGS.torch_runtimes]
 
@@ -247,12 +245,11 @@ def write(record, table):
     with open(os.path.join(FLAGS.output_dir, "deploy_speed.json"), "w") as f:
         json.dump(record, f, indent=1)
     with open(os.path.join(FLAGS.output_dir, "deploy_speed.md"), "w") as f:
-        f.write(f"`python scripts/benchmarks/deploy_speed.py {' '.join(sys.argv[1:])}`\n\n{table}")
+        f.write(f"`python scripts/benchmarks/benchmark.py {' '.join(sys.argv[1:])}`\n\n{table}")
 
 
 def main(argv):
-    if len(argv) > 1:
-        fail(f"unexpected arguments {' '.join(argv[1:])} (flags are --name=value).")
+    del argv  # benchmark.py refuses arguments beside the flags
     check_flags()
     if not FLAGS.torch_python:
         print("PyTorch's side skipped: --torch_python is empty.", flush=True)
@@ -274,7 +271,3 @@ def main(argv):
               "rounds": rounds}
     if FLAGS.output_dir:
         write(record, table)
-
-
-if __name__ == "__main__":
-    app.run(main)
