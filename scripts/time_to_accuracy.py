@@ -47,7 +47,7 @@ flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16", "a
 flags.DEFINE_integer("max_examples", None, "Train on a fixed subset of N images.")
 flags.DEFINE_integer("max_val_examples", None, "Test on the first N test images.")
 flags.DEFINE_float("resnet20_bf16_step_ips", None, "This machine's ResNet-20 bfloat16 step "
-                   "(img/s) from scripts/benchmarks/benchmark_train.py --models=resnet20, kept in "
+                   "(img/s) from scripts/benchmarks/benchmark.py train --models=resnet20, kept in "
                    "the record with the 60-minute budget scaled to it.")
 flags.DEFINE_float("paper_recipe_top1", None, "The test top-1 the paper's recipe reached on "
                    "this data (e.g. 0.8725): the goal becomes the lower of the paper's figure "

@@ -3,12 +3,12 @@ run did, for the performance notes (docs/performance.md), never used by a traini
 
 - `op_profile`: where a step's time goes, read from a TF profiler trace (`--profile=N`) without
   TensorBoard; `op_profile.profile_step` traces a short run of `training.train` itself
-  (scripts/benchmarks/profile_step.py).
+  (scripts/benchmarks/benchmark.py profile).
 - `onednn_log`: what oneDNN ran in marked steps, read from its own log; TF's and PyTorch's
-  kernels side by side (scripts/benchmarks/speed_vs_torch.py --onednn). Standard library only:
+  kernels side by side (scripts/benchmarks/benchmark.py vs_torch --onednn). Standard library only:
   see its docstring.
 - `rounds`: interleaved timing rounds of two sides as medians and ranges, the ratio paired per
-  round (scripts/benchmarks/speed_vs_torch.py's table). Standard library only.
+  round (the table of scripts/benchmarks/benchmark.py vs_torch). Standard library only.
 
 Layering: the diagnostics import the training core, never the other way round. The trace itself
 is taken by the core's `--profile=N` flag (`training.profiling.StepProfiler`, one of the run's

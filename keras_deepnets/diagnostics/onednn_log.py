@@ -13,10 +13,10 @@ included. A program marks the steps to count by printing BEGIN before and END af
     $ ONEDNN_VERBOSE=1 python -c "..." > ours.log        # steps printed between the markers
     >>> rows = breakdown(calls(open("ours.log").read()), steps=10)          # doctest: +SKIP
 
-Command line: `scripts/benchmarks/speed_vs_torch.py --onednn` (ours and PyTorch's step, side by
+Command line: `scripts/benchmarks/benchmark.py vs_torch --onednn` (ours and PyTorch's step, side by
 side).
 
-Standard library only: `speed_vs_torch.py` puts this module's folder on `sys.path` in a PyTorch
+Standard library only: `benchmark.py vs_torch` puts this module's folder on `sys.path` in a PyTorch
 process (another virtual environment, without TensorFlow, Keras or numpy) and imports it there as
 `onednn_log`, to mark PyTorch's steps as ours are marked. An import of anything outside the
 standard library, or of the package, breaks that side; tests/diagnostics/test_onednn_log.py

@@ -7,7 +7,7 @@ the proto module that ships inside TensorFlow) lists every kernel TF ran, as
     >>> print(op_profile.markdown(rows, wall))                                  # doctest: +SKIP
     >>> rows, wall = op_profile.profile_step("resnet20", "bfloat16")            # doctest: +SKIP
 
-Command line: scripts/benchmarks/profile_step.py.
+Command line: scripts/benchmarks/benchmark.py profile.
 
 Kernel times add up across TF's inter-op threads (two kernels may run at once), so the shares
 are of the summed kernel time, and the step's wall time (the step function's calls in the

@@ -30,7 +30,7 @@ from keras_deepnets.experiments.runner import check_test_data, load_record, writ
 from keras_deepnets.training.recipes import RECIPES
 
 RECORD_VERSION = 1
-# The ResNet-20 bfloat16 step speed (img/s, batch 128, scripts/benchmarks/benchmark_train.py) of
+# The ResNet-20 bfloat16 step speed (img/s, batch 128, scripts/benchmarks/benchmark.py train) of
 # the machine the first 60-minute goal was set on; on a slower machine the budget scales by this /
 # its own.
 REFERENCE_STEP_IPS = 1158.0
@@ -183,7 +183,7 @@ def run(data, output_dir, *, model="resnet20", recipes=("fast", "paper"), epochs
         started: `time.time()` at the command's start (default: now), for the whole wall time.
         command: the command line, kept in the record.
         step_ips: this machine's ResNet-20 bfloat16 training step in img/s at batch 128, as
-            `scripts/benchmarks/benchmark_train.py --models=resnet20` prints it; recorded as
+            `scripts/benchmarks/benchmark.py train --models=resnet20` prints it; recorded as
             `resnet20_bf16_step_ips` with the 60-minute budget scaled to it.
         paper_recipe_top1, paper_recipe_epochs: the test top-1 the paper's recipe reached on
             this data and after how many epochs, when measured (see `set_goal`).

@@ -1,5 +1,5 @@
 """Timing a model in the runtimes it is deployed on, one runtime per process, and the summary of
-interleaved rounds (`scripts/benchmarks/deploy_speed.py`).
+interleaved rounds (`scripts/benchmarks/benchmark.py deploy`).
 
 A worker times one runtime on one file at the batch sizes asked and prints one JSON line
 (`emit`). Run by path, `python .../export/runtimes.py --runtime=onnx_float32 --path=m.onnx ...`,

@@ -5,7 +5,7 @@ Why: the weight gradient of a stride-1 1x1 convolution is a matrix product over 
 the pixels, dW[i, o] = sum over (n, h, w) of x[n, h, w, i] * dy[n, h, w, o]. TF 2.21 bundles
 oneDNN 3.7.3 (PyTorch 2.14 bundles 3.12), whose bfloat16 convolution weight-gradient kernel
 (`brgconv_bwd_w`) took 1.1-2.8x PyTorch's time on the same shapes and memory formats on an AMX
-CPU (oneDNN's own log, `scripts/benchmarks/speed_vs_torch.py --onednn --onednn_shapes`);
+CPU (oneDNN's own log, `scripts/benchmarks/benchmark.py vs_torch --onednn --onednn_shapes`);
 oneDNN's matrix product computes the same sum in a third of the time (ResNet-50's 256 -> 1024 at
 14x14, batch 32: 3.0 against 9.5 ms in a scratch timing; ResNet-50's bfloat16 step +11-12%;
 docs/performance.md). In float32 the two take the same time, so

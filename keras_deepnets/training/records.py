@@ -56,7 +56,7 @@ def _read_csv(path, keep):
 def read_history(model_dir):
     """The epoch records of a run's `<model_dir>/history.csv` (numbers as the run wrote them;
     [] before its first epoch), e.g. for scripts that time runs
-    (scripts/benchmarks/epoch_overhead.py)."""
+    (scripts/benchmarks/benchmark.py epoch_overhead)."""
     return _read_csv(os.path.join(model_dir, "history.csv"), lambda r: True)
 
 

@@ -1,5 +1,5 @@
 """The step: one replica's forward/backward pass and update, and the cross-replica functions
-the loop (and `scripts/benchmarks/benchmark_train.py`) call, built once per run.
+the loop (and `scripts/benchmarks/benchmark.py train`) call, built once per run.
 
 Every step returns one row, reduced over replicas: [loss sum, examples, each metric's result
 for this step's batch, then how the batch changed the metrics' states] (`Row` reads it). The
@@ -53,7 +53,7 @@ class StepFunctions:
         classes: the number of classes.
         metrics: `keras.metrics.Metric` objects computed in the training step and in
             evaluation (e.g. top-1 and top-5: `metric_sums.from_name`); () times the bare
-            step, as a PyTorch loop without metrics would be (benchmark_train.py --nometrics).
+            step, as a PyTorch loop without metrics would be (benchmark.py train --nometrics).
         loss: a `keras.losses.Loss` (its per-example values, `Loss.call`), or None for the
             cross-entropy of sparse or one-hot/soft labels with `label_smoothing`.
         weight_decay: Caffe's L2 decay on conv/dense kernels (`recipes.weight_decay_loss`).
@@ -234,7 +234,7 @@ def recipe_step(strategy, build, recipe, *, global_batch, jit_compile=False, met
     SGD with momentum 0.9 and the recipe's Nesterov, its weight decay and label smoothing, and
     its weight average; the model and optimizer are made under `strategy.scope()` in the
     current dtype policy (under mixed_float16 the optimizer scales the loss). For timing steps
-    (scripts/benchmarks/benchmark_train.py, scripts/benchmarks/recipe_step_cost.py); the lr is a
+    (the train and recipe_cost modes of scripts/benchmarks/benchmark.py); the lr is a
     placeholder.
     `fused_update=False` uses keras.optimizers.SGD instead of training's (optimizers.py), the
     same update in ~7 kernels per variable instead of one, to time what the fusion gives.

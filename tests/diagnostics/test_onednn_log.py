@@ -1,8 +1,8 @@
 """The oneDNN log reader (diagnostics/onednn_log.py), on the log of a real TF process: one marked
 step of a convolution's forward and backward pass runs exactly the three convolution primitives
 (forward, backward data, backward weights), and nothing logged outside the markers counts; and
-the module imports alone in a Python without site-packages, as in speed_vs_torch.py's PyTorch
-process."""
+the module imports alone in a Python without site-packages, as in the PyTorch process of
+`benchmark.py vs_torch`."""
 
 import json
 import os
@@ -60,7 +60,7 @@ def test_errors_say_what_to_do():
         onednn_log.compare_markdown([{}, {}], ("ours", "peer"))
 
 
-# What speed_vs_torch.py's PyTorch process does: the module's folder on sys.path, `import
+# What the PyTorch process of `benchmark.py vs_torch` does: the module's folder on sys.path, `import
 # onednn_log`. `-I -S`: no site-packages (so no TensorFlow, Keras or numpy to import), no
 # PYTHONPATH (so not the package either), as in a virtual environment that has only PyTorch.
 ALONE = """

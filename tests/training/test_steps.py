@@ -1,5 +1,5 @@
 """The training step (training/steps.py) with Keras metrics: without them the same loss and the
-same update bit for bit (what benchmark_train.py --nometrics times); with them, each metric's
+same update bit for bit (what benchmark.py train --nometrics times); with them, each metric's
 figure equal to the metric's own update_state/result on the same batches, in the training
 step and in evaluation, on one device and under MirroredStrategy over 2 logical CPUs."""
 
