@@ -37,38 +37,54 @@ RUN = textwrap.dedent("""
         def on_train_end(self, logs=None):
             self.ended += 1
 
-    data, model_dir, replay, change = sys.argv[1:5]
-    rec, seen = Recorder(), []
-    callbacks = [rec, keras.callbacks.EarlyStopping(monitor="val_top3", mode="max",
-                                                    patience=0),
-                 keras.callbacks.CSVLogger(model_dir + "_csvlogger.csv"),
-                 keras.callbacks.TerminateOnNaN(),
-                 keras.callbacks.LambdaCallback(
-                     on_epoch_end=lambda epoch, logs: seen.append([epoch, logs["val_loss"]]))]
-    if replay == "no":
-        result = training.train(
-            model="resnet20", data=data, max_examples=192, max_val_examples=96,
-            batch_size=32, epochs=4, distribution_strategy="mirrored", num_cpu_devices=2,
-            model_dir=model_dir, export_dir="", verbose=2, tensorboard=True, steps_per_loop=2,
-            metrics=["top1", keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")],
-            optimizer=keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(
-                2e-3, 24, warmup_target=None), weight_decay=0.05),
-            monitor="val_top3", callbacks=callbacks)
-    else:  # the run's config.json again, in another folder; "control": one setting changed
-        changed = {"seed": 1} if change == "control" else {}
-        result = training.train(replay, model_dir=model_dir, callbacks=callbacks, **changed)
-    print(json.dumps({"epochs": rec.epochs, "batches": rec.batches, "began": rec.began,
-                      "ended": rec.ended, "seen": seen, "steps": result.steps,
-                      "history": result.history, "summary": result.summary},
-                     default=float))
+    def run(data, model_dir, replay, change):
+        rec, seen = Recorder(), []
+        callbacks = [rec, keras.callbacks.EarlyStopping(monitor="val_top3", mode="max",
+                                                        patience=0),
+                     keras.callbacks.CSVLogger(model_dir + "_csvlogger.csv"),
+                     keras.callbacks.TerminateOnNaN(),
+                     keras.callbacks.LambdaCallback(
+                         on_epoch_end=lambda epoch, logs: seen.append([epoch, logs["val_loss"]]))]
+        if replay == "no":
+            result = training.train(
+                model="resnet20", data=data, max_examples=192, max_val_examples=96,
+                batch_size=32, epochs=4, distribution_strategy="mirrored", num_cpu_devices=2,
+                model_dir=model_dir, export_dir="", verbose=2, tensorboard=True, steps_per_loop=2,
+                metrics=["top1", keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")],
+                optimizer=keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(
+                    2e-3, 24, warmup_target=None), weight_decay=0.05),
+                monitor="val_top3", callbacks=callbacks)
+        else:  # the run's config.json again, in another folder; "control": one setting changed
+            changed = {"seed": 1} if change == "control" else {}
+            result = training.train(replay, model_dir=model_dir, callbacks=callbacks, **changed)
+        print(json.dumps({"epochs": rec.epochs, "batches": rec.batches, "began": rec.began,
+                          "ended": rec.ended, "seen": seen, "steps": result.steps,
+                          "history": result.history, "summary": result.summary},
+                         default=float))
+
+    # One process for several runs (the replay and its control): a run starts from its
+    # arguments alone, and each fresh process costs ~10 s of TensorFlow start-up.
+    for job in json.loads(sys.argv[2]):
+        run(sys.argv[1], *job)
 """)
 
 
-def _run(data, model_dir, replay="no", change="none"):
-    proc = subprocess.run([sys.executable, "-c", RUN, str(data), str(model_dir), replay, change],
+def _runs(data, *jobs):
+    """Runs each job (model_dir, replay: "no" or a config.json, change: "none" or "control") in
+    one fresh process; returns each one's record, with the output it printed as "stdout"."""
+    jobs = [[str(model_dir), str(replay), change] for model_dir, replay, change in jobs]
+    proc = subprocess.run([sys.executable, "-c", RUN, str(data), json.dumps(jobs)],
                           capture_output=True, text=True, timeout=600, env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "stdout": proc.stdout}
+    out, lines = [], []
+    for line in proc.stdout.splitlines():
+        if line.startswith('{"epochs"'):  # a job's record ends its output
+            out.append({**json.loads(line), "stdout": "\n".join(lines)})
+            lines = []
+        else:
+            lines.append(line)
+    assert len(out) == len(jobs), proc.stdout[-3000:]
+    return out
 
 
 def _scalars(folder):
@@ -89,7 +105,7 @@ def _scalars(folder):
 def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifar10_dir,
                                                                            tmp_path):
     run_dir = tmp_path / "run"
-    out = _run(cifar10_dir, run_dir)
+    (out,) = _runs(cifar10_dir, (run_dir, "no", "none"))
     history = csv_rows(run_dir / "history.csv")
     assert list(history[0]) == [
         "epoch", "step", "lr", "loss", "top1", "top3", "val_loss", "val_top1", "val_top3",
@@ -135,10 +151,11 @@ def test_keras_metrics_callbacks_and_optimizer_under_mirrored_then_replayed(cifa
         "CosineDecay"
     assert record["metrics"][1]["class_name"] == "SparseTopKCategoricalAccuracy"
     # the replay runs every step as the run did; a changed seed does not
-    again = _run(cifar10_dir, tmp_path / "again", str(run_dir / "config.json"))
+    config = run_dir / "config.json"
+    again, control = _runs(cifar10_dir, (tmp_path / "again", config, "none"),
+                           (tmp_path / "control", config, "control"))
     assert [s["loss"] for s in again["steps"]] == [s["loss"] for s in out["steps"]]
     assert [s["top3"] for s in again["steps"]] == [s["top3"] for s in out["steps"]]
-    control = _run(cifar10_dir, tmp_path / "control", str(run_dir / "config.json"), "control")
     assert control["steps"][0]["loss"] != out["steps"][0]["loss"]
 
 
