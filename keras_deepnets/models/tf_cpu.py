@@ -20,36 +20,33 @@ def _cpu_only():
     return not tf.config.list_logical_devices("GPU")
 
 
-def _runs(fn, dtype):
-    """Whether `fn(tf, dtype)` (TensorFlow ops on the CPU, run eagerly even while a graph is
-    being traced) runs."""
+def _grouped_gradients_run(dtype):
+    """Whether TensorFlow's grouped-convolution gradient kernels run on the CPU in `dtype`: a
+    3x3 kernel in 2 groups (4 -> 4 channels; a 1x1 grouped kernel passes where this fails), run
+    eagerly even while a graph is being traced. The kernels are called by name: init_scope
+    pauses every gradient tape."""
     import tensorflow as tf
 
     with tf.init_scope(), tf.device("CPU:0"):
+        x, kernel = tf.ones((1, 4, 4, 4), dtype), tf.ones((3, 3, 2, 4), dtype)
         try:
-            fn(tf, dtype)
+            y = tf.nn.convolution(x, kernel, padding="SAME")
+            tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel,
+                                           out_backprop=y, strides=[1, 1, 1, 1], padding="SAME")
+            tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel),
+                                            out_backprop=y, strides=[1, 1, 1, 1],
+                                            padding="SAME")
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
                 tf.errors.NotFoundError):
             return False
     return True
 
 
-# The gradient kernels are called by name: init_scope pauses every gradient tape.
-def _grouped_gradients(tf, dtype):
-    # A 3x3 kernel in 2 groups (4 -> 4 channels): a 1x1 grouped kernel passes where this fails.
-    x, kernel = tf.ones((1, 4, 4, 4), dtype), tf.ones((3, 3, 2, 4), dtype)
-    y = tf.nn.convolution(x, kernel, padding="SAME")
-    tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel, out_backprop=y,
-                                   strides=[1, 1, 1, 1], padding="SAME")
-    tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=y,
-                                    strides=[1, 1, 1, 1], padding="SAME")
-
-
 @functools.cache
 def native_grouped_gradients(dtype="float32"):
     """Whether TensorFlow's own grouped convolution has gradients here in `dtype` (oneDNN on the
     CPU; its bfloat16 kernels need AVX-512, elsewhere TensorFlow falls back to Eigen's)."""
-    return keras.backend.backend() == "tensorflow" and _runs(_grouped_gradients, dtype)
+    return keras.backend.backend() == "tensorflow" and _grouped_gradients_run(dtype)
 
 
 @functools.cache
